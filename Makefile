@@ -1,0 +1,35 @@
+# pgmsg: SQS and SNS semantics inside PostgreSQL.
+
+MODULE_big = pgmsg
+OBJS = \
+	src/pgmsg.o \
+	src/shmem.o \
+	src/cursor.o \
+	src/lease.o \
+	src/receipt.o \
+	src/xact.o \
+	src/catalog.o \
+	src/acl.o \
+	src/queue.o \
+	src/send.o \
+	src/receive.o \
+	src/ack.o \
+	src/stats.o
+
+EXTENSION = pgmsg
+DATA = pgmsg--1.0.sql
+PGFILEDESC = "pgmsg - message queues with SQS and SNS semantics"
+
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+
+# Tests run against a throwaway instance that preloads pgmsg.
+REGRESS = $(sort $(patsubst sql/%.sql,%,$(wildcard sql/*.sql)))
+REGRESS_OPTS = --temp-config=$(srcdir)/test/pgmsg.conf --temp-instance=$(CURDIR)/tmp_check_regress --load-extension=pgmsg
+ISOLATION = $(sort $(patsubst specs/%.spec,%,$(wildcard specs/*.spec)))
+ISOLATION_OPTS = --temp-config=$(srcdir)/test/pgmsg.conf --temp-instance=$(CURDIR)/tmp_check_iso --load-extension=pgmsg
+TAP_TESTS = 1
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

@@ -1,0 +1,183 @@
+/* pgmsg--1.0.sql */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION pgmsg" to load this file. \quit
+
+/*
+ * Metadata.  Every table here belongs to the extension owner and is closed
+ * to everybody else: the functions below check pgmsg's own privileges and
+ * then act as the owner.  Writing these tables directly would bypass the
+ * lease protocol kept in shared memory.
+ */
+CREATE SEQUENCE pgmsg.queue_id_seq AS integer;
+
+CREATE TABLE pgmsg.queue_meta (
+    queue_id            integer PRIMARY KEY DEFAULT nextval('pgmsg.queue_id_seq'),
+    name                text NOT NULL UNIQUE,
+    owner               oid NOT NULL,
+    visibility_timeout  interval NOT NULL,
+    delay               interval NOT NULL,
+    max_message_size    integer NOT NULL,
+    created_at          timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+CREATE TABLE pgmsg.queue_grants (
+    queue_id    integer NOT NULL REFERENCES pgmsg.queue_meta ON DELETE CASCADE,
+    grantee     oid NOT NULL,
+    privilege   text NOT NULL,
+    PRIMARY KEY (queue_id, grantee, privilege)
+);
+
+REVOKE ALL ON pgmsg.queue_meta, pgmsg.queue_grants, pgmsg.queue_id_seq FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('pgmsg.queue_meta', '');
+SELECT pg_catalog.pg_extension_config_dump('pgmsg.queue_grants', '');
+SELECT pg_catalog.pg_extension_config_dump('pgmsg.queue_id_seq', '');
+GRANT USAGE ON SCHEMA pgmsg TO PUBLIC;
+
+CREATE TYPE pgmsg.message AS (
+    message_id          bigint,
+    receipt             text,
+    body                jsonb,
+    attributes          jsonb,
+    receive_count       integer,
+    sent_at             timestamptz,
+    first_received_at   timestamptz,
+    group_id            text
+);
+
+/* Queues */
+
+CREATE FUNCTION pgmsg.create_queue(
+    queue               text,
+    visibility_timeout  interval DEFAULT '30 seconds',
+    delay               interval DEFAULT '0',
+    max_message_size    integer  DEFAULT 1048576)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgmsg_create_queue'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION pgmsg.alter_queue(
+    queue               text,
+    visibility_timeout  interval DEFAULT NULL,
+    delay               interval DEFAULT NULL,
+    max_message_size    integer  DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgmsg_alter_queue'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION pgmsg.drop_queue(queue text, if_exists boolean DEFAULT false)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'pgmsg_drop_queue'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION pgmsg.purge_queue(queue text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pgmsg_purge_queue'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+/*
+ * The message path.  These are not given a SET search_path clause, which
+ * would cost a GUC save and restore on every call; instead every statement
+ * they run internally is schema-qualified, operators included, and planned
+ * once per backend.
+ */
+CREATE FUNCTION pgmsg.send(
+    queue       text,
+    body        jsonb,
+    attributes  jsonb    DEFAULT NULL,
+    delay       interval DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pgmsg_send'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgmsg.send_batch(
+    queue       text,
+    bodies      jsonb[],
+    attributes  jsonb[]  DEFAULT NULL,
+    delay       interval DEFAULT NULL)
+RETURNS SETOF bigint
+AS 'MODULE_PATHNAME', 'pgmsg_send_batch'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 100;
+
+CREATE FUNCTION pgmsg.receive(
+    queue               text,
+    max_messages        integer  DEFAULT 1,
+    visibility_timeout  interval DEFAULT NULL)
+RETURNS SETOF pgmsg.message
+AS 'MODULE_PATHNAME', 'pgmsg_receive'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 10;
+
+CREATE FUNCTION pgmsg.delete(queue text, receipt text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'pgmsg_delete'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgmsg.delete(queue text, receipts text[])
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pgmsg_delete_batch'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgmsg.change_visibility(queue text, receipt text,
+    visibility_timeout interval)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'pgmsg_change_visibility'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgmsg.change_visibility(queue text, receipts text[],
+    visibility_timeout interval)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pgmsg_change_visibility_batch'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+/* Privileges */
+
+CREATE FUNCTION pgmsg.grant(object text, role name, privileges text[])
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgmsg_grant'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION pgmsg.revoke(object text, role name, privileges text[])
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgmsg_revoke'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+/* Monitoring */
+
+CREATE FUNCTION pgmsg.queue_stats(
+    OUT queue_id            integer,
+    OUT messages            bigint,
+    OUT messages_in_flight  bigint,
+    OUT messages_delayed    bigint,
+    OUT oldest_sent_at      timestamptz,
+    OUT sent_total          bigint,
+    OUT received_total      bigint,
+    OUT deleted_total       bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pgmsg_queue_stats'
+LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE VIEW pgmsg.queues AS
+SELECT m.name,
+       m.visibility_timeout,
+       m.delay,
+       m.max_message_size,
+       pg_catalog.pg_get_userbyid(m.owner) AS owner,
+       m.created_at,
+       s.messages - s.messages_in_flight - s.messages_delayed AS messages_visible,
+       s.messages_in_flight,
+       s.messages_delayed,
+       pg_catalog.now() - s.oldest_sent_at AS oldest_message_age,
+       s.sent_total,
+       s.received_total,
+       s.deleted_total
+  FROM pgmsg.queue_meta m
+  JOIN pgmsg.queue_stats() s USING (queue_id);
+
+GRANT SELECT ON pgmsg.queues TO PUBLIC;

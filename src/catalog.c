@@ -1,0 +1,378 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.c
+ *		Queue metadata: names, argument checks, the per-backend queue cache
+ *		and running as the extension owner.
+ *
+ * Queue settings live in pgmsg.queue_meta; each queue's messages live in
+ * its own table pgmsg.q_<name> with the index pgmsg.q_<name>_key on
+ * (visible_at, msg_id).  Every backend caches what it has looked up, with
+ * its prepared plans, in a hash table keyed by queue name, so the message
+ * path runs no catalog query.  Any change to queue_meta or queue_grants is
+ * followed by a relcache invalidation of queue_meta (see
+ * pgmsg_catalog_invalidate), which marks every backend's cache stale; the
+ * cache is rebuilt on the next lookup.  Role membership changes mark the
+ * cached privileges stale the same way (acl.c).
+ *
+ * The functions check pgmsg's own privileges as the calling user, then
+ * run their statements as the owner of pgmsg's tables, so ordinary roles
+ * need no rights on the tables themselves.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+#include "pgmsg.h"
+
+static HTAB *queue_cache = NULL;
+static bool queue_cache_stale = false;
+static Oid	meta_relid = InvalidOid;
+static Oid	meta_owner = InvalidOid;
+static SPIPlanPtr meta_plan = NULL;
+
+static void
+queue_meta_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == meta_relid)
+		queue_cache_stale = true;
+}
+
+static void
+role_membership_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	queue_cache_stale = true;
+}
+
+void
+pgmsg_catalog_init(void)
+{
+	CacheRegisterRelcacheCallback(queue_meta_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, role_membership_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHOID, role_membership_callback, (Datum) 0);
+}
+
+/*
+ * Tell every backend (this one included, at the next command) that queue
+ * metadata or privileges changed.
+ */
+void
+pgmsg_catalog_invalidate(void)
+{
+	if (OidIsValid(meta_relid))
+		CacheInvalidateRelcacheByRelid(meta_relid);
+	queue_cache_stale = true;
+}
+
+static void
+free_queue_plans(QueueInfo *qi)
+{
+	void	  **plans[] = {&qi->insert_plan, &qi->update_plan,
+	&qi->delete_plan, &qi->count_plan};
+
+	for (int i = 0; i < lengthof(plans); i++)
+	{
+		if (*plans[i] != NULL)
+			SPI_freeplan((SPIPlanPtr) *plans[i]);
+		*plans[i] = NULL;
+	}
+}
+
+static void
+reset_cache(void)
+{
+	HASHCTL		ctl;
+
+	if (queue_cache != NULL)
+	{
+		HASH_SEQ_STATUS status;
+		QueueInfo  *qi;
+
+		hash_seq_init(&status, queue_cache);
+		while ((qi = hash_seq_search(&status)) != NULL)
+			free_queue_plans(qi);
+		hash_destroy(queue_cache);
+	}
+	if (meta_plan != NULL)
+		SPI_freeplan(meta_plan);
+	meta_plan = NULL;
+	meta_relid = InvalidOid;
+	meta_owner = InvalidOid;
+
+	ctl.keysize = PGMSG_NAME_MAXLEN + 1;
+	ctl.entrysize = sizeof(QueueInfo);
+	ctl.hcxt = CacheMemoryContext;
+	queue_cache = hash_create("pgmsg queues", 64, &ctl,
+							  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	queue_cache_stale = false;
+}
+
+/*
+ * Find pgmsg's metadata table and its owner, once per cache generation.
+ */
+static void
+load_meta(void)
+{
+	Oid			nsp;
+	HeapTuple	tup;
+
+	nsp = get_namespace_oid("pgmsg", true);
+	meta_relid = OidIsValid(nsp) ? get_relname_relid("queue_meta", nsp) : InvalidOid;
+	if (!OidIsValid(meta_relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"pgmsg\" is not installed in this database")));
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(meta_relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", meta_relid);
+	meta_owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+}
+
+static void
+ensure_cache(void)
+{
+	if (queue_cache == NULL || queue_cache_stale)
+		reset_cache();
+	if (!OidIsValid(meta_relid))
+		load_meta();
+}
+
+Oid
+pgmsg_owner(void)
+{
+	ensure_cache();
+	return meta_owner;
+}
+
+/*
+ * Run as the owner of pgmsg's tables until pgmsg_restore_user.  An error
+ * in between is fine: transaction abort restores the user.
+ */
+void
+pgmsg_become_owner(Oid *save_userid, int *save_sec)
+{
+	Oid			owner = pgmsg_owner();
+
+	GetUserIdAndSecContext(save_userid, save_sec);
+	SetUserIdAndSecContext(owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+void
+pgmsg_restore_user(Oid save_userid, int save_sec)
+{
+	SetUserIdAndSecContext(save_userid, save_sec);
+}
+
+/*
+ * Queue and topic names: 1 to 48 characters of [a-z0-9_], starting with a
+ * letter.  They become part of table names, always through
+ * quote_identifier, but are checked so strictly that they never need it.
+ */
+void
+pgmsg_validate_name(const char *kind, const char *name)
+{
+	size_t		len = strlen(name);
+	bool		ok = len >= 1 && len <= PGMSG_NAME_MAXLEN &&
+		name[0] >= 'a' && name[0] <= 'z';
+
+	for (size_t i = 0; ok && i < len; i++)
+	{
+		char		c = name[i];
+
+		ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+	}
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid %s name \"%.*s%s\"", kind,
+						PGMSG_NAME_MAXLEN + 16, name,
+						len > PGMSG_NAME_MAXLEN + 16 ? "..." : ""),
+				 errdetail("A %s name has 1 to %d characters: lower-case letters, digits and underscores, starting with a letter.",
+						   kind, PGMSG_NAME_MAXLEN)));
+}
+
+/*
+ * A text argument that must not be NULL, as a C string.
+ */
+char *
+pgmsg_text_arg(FunctionCallInfo fcinfo, int argno, const char *what)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", what)));
+	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+/*
+ * An interval argument as microseconds, checked against [min, max].  A
+ * NULL argument yields "dflt", or is an error if dflt is negative.
+ * Months count as 30 days, as in interval comparison.
+ */
+int64
+pgmsg_interval_arg(FunctionCallInfo fcinfo, int argno, const char *what,
+				   int64 min, int64 max, int64 dflt)
+{
+	Interval   *iv;
+	double		usecs;
+
+	if (PG_ARGISNULL(argno))
+	{
+		if (dflt < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not be null", what)));
+		return dflt;
+	}
+	iv = PG_GETARG_INTERVAL_P(argno);
+	usecs = ((double) iv->month * DAYS_PER_MONTH + iv->day) * USECS_PER_DAY + iv->time;
+	if (usecs < (double) min || usecs > (double) max)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s %s is out of range", what,
+						DatumGetCString(DirectFunctionCall1(interval_out,
+															IntervalPGetDatum(iv)))),
+				 errdetail("It must be between %s and %s.",
+						   DatumGetCString(DirectFunctionCall1(interval_out,
+															   DirectFunctionCall7(make_interval, 0, 0, 0, 0, 0, 0,
+																				   Float8GetDatum(min / 1000000.0)))),
+						   DatumGetCString(DirectFunctionCall1(interval_out,
+															   DirectFunctionCall7(make_interval, 0, 0, 0, 0, 0, 0,
+																				   Float8GetDatum(max / 1000000.0)))))));
+	return (int64) usecs;
+}
+
+char *
+pgmsg_table_name(const char *queue)
+{
+	return psprintf("q_%s", queue);
+}
+
+static int64
+interval_usecs(Datum d)
+{
+	Interval   *iv = DatumGetIntervalP(d);
+
+	return ((int64) iv->month * DAYS_PER_MONTH + iv->day) * USECS_PER_DAY + iv->time;
+}
+
+/*
+ * Look up a queue of the current database by name.  Raises "does not
+ * exist" unless missing_ok.  The result stays valid until the end of the
+ * current statement, at least.
+ */
+QueueInfo *
+pgmsg_queue_lookup(const char *name, bool missing_ok)
+{
+	QueueInfo  *qi;
+	bool		found;
+	Oid			save_userid;
+	int			save_sec;
+	Datum		arg;
+	int			ret;
+	Oid			nsp;
+	char	   *tabname;
+	char	   *idxname;
+	bool		isnull;
+	TupleDesc	tupdesc;
+	HeapTuple	tup;
+
+	pgmsg_check_loaded();
+	pgmsg_validate_name("queue", name);
+	ensure_cache();
+
+	qi = hash_search(queue_cache, name, HASH_FIND, NULL);
+	if (qi != NULL)
+		return qi;
+
+	pgmsg_become_owner(&save_userid, &save_sec);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (meta_plan == NULL)
+	{
+		Oid			argtypes[1] = {TEXTOID};
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare("SELECT queue_id, owner, visibility_timeout, delay, max_message_size"
+						   "  FROM pgmsg.queue_meta WHERE name OPERATOR(pg_catalog.=) $1",
+						   1, argtypes);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		meta_plan = plan;
+	}
+	arg = CStringGetTextDatum(name);
+	ret = SPI_execute_plan(meta_plan, &arg, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+	{
+		SPI_finish();
+		pgmsg_restore_user(save_userid, save_sec);
+		if (missing_ok)
+			return NULL;
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("queue \"%s\" does not exist", name)));
+	}
+
+	qi = hash_search(queue_cache, name, HASH_ENTER, &found);
+	tupdesc = SPI_tuptable->tupdesc;
+	tup = SPI_tuptable->vals[0];
+	qi->queue_id = DatumGetInt32(SPI_getbinval(tup, tupdesc, 1, &isnull));
+	qi->owner = DatumGetObjectId(SPI_getbinval(tup, tupdesc, 2, &isnull));
+	qi->visibility_timeout = interval_usecs(SPI_getbinval(tup, tupdesc, 3, &isnull));
+	qi->delay = interval_usecs(SPI_getbinval(tup, tupdesc, 4, &isnull));
+	qi->max_message_size = DatumGetInt32(SPI_getbinval(tup, tupdesc, 5, &isnull));
+	SPI_finish();
+	pgmsg_restore_user(save_userid, save_sec);
+
+	nsp = get_namespace_oid("pgmsg", false);
+	tabname = pgmsg_table_name(name);
+	idxname = psprintf("%s_key", tabname);
+	qi->relid = get_relname_relid(tabname, nsp);
+	qi->indexid = get_relname_relid(idxname, nsp);
+	if (!OidIsValid(qi->relid) || !OidIsValid(qi->indexid))
+	{
+		hash_search(queue_cache, name, HASH_REMOVE, NULL);
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("table of queue \"%s\" is missing", name),
+				 errhint("Drop the queue and create it again.")));
+	}
+	strlcpy(qi->name, name, sizeof(qi->name));
+	qi->privs_role = InvalidOid;
+	qi->privs = 0;
+	qi->shared = NULL;
+	qi->insert_plan = qi->update_plan = qi->delete_plan = qi->count_plan = NULL;
+	return qi;
+}
+
+/*
+ * The shared slot of a queue, set up on first use.
+ */
+QueueShared *
+pgmsg_queue_slot(QueueInfo *qi)
+{
+	QueueShared *qs = qi->shared;
+
+	if (qs == NULL || !qs->in_use || qs->queue_id != qi->queue_id ||
+		qs->dbid != MyDatabaseId)
+	{
+		qs = pgmsg_queue_shared(qi->queue_id, true);
+		qi->shared = qs;
+	}
+	return qs;
+}

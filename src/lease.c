@@ -1,0 +1,256 @@
+/*-------------------------------------------------------------------------
+ *
+ * lease.c
+ *		The in-flight map: leases of received messages, and each queue's
+ *		redelivery heap.
+ *
+ * A lease says that a message has been handed out and until when; it lives
+ * in a shared hash table keyed by (database, queue, msg_id) and sized by
+ * pgmsg.max_leases.  Taking a lease writes nothing to the queue's table, so
+ * receiving fresh messages generates no WAL.
+ *
+ * Lease states:
+ *	RECEIVING	taken by a transaction still in progress.  Its commit makes
+ *				it HELD; its abort makes it HELD with an expiry of "now", so
+ *				the message is handed out again at once (xact.c).
+ *	HELD		committed; the lease is in its queue's redelivery heap,
+ *				ordered by expires_at.  A receive takes expired leases from
+ *				the top of the heap before it scans for fresh messages.
+ *	DELETING	a transaction in progress has deleted the row.  Commit drops
+ *				the lease; abort puts it back in the heap, still held.
+ *
+ * Locking: every field of every lease of a queue, that queue's heap and its
+ * lease count are protected by the queue slot's LWLock.  The hash table's
+ * own structure is protected by partition locks, always taken after the
+ * queue lock and held only around hash_search calls.  Lease entries do not
+ * move once entered, so the heap links between them are plain pointers,
+ * valid in every backend because shared memory and this library are mapped
+ * at the same addresses in all of them.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "common/hashfn.h"
+#include "storage/shmem.h"
+#include "utils/hsearch.h"
+
+#include "pgmsg.h"
+
+static HTAB *lease_hash = NULL;
+
+Size
+lease_shmem_size(void)
+{
+	return hash_estimate_size(pgmsg_max_leases, sizeof(Lease));
+}
+
+void
+lease_shmem_init(void)
+{
+	HASHCTL		info;
+
+	info.keysize = sizeof(LeaseKey);
+	info.entrysize = sizeof(Lease);
+	info.num_partitions = LEASE_PARTITIONS;
+	lease_hash = ShmemInitHash("pgmsg leases",
+							   pgmsg_max_leases, pgmsg_max_leases,
+							   &info,
+							   HASH_ELEM | HASH_BLOBS | HASH_PARTITION);
+}
+
+/* pairingheap keeps its largest element on top: the earliest expiry wins */
+static int
+lease_expiry_cmp(const pairingheap_node *a, const pairingheap_node *b, void *arg)
+{
+	const Lease *la = pairingheap_const_container(Lease, node, a);
+	const Lease *lb = pairingheap_const_container(Lease, node, b);
+
+	if (la->expires_at < lb->expires_at)
+		return 1;
+	if (la->expires_at > lb->expires_at)
+		return -1;
+	return 0;
+}
+
+void
+lease_heap_init(QueueShared *qs)
+{
+	qs->redelivery.ph_compare = lease_expiry_cmp;
+	qs->redelivery.ph_arg = NULL;
+	qs->redelivery.ph_root = NULL;
+}
+
+static LWLock *
+partition_lock_for(const LeaseKey *key, uint32 *hashcode)
+{
+	*hashcode = get_hash_value(lease_hash, key);
+	return pgmsg_partition_lock(*hashcode % LEASE_PARTITIONS);
+}
+
+/*
+ * Find a lease.  Caller holds the queue lock.
+ */
+Lease *
+lease_lookup(const LeaseKey *key)
+{
+	uint32		hashcode;
+	LWLock	   *plock = partition_lock_for(key, &hashcode);
+	Lease	   *lease;
+
+	LWLockAcquire(plock, LW_SHARED);
+	lease = hash_search_with_hash_value(lease_hash, key, hashcode, HASH_FIND, NULL);
+	LWLockRelease(plock);
+	return lease;
+}
+
+/*
+ * Enter a new lease, or return NULL if the message already has one.  The
+ * caller holds the queue lock and fills in every field but the key.
+ * Raises an error when the map is full; nothing has changed then.
+ */
+Lease *
+lease_insert(const LeaseKey *key)
+{
+	uint32		hashcode;
+	LWLock	   *plock = partition_lock_for(key, &hashcode);
+	Lease	   *lease;
+	bool		found;
+
+	if (pg_atomic_fetch_add_u64(&pgmsg_shared->nleases, 1) >= (uint64) pgmsg_max_leases)
+	{
+		pg_atomic_fetch_sub_u64(&pgmsg_shared->nleases, 1);
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("too many messages in flight"),
+				 errdetail("All %d leases of pgmsg.max_leases are taken.",
+						   pgmsg_max_leases),
+				 errhint("Delete received messages, or raise pgmsg.max_leases and restart the server.")));
+	}
+
+	LWLockAcquire(plock, LW_EXCLUSIVE);
+	lease = hash_search_with_hash_value(lease_hash, key, hashcode, HASH_ENTER_NULL, &found);
+	LWLockRelease(plock);
+
+	if (lease == NULL || found)
+	{
+		pg_atomic_fetch_sub_u64(&pgmsg_shared->nleases, 1);
+		if (lease == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of shared memory for pgmsg leases"),
+					 errhint("Raise pgmsg.max_leases and restart the server.")));
+		return NULL;
+	}
+	return lease;
+}
+
+/*
+ * Drop a lease, taking it out of the heap first if it is there.  Caller
+ * holds the queue lock.
+ */
+void
+lease_remove(QueueShared *qs, Lease *lease)
+{
+	uint32		hashcode;
+	LWLock	   *plock;
+	LeaseKey	key = lease->key;
+
+	if (lease->state == LEASE_HELD)
+		pairingheap_remove(&qs->redelivery, &lease->node);
+	qs->nleases--;
+
+	plock = partition_lock_for(&key, &hashcode);
+	LWLockAcquire(plock, LW_EXCLUSIVE);
+	hash_search_with_hash_value(lease_hash, &key, hashcode, HASH_REMOVE, NULL);
+	LWLockRelease(plock);
+	pg_atomic_fetch_sub_u64(&pgmsg_shared->nleases, 1);
+}
+
+/*
+ * Make a lease HELD and put it in the heap.  Caller holds the queue lock.
+ */
+void
+lease_heap_push(QueueShared *qs, Lease *lease)
+{
+	lease->state = LEASE_HELD;
+	pairingheap_add(&qs->redelivery, &lease->node);
+}
+
+/*
+ * Take the lease that expires first out of the heap if it has expired by
+ * "now", leaving its state to the caller.  Caller holds the queue lock.
+ */
+Lease *
+lease_heap_pop_expired(QueueShared *qs, TimestampTz now)
+{
+	Lease	   *lease;
+
+	if (pairingheap_is_empty(&qs->redelivery))
+		return NULL;
+	lease = pairingheap_container(Lease, node, pairingheap_first(&qs->redelivery));
+	if (lease->expires_at > now)
+		return NULL;
+	pairingheap_remove_first(&qs->redelivery);
+	lease->state = LEASE_RECEIVING;
+	return lease;
+}
+
+/*
+ * When the next held lease of a queue expires, or DT_NOEND if none is held.
+ * Caller holds the queue lock.
+ */
+TimestampTz
+lease_next_expiry(QueueShared *qs)
+{
+	if (pairingheap_is_empty(&qs->redelivery))
+		return DT_NOEND;
+	return pairingheap_container(Lease, node,
+								 pairingheap_first(&qs->redelivery))->expires_at;
+}
+
+/*
+ * Drop every lease of a queue (after a purge or drop committed).  Caller
+ * holds the queue lock.  This walks the whole map, which only management
+ * commands do.
+ */
+void
+lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id)
+{
+	HASH_SEQ_STATUS status;
+	Lease	   *lease;
+	int			nremoved = 0;
+
+	/* Take every partition lock, in order, to walk the table safely. */
+	for (int i = 0; i < LEASE_PARTITIONS; i++)
+		LWLockAcquire(pgmsg_partition_lock(i), LW_EXCLUSIVE);
+	hash_seq_init(&status, lease_hash);
+	while ((lease = hash_seq_search(&status)) != NULL)
+	{
+		if (lease->key.dbid != dbid || lease->key.queue_id != queue_id)
+			continue;
+		hash_search(lease_hash, &lease->key, HASH_REMOVE, NULL);
+		nremoved++;
+	}
+	for (int i = LEASE_PARTITIONS - 1; i >= 0; i--)
+		LWLockRelease(pgmsg_partition_lock(i));
+
+	pg_atomic_fetch_sub_u64(&pgmsg_shared->nleases, nremoved);
+	qs->nleases = 0;
+	lease_heap_init(qs);
+}
+
+/*
+ * A random nonce for a new receipt.
+ */
+uint64
+lease_new_nonce(void)
+{
+	uint64		nonce;
+
+	if (!pg_strong_random(&nonce, sizeof(nonce)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random receipt nonce")));
+	return nonce;
+}

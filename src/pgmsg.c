@@ -1,0 +1,80 @@
+/*-------------------------------------------------------------------------
+ *
+ * pgmsg.c
+ *		Module entry point: GUCs, shared memory hooks and callbacks.
+ *
+ * pgmsg must be loaded through shared_preload_libraries, because leases,
+ * cursors and publisher bounds live in shared memory.  Loaded any other way
+ * the library defines nothing but its GUCs, and every SQL function raises
+ * an error saying so (shmem.c, pgmsg_check_loaded).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+#include "utils/guc.h"
+
+#include "pgmsg.h"
+
+PG_MODULE_MAGIC;
+
+int			pgmsg_max_leases = 100000;
+int			pgmsg_max_queues = 1024;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+void		_PG_init(void);
+
+static void
+pgmsg_shmem_request_hook(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	pgmsg_shmem_request();
+}
+
+static void
+pgmsg_shmem_startup_hook(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	pgmsg_shmem_startup();
+	LWLockRelease(AddinShmemInitLock);
+}
+
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("pgmsg.max_leases",
+							"Maximum number of messages in flight, over all queues.",
+							"Each message handed out by a receive holds a lease in shared memory until it is deleted.",
+							&pgmsg_max_leases,
+							100000, 16, INT_MAX / 2,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pgmsg.max_queues",
+							"Maximum number of queues in use at once, over all databases.",
+							NULL,
+							&pgmsg_max_queues,
+							1024, 1, 1000000,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+	MarkGUCPrefixReserved("pgmsg");
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = pgmsg_shmem_request_hook;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = pgmsg_shmem_startup_hook;
+
+	pgmsg_xact_init();
+	pgmsg_catalog_init();
+}

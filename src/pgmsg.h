@@ -1,0 +1,246 @@
+/*-------------------------------------------------------------------------
+ *
+ * pgmsg.h
+ *		Declarations shared by every part of pgmsg.
+ *
+ * pgmsg keeps each queue as an insert-only table ordered by the key
+ * (visible_at, msg_id), plus three structures in shared memory: a per-queue
+ * cursor and clock (cursor.c), the in-flight lease map with its per-queue
+ * redelivery heap (lease.c), and the per-backend lower bounds of keys that
+ * publishers are about to assign (cursor.c).  Transaction-scoped effects on
+ * shared memory are queued in xact.c and applied at commit or undone at
+ * abort.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGMSG_H
+#define PGMSG_H
+
+#include "postgres.h"
+
+#include "lib/pairingheap.h"
+#include "storage/condition_variable.h"
+#include "storage/itemptr.h"
+#include "storage/lwlock.h"
+#include "storage/spin.h"
+#include "port/atomics.h"
+#include "fmgr.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#define PGMSG_NAME_MAXLEN		48
+#define PGMSG_MAX_ATTRIBUTES	10
+#define PGMSG_MAX_BATCH			1000
+
+/* Limits of the interval arguments, in microseconds. */
+#define PGMSG_MAX_VISIBILITY	(12 * USECS_PER_HOUR)
+#define PGMSG_MAX_DELAY			(15 * 60 * USECS_PER_SEC)
+
+/* Column numbers of a queue table, see catalog.c's CREATE TABLE. */
+#define Anum_q_msg_id				1
+#define Anum_q_visible_at			2
+#define Anum_q_sent_at				3
+#define Anum_q_receive_count		4
+#define Anum_q_first_received_at	5
+#define Anum_q_body					6
+#define Anum_q_attributes			7
+#define Natts_q						7
+
+/* GUCs (pgmsg.c) */
+extern int	pgmsg_max_leases;
+extern int	pgmsg_max_queues;
+
+/*
+ * Shared state of one queue (shmem.c owns the array; cursor.c and lease.c
+ * own the fields, under the locks described there).
+ */
+typedef struct QueueShared
+{
+	/* identity; set and cleared under the pgmsg directory lock */
+	Oid			dbid;
+	int32		queue_id;
+	bool		in_use;
+
+	/* protected by mutex: see cursor.c */
+	slock_t		mutex;
+	TimestampTz clock;			/* last key timestamp handed out */
+	TimestampTz cursor_at;		/* everything <= (cursor_at, cursor_id) */
+	int64		cursor_id;		/* ... has been handed out once */
+	pg_atomic_uint32 npublishers;	/* backends with a registered bound */
+
+	/* protected by lock: see lease.c */
+	LWLock	   *lock;
+	pairingheap redelivery;		/* held leases, by expiry */
+	int64		nleases;
+
+	/* statistics since the slot was set up; atomics, no lock */
+	pg_atomic_uint64 sent;
+	pg_atomic_uint64 received;
+	pg_atomic_uint64 deleted;
+	/* messages stored, valid once counted; under mutex */
+	bool		count_valid;
+	int64		count;
+
+	/* long-poll waiters */
+	ConditionVariable cv;
+	pg_atomic_uint32 nwaiters;
+} QueueShared;
+
+typedef struct PgmsgShared
+{
+	LWLock	   *directory_lock;	/* queue slot allocation */
+	uint64		epoch;			/* changes at every start */
+	pg_atomic_uint64 nleases;	/* leases in the map, all queues */
+	int			max_queues;
+	int			max_backends;
+	QueueShared queues[FLEXIBLE_ARRAY_MEMBER];
+} PgmsgShared;
+
+/* shmem.c */
+#define LEASE_PARTITIONS 16
+extern LWLock *pgmsg_partition_lock(int partition);
+extern PgmsgShared *pgmsg_shared;
+extern void pgmsg_shmem_request(void);
+extern void pgmsg_shmem_startup(void);
+extern void pgmsg_check_loaded(void);
+extern QueueShared *pgmsg_queue_shared(int32 queue_id, bool create);
+extern void pgmsg_queue_release(QueueShared *qs, int32 queue_id);
+extern pg_atomic_uint64 *pgmsg_publisher_bounds(QueueShared *qs);
+
+/* cursor.c */
+extern TimestampTz cursor_assign_key(QueueShared *qs, bool register_bound);
+extern TimestampTz cursor_limit(QueueShared *qs);
+extern void cursor_get(QueueShared *qs, TimestampTz *at, int64 *id);
+extern void cursor_advance(QueueShared *qs, TimestampTz at, int64 id);
+extern void cursor_reset(QueueShared *qs);
+extern void cursor_clear_bound(QueueShared *qs);
+
+/* lease.c */
+typedef enum LeaseState
+{
+	LEASE_RECEIVING,			/* taken by a transaction still in progress */
+	LEASE_HELD,					/* committed; in the redelivery heap */
+	LEASE_DELETING				/* a transaction in progress deletes it */
+} LeaseState;
+
+typedef struct LeaseKey
+{
+	Oid			dbid;
+	int32		queue_id;
+	int64		msg_id;
+} LeaseKey;
+
+typedef struct Lease
+{
+	LeaseKey	key;			/* hash key: must be first */
+	pairingheap_node node;		/* in the queue's heap iff state is HELD */
+	LeaseState	state;
+	uint64		nonce;			/* of the latest receipt */
+	TimestampTz expires_at;
+	TimestampTz first_received_at;
+	int32		receive_count;
+	ItemPointerData tid;		/* current row version */
+} Lease;
+
+/* What a receiving transaction must remember to undo a lease. */
+typedef struct LeaseUndo
+{
+	LeaseKey	key;
+	uint64		nonce;			/* the nonce this transaction issued */
+	bool		existed;		/* lease existed before (redelivery) */
+	LeaseState	prev_state;
+	uint64		prev_nonce;
+	TimestampTz prev_expires_at;
+	int32		prev_receive_count;
+	ItemPointerData prev_tid;
+} LeaseUndo;
+
+extern Size lease_shmem_size(void);
+extern void lease_shmem_init(void);
+extern void lease_heap_init(QueueShared *qs);
+extern Lease *lease_lookup(const LeaseKey *key);
+extern Lease *lease_insert(const LeaseKey *key);
+extern void lease_remove(QueueShared *qs, Lease *lease);
+extern void lease_heap_push(QueueShared *qs, Lease *lease);
+extern Lease *lease_heap_pop_expired(QueueShared *qs, TimestampTz now);
+extern TimestampTz lease_next_expiry(QueueShared *qs);
+extern void lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id);
+extern uint64 lease_new_nonce(void);
+
+/* receipt.c */
+typedef struct Receipt
+{
+	int32		queue_id;
+	int64		msg_id;
+	uint64		epoch;
+	uint64		nonce;
+} Receipt;
+
+extern text *receipt_encode(const Receipt *r);
+extern void receipt_decode(const text *t, Receipt *r);
+
+/* catalog.c */
+typedef struct QueueInfo
+{
+	char		name[PGMSG_NAME_MAXLEN + 1];	/* hash key: must be first */
+	int32		queue_id;
+	Oid			relid;
+	Oid			indexid;
+	Oid			owner;
+	int64		visibility_timeout; /* microseconds */
+	int64		delay;			/* microseconds */
+	int32		max_message_size;
+
+	/* privileges of privs_role, computed on demand (acl.c) */
+	Oid			privs_role;
+	uint32		privs;
+
+	QueueShared *shared;		/* cached slot, rechecked on use */
+
+	/* plans prepared for this queue's table (send.c, receive.c, ack.c) */
+	void	   *insert_plan;
+	void	   *update_plan;
+	void	   *delete_plan;
+	void	   *count_plan;
+} QueueInfo;
+
+extern void pgmsg_validate_name(const char *kind, const char *name);
+extern char *pgmsg_text_arg(FunctionCallInfo fcinfo, int argno, const char *what);
+extern int64 pgmsg_interval_arg(FunctionCallInfo fcinfo, int argno,
+								const char *what, int64 min, int64 max,
+								int64 dflt);
+extern QueueInfo *pgmsg_queue_lookup(const char *name, bool missing_ok);
+extern QueueShared *pgmsg_queue_slot(QueueInfo *qi);
+extern void pgmsg_catalog_init(void);
+extern void pgmsg_catalog_invalidate(void);
+extern Oid	pgmsg_owner(void);
+extern void pgmsg_become_owner(Oid *save_userid, int *save_sec);
+extern void pgmsg_restore_user(Oid save_userid, int save_sec);
+extern char *pgmsg_table_name(const char *queue);
+
+/* acl.c */
+#define PGMSG_PRIV_SEND		(1 << 0)
+#define PGMSG_PRIV_RECEIVE	(1 << 1)
+#define PGMSG_PRIV_MANAGE	(1 << 2)
+
+extern void pgmsg_check_privilege(QueueInfo *qi, uint32 priv);
+extern uint32 pgmsg_load_privileges(QueueInfo *qi, Oid roleid);
+
+/* xact.c */
+extern void pgmsg_xact_init(void);
+extern void xact_track_receive(QueueShared *qs, const LeaseUndo *undo);
+extern void xact_track_delete(QueueShared *qs, const LeaseKey *key,
+							  uint64 nonce, LeaseState prev_state);
+extern void xact_track_visibility(QueueShared *qs, const LeaseKey *key,
+								  uint64 nonce, TimestampTz expires_at);
+extern bool xact_track_publish(QueueShared *qs, int64 nsent);
+extern void xact_track_drop(int32 queue_id);
+extern void xact_track_purge(int32 queue_id);
+extern void xact_reserve(int n);
+extern bool xact_uses_pgmsg(void);
+
+/* send.c */
+extern int64 pgmsg_send_one(QueueInfo *qi, QueueShared *qs, Jsonb *body,
+							Jsonb *attributes, int64 delay);
+
+#endif							/* PGMSG_H */

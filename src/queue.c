@@ -1,0 +1,265 @@
+/*-------------------------------------------------------------------------
+ *
+ * queue.c
+ *		Queue management: create_queue, alter_queue, drop_queue and
+ *		purge_queue.
+ *
+ * A queue is a row of pgmsg.queue_meta plus its message table
+ * pgmsg.q_<name>, created and dropped in the caller's transaction as the
+ * extension owner.  Shared state is touched only when the transaction
+ * commits (xact.c): a dropped queue's slot and leases go away then, and a
+ * purge resets the cursor.  Names are validated before use and still pass
+ * through quote_identifier; values always travel as parameters.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+
+#include "pgmsg.h"
+
+PG_FUNCTION_INFO_V1(pgmsg_create_queue);
+PG_FUNCTION_INFO_V1(pgmsg_alter_queue);
+PG_FUNCTION_INFO_V1(pgmsg_drop_queue);
+PG_FUNCTION_INFO_V1(pgmsg_purge_queue);
+
+#define MAX_MESSAGE_SIZE_LIMIT	1048576
+
+static int32
+max_message_size_arg(FunctionCallInfo fcinfo, int argno)
+{
+	int32		size = PG_GETARG_INT32(argno);
+
+	if (size < 1 || size > MAX_MESSAGE_SIZE_LIMIT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_message_size %d is out of range", size),
+				 errdetail("It must be between 1 and %d bytes.", MAX_MESSAGE_SIZE_LIMIT)));
+	return size;
+}
+
+static Datum
+usecs_interval(int64 usecs)
+{
+	Interval   *iv = palloc0(sizeof(Interval));
+
+	iv->time = usecs;
+	return IntervalPGetDatum(iv);
+}
+
+static void
+spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *args, int expected)
+{
+	int			ret = SPI_execute_with_args(sql, nargs, argtypes, args, NULL, false, 0);
+
+	if (ret != expected)
+		elog(ERROR, "pgmsg statement failed (%s): %s", SPI_result_code_string(ret), sql);
+}
+
+/*
+ * pgmsg.create_queue(queue, visibility_timeout, delay, max_message_size)
+ */
+Datum
+pgmsg_create_queue(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	int64		visibility_timeout;
+	int64		delay;
+	int32		max_message_size;
+	Oid			save_userid;
+	int			save_sec;
+	Oid			creator = GetUserId();
+	const char *table;
+	const char *index;
+	Oid			argtypes[5] = {TEXTOID, OIDOID, INTERVALOID, INTERVALOID, INT4OID};
+	Datum		args[5];
+
+	pgmsg_check_loaded();
+	name = pgmsg_text_arg(fcinfo, 0, "queue name");
+	pgmsg_validate_name("queue", name);
+	visibility_timeout = pgmsg_interval_arg(fcinfo, 1, "visibility_timeout",
+											0, PGMSG_MAX_VISIBILITY, -1);
+	delay = pgmsg_interval_arg(fcinfo, 2, "delay", 0, PGMSG_MAX_DELAY, -1);
+	if (PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("max_message_size must not be null")));
+	max_message_size = max_message_size_arg(fcinfo, 3);
+
+	if (pg_database_aclcheck(MyDatabaseId, creator, ACL_CREATE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to create queue \"%s\"", name),
+				 errdetail("Creating a queue requires the CREATE privilege on the current database.")));
+
+	table = quote_identifier(pgmsg_table_name(name));
+	index = quote_identifier(psprintf("%s_key", pgmsg_table_name(name)));
+
+	pgmsg_become_owner(&save_userid, &save_sec);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	args[0] = CStringGetTextDatum(name);
+	args[1] = ObjectIdGetDatum(creator);
+	args[2] = usecs_interval(visibility_timeout);
+	args[3] = usecs_interval(delay);
+	args[4] = Int32GetDatum(max_message_size);
+	spi_exec("INSERT INTO pgmsg.queue_meta"
+			 " (name, owner, visibility_timeout, delay, max_message_size)"
+			 " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING",
+			 5, argtypes, args, SPI_OK_INSERT);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("queue \"%s\" already exists", name)));
+
+	spi_exec(psprintf("CREATE TABLE pgmsg.%s ("
+					  " msg_id bigint GENERATED ALWAYS AS IDENTITY,"
+					  " visible_at timestamptz NOT NULL,"
+					  " sent_at timestamptz NOT NULL,"
+					  " receive_count integer NOT NULL DEFAULT 0,"
+					  " first_received_at timestamptz,"
+					  " body jsonb NOT NULL,"
+					  " attributes jsonb"
+					  ") WITH (fillfactor = 90)", table),
+			 0, NULL, NULL, SPI_OK_UTILITY);
+	spi_exec(psprintf("CREATE INDEX %s ON pgmsg.%s (visible_at, msg_id)", index, table),
+			 0, NULL, NULL, SPI_OK_UTILITY);
+
+	SPI_finish();
+	pgmsg_restore_user(save_userid, save_sec);
+	pgmsg_catalog_invalidate();
+	PG_RETURN_VOID();
+}
+
+/*
+ * pgmsg.alter_queue(queue, visibility_timeout, delay, max_message_size)
+ *
+ * A NULL argument leaves that setting unchanged.
+ */
+Datum
+pgmsg_alter_queue(PG_FUNCTION_ARGS)
+{
+	char	   *name = pgmsg_text_arg(fcinfo, 0, "queue name");
+	QueueInfo  *qi;
+	Oid			save_userid;
+	int			save_sec;
+	Oid			argtypes[4] = {INT4OID, INTERVALOID, INTERVALOID, INT4OID};
+	Datum		args[4];
+	char		nulls[4] = {' ', 'n', 'n', 'n'};
+
+	qi = pgmsg_queue_lookup(name, false);
+	pgmsg_check_privilege(qi, PGMSG_PRIV_MANAGE);
+
+	args[0] = Int32GetDatum(qi->queue_id);
+	if (!PG_ARGISNULL(1))
+	{
+		args[1] = usecs_interval(pgmsg_interval_arg(fcinfo, 1, "visibility_timeout",
+													0, PGMSG_MAX_VISIBILITY, -1));
+		nulls[1] = ' ';
+	}
+	if (!PG_ARGISNULL(2))
+	{
+		args[2] = usecs_interval(pgmsg_interval_arg(fcinfo, 2, "delay",
+													0, PGMSG_MAX_DELAY, -1));
+		nulls[2] = ' ';
+	}
+	if (!PG_ARGISNULL(3))
+	{
+		args[3] = Int32GetDatum(max_message_size_arg(fcinfo, 3));
+		nulls[3] = ' ';
+	}
+
+	pgmsg_become_owner(&save_userid, &save_sec);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("UPDATE pgmsg.queue_meta SET"
+							  " visibility_timeout = COALESCE($2, visibility_timeout),"
+							  " delay = COALESCE($3, delay),"
+							  " max_message_size = COALESCE($4, max_message_size)"
+							  " WHERE queue_id OPERATOR(pg_catalog.=) $1",
+							  4, argtypes, args, nulls, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update queue \"%s\"", name);
+	SPI_finish();
+	pgmsg_restore_user(save_userid, save_sec);
+	pgmsg_catalog_invalidate();
+	PG_RETURN_VOID();
+}
+
+/*
+ * pgmsg.drop_queue(queue, if_exists) returns whether a queue was dropped.
+ */
+Datum
+pgmsg_drop_queue(PG_FUNCTION_ARGS)
+{
+	char	   *name = pgmsg_text_arg(fcinfo, 0, "queue name");
+	bool		if_exists = PG_ARGISNULL(1) ? false : PG_GETARG_BOOL(1);
+	QueueInfo  *qi;
+	Oid			save_userid;
+	int			save_sec;
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1];
+	int32		queue_id;
+
+	qi = pgmsg_queue_lookup(name, if_exists);
+	if (qi == NULL)
+	{
+		ereport(NOTICE,
+				(errmsg("queue \"%s\" does not exist, skipping", name)));
+		PG_RETURN_BOOL(false);
+	}
+	pgmsg_check_privilege(qi, PGMSG_PRIV_MANAGE);
+	queue_id = qi->queue_id;
+
+	pgmsg_become_owner(&save_userid, &save_sec);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	args[0] = Int32GetDatum(queue_id);
+	spi_exec("DELETE FROM pgmsg.queue_meta WHERE queue_id OPERATOR(pg_catalog.=) $1",
+			 1, argtypes, args, SPI_OK_DELETE);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("queue \"%s\" does not exist", name)));
+	spi_exec(psprintf("DROP TABLE pgmsg.%s", quote_identifier(pgmsg_table_name(name))),
+			 0, NULL, NULL, SPI_OK_UTILITY);
+	SPI_finish();
+	pgmsg_restore_user(save_userid, save_sec);
+
+	xact_track_drop(queue_id);
+	pgmsg_catalog_invalidate();
+	PG_RETURN_BOOL(true);
+}
+
+/*
+ * pgmsg.purge_queue(queue) removes every message and returns how many.
+ */
+Datum
+pgmsg_purge_queue(PG_FUNCTION_ARGS)
+{
+	char	   *name = pgmsg_text_arg(fcinfo, 0, "queue name");
+	QueueInfo  *qi;
+	Oid			save_userid;
+	int			save_sec;
+	uint64		removed;
+
+	qi = pgmsg_queue_lookup(name, false);
+	pgmsg_check_privilege(qi, PGMSG_PRIV_MANAGE);
+
+	pgmsg_become_owner(&save_userid, &save_sec);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	spi_exec(psprintf("DELETE FROM pgmsg.%s", quote_identifier(pgmsg_table_name(name))),
+			 0, NULL, NULL, SPI_OK_DELETE);
+	removed = SPI_processed;
+	SPI_finish();
+	pgmsg_restore_user(save_userid, save_sec);
+
+	xact_track_purge(qi->queue_id);
+	PG_RETURN_INT64((int64) removed);
+}

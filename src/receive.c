@@ -1,0 +1,409 @@
+/*-------------------------------------------------------------------------
+ *
+ * receive.c
+ *		receive: handing out messages under leases.
+ *
+ * A receive works in three steps.
+ *
+ * 1. Under the queue lock it takes expired leases from the redelivery heap
+ *	  (lease.c), then scans the queue's index forward from the cursor for
+ *	  messages that have no lease, and leases them.  The scan uses a fresh
+ *	  snapshot taken after the cursor limit was computed (cursor.c), never
+ *	  the transaction snapshot, which may be older.  The cursor then moves to
+ *	  the last key it passed below the limit: every message before it has
+ *	  now been handed out at least once.
+ * 2. With the lock released, each leased row is fetched again by its TID
+ *	  with a snapshot taken after the lease: a delete that committed after
+ *	  the scan's snapshot has dropped its lease only after it became visible,
+ *	  so a message deleted in between is caught here and its lease dropped.
+ * 3. A message received for the second time or more gets its durable
+ *	  receive_count (and first_received_at) written, a HOT update of
+ *	  unindexed columns.  First receives of fresh messages write nothing, so
+ *	  a transaction that only receives them needs no WAL.
+ *
+ * Leases are taken in state RECEIVING and recorded in xact.c, which makes
+ * them HELD at commit and releases them at abort.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/stratnum.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "pgmsg.h"
+
+PG_FUNCTION_INFO_V1(pgmsg_receive);
+
+typedef struct Taken
+{
+	int64		msg_id;
+	uint64		nonce;
+	int32		receive_count;
+	TimestampTz first_received_at;
+	ItemPointerData tid;
+	bool		gone;
+} Taken;
+
+static SPIPlanPtr
+update_plan(QueueInfo *qi)
+{
+	if (qi->update_plan == NULL)
+	{
+		Oid			argtypes[4] = {TIDOID, INT8OID, INT4OID, TIMESTAMPTZOID};
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare(psprintf("UPDATE pgmsg.%s SET receive_count = $3,"
+									" first_received_at = COALESCE(first_received_at, $4)"
+									" WHERE ctid OPERATOR(pg_catalog.=) $1"
+									"   AND msg_id OPERATOR(pg_catalog.=) $2"
+									" RETURNING ctid",
+									quote_identifier(pgmsg_table_name(qi->name))),
+						   4, argtypes);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		qi->update_plan = plan;
+	}
+	return (SPIPlanPtr) qi->update_plan;
+}
+
+/*
+ * Step 1: take leases, under the queue lock.  Returns how many.
+ */
+static int
+take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
+			int max_messages, int64 visibility_timeout, Taken *taken,
+			uint64 *nonces)
+{
+	TimestampTz limit;
+	TimestampTz now;
+	TimestampTz expires_at;
+	Snapshot	snapshot;
+	int			n = 0;
+
+	limit = cursor_limit(qs);
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	now = GetCurrentTimestamp();
+	expires_at = now + visibility_timeout;
+
+	LWLockAcquire(qs->lock, LW_EXCLUSIVE);
+
+	/* redeliveries first */
+	while (n < max_messages)
+	{
+		Lease	   *lease = lease_heap_pop_expired(qs, now);
+		LeaseUndo	undo;
+
+		if (lease == NULL)
+			break;
+		undo.key = lease->key;
+		undo.nonce = nonces[n];
+		undo.existed = true;
+		undo.prev_state = LEASE_HELD;
+		undo.prev_nonce = lease->nonce;
+		undo.prev_expires_at = lease->expires_at;
+		undo.prev_receive_count = lease->receive_count;
+		undo.prev_tid = lease->tid;
+
+		lease->nonce = nonces[n];
+		lease->expires_at = expires_at;
+		lease->receive_count++;
+		if (lease->first_received_at == 0)
+			lease->first_received_at = now;
+		xact_track_receive(qs, &undo);
+
+		taken[n].msg_id = lease->key.msg_id;
+		taken[n].nonce = lease->nonce;
+		taken[n].receive_count = lease->receive_count;
+		taken[n].first_received_at = lease->first_received_at;
+		taken[n].tid = lease->tid;
+		taken[n].gone = false;
+		n++;
+	}
+
+	/* then fresh messages, from the cursor */
+	if (n < max_messages)
+	{
+		TimestampTz cursor_at;
+		int64		cursor_id;
+		ScanKeyData keys[2];
+		IndexScanDesc scan;
+		TupleTableSlot *slot;
+		bool		passing = true;
+		bool		advanced = false;
+		TimestampTz pass_at = 0;
+		int64		pass_id = 0;
+
+		cursor_get(qs, &cursor_at, &cursor_id);
+		ScanKeyInit(&keys[0], 1, BTGreaterEqualStrategyNumber, F_TIMESTAMPTZ_GE,
+					TimestampTzGetDatum(cursor_at));
+		ScanKeyInit(&keys[1], 1, BTLessEqualStrategyNumber, F_TIMESTAMPTZ_LE,
+					TimestampTzGetDatum(now));
+		slot = table_slot_create(rel, NULL);
+		scan = index_beginscan(rel, index, snapshot, 2, 0);
+		index_rescan(scan, keys, 2, NULL, 0);
+
+		while (n < max_messages && index_getnext_slot(scan, ForwardScanDirection, slot))
+		{
+			bool		isnull;
+			TimestampTz visible_at;
+			int64		msg_id;
+			LeaseKey	key;
+			Lease	   *lease;
+
+			visible_at = DatumGetTimestampTz(slot_getattr(slot, Anum_q_visible_at, &isnull));
+			msg_id = DatumGetInt64(slot_getattr(slot, Anum_q_msg_id, &isnull));
+			if (visible_at == cursor_at && msg_id <= cursor_id)
+				continue;
+
+			key.dbid = MyDatabaseId;
+			key.queue_id = qi->queue_id;
+			key.msg_id = msg_id;
+			lease = lease_lookup(&key);
+			if (lease == NULL)
+				lease = lease_insert(&key);
+			else
+				lease = NULL;	/* handed out already */
+
+			if (lease != NULL)
+			{
+				LeaseUndo	undo;
+				int32		durable_count;
+				Datum		first;
+
+				durable_count = DatumGetInt32(slot_getattr(slot, Anum_q_receive_count, &isnull));
+				first = slot_getattr(slot, Anum_q_first_received_at, &isnull);
+
+				lease->state = LEASE_RECEIVING;
+				lease->nonce = nonces[n];
+				lease->expires_at = expires_at;
+				lease->receive_count = durable_count + 1;
+				lease->first_received_at = isnull ? now : DatumGetTimestampTz(first);
+				lease->tid = slot->tts_tid;
+				qs->nleases++;
+
+				memset(&undo, 0, sizeof(undo));
+				undo.key = key;
+				undo.nonce = nonces[n];
+				undo.existed = false;
+				undo.prev_state = LEASE_HELD;
+				undo.prev_receive_count = durable_count;
+				undo.prev_tid = slot->tts_tid;
+				xact_track_receive(qs, &undo);
+
+				taken[n].msg_id = msg_id;
+				taken[n].nonce = nonces[n];
+				taken[n].receive_count = lease->receive_count;
+				taken[n].first_received_at = lease->first_received_at;
+				taken[n].tid = slot->tts_tid;
+				taken[n].gone = false;
+				n++;
+			}
+
+			if (passing && visible_at < limit)
+			{
+				pass_at = visible_at;
+				pass_id = msg_id;
+				advanced = true;
+			}
+			else
+				passing = false;
+		}
+		index_endscan(scan);
+		ExecDropSingleTupleTableSlot(slot);
+		if (advanced)
+			cursor_advance(qs, pass_at, pass_id);
+	}
+
+	LWLockRelease(qs->lock);
+	UnregisterSnapshot(snapshot);
+	return n;
+}
+
+/*
+ * Drop a lease this receive took for a message that turned out to be gone.
+ */
+static void
+drop_taken(QueueInfo *qi, QueueShared *qs, Taken *t)
+{
+	LeaseKey	key;
+	Lease	   *lease;
+
+	key.dbid = MyDatabaseId;
+	key.queue_id = qi->queue_id;
+	key.msg_id = t->msg_id;
+	LWLockAcquire(qs->lock, LW_EXCLUSIVE);
+	lease = lease_lookup(&key);
+	if (lease != NULL && lease->nonce == t->nonce && lease->state == LEASE_RECEIVING)
+		lease_remove(qs, lease);
+	LWLockRelease(qs->lock);
+	t->gone = true;
+}
+
+/*
+ * Step 3: make a redelivery's receive count durable, and keep the lease
+ * pointing at the new row version.
+ */
+static void
+record_redelivery(QueueInfo *qi, QueueShared *qs, Taken *t)
+{
+	Datum		args[4];
+	int			ret;
+	bool		isnull;
+	LeaseKey	key;
+	Lease	   *lease;
+	ItemPointer newtid;
+
+	args[0] = PointerGetDatum(&t->tid);
+	args[1] = Int64GetDatum(t->msg_id);
+	args[2] = Int32GetDatum(t->receive_count);
+	args[3] = TimestampTzGetDatum(t->first_received_at);
+	ret = SPI_execute_plan(update_plan(qi), args, NULL, false, 1);
+	if (ret != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "could not update queue \"%s\": %s", qi->name,
+			 SPI_result_code_string(ret));
+	if (SPI_processed != 1)
+		return;					/* not visible to this transaction's snapshot */
+	newtid = (ItemPointer) DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[0],
+														 SPI_tuptable->tupdesc, 1, &isnull));
+	t->tid = *newtid;
+
+	key.dbid = MyDatabaseId;
+	key.queue_id = qi->queue_id;
+	key.msg_id = t->msg_id;
+	LWLockAcquire(qs->lock, LW_EXCLUSIVE);
+	lease = lease_lookup(&key);
+	if (lease != NULL && lease->nonce == t->nonce)
+		lease->tid = *newtid;
+	LWLockRelease(qs->lock);
+}
+
+/*
+ * pgmsg.receive(queue, max_messages, visibility_timeout)
+ */
+Datum
+pgmsg_receive(PG_FUNCTION_ARGS)
+{
+	char	   *name = pgmsg_text_arg(fcinfo, 0, "queue name");
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	QueueInfo  *qi;
+	QueueShared *qs;
+	int32		max_messages;
+	int64		visibility_timeout;
+	Relation	rel;
+	Relation	index;
+	Taken	   *taken;
+	uint64	   *nonces;
+	int			n;
+	Snapshot	snapshot;
+	TupleTableSlot *slot;
+	Oid			save_userid;
+	int			save_sec;
+	bool		connected = false;
+
+	qi = pgmsg_queue_lookup(name, false);
+	pgmsg_check_privilege(qi, PGMSG_PRIV_RECEIVE);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("max_messages must not be null")));
+	max_messages = PG_GETARG_INT32(1);
+	if (max_messages < 1 || max_messages > PGMSG_MAX_BATCH)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_messages %d is out of range", max_messages),
+				 errdetail("It must be between 1 and %d.", PGMSG_MAX_BATCH)));
+	visibility_timeout = pgmsg_interval_arg(fcinfo, 2, "visibility_timeout",
+											0, PGMSG_MAX_VISIBILITY,
+											qi->visibility_timeout);
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	qs = pgmsg_queue_slot(qi);
+
+	pgmsg_become_owner(&save_userid, &save_sec);
+	rel = table_open(qi->relid, RowExclusiveLock);
+	index = index_open(qi->indexid, AccessShareLock);
+
+	/* everything that can fail for want of memory, before the lock */
+	xact_reserve(max_messages);
+	taken = palloc(sizeof(Taken) * max_messages);
+	nonces = palloc(sizeof(uint64) * max_messages);
+	if (!pg_strong_random(nonces, sizeof(uint64) * max_messages))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random receipt nonces")));
+
+	n = take_leases(qi, qs, rel, index, max_messages, visibility_timeout,
+					taken, nonces);
+	index_close(index, NoLock);
+	if (n > 0)
+		pg_atomic_fetch_add_u64(&qs->received, n);
+
+	/* Step 2: recheck each row with a snapshot taken after the leases. */
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	slot = table_slot_create(rel, NULL);
+	for (int i = 0; i < n; i++)
+	{
+		Taken	   *t = &taken[i];
+		Datum		values[8];
+		bool		nulls[8];
+		Receipt		r;
+		bool		isnull;
+
+		if (!table_tuple_fetch_row_version(rel, &t->tid, snapshot, slot))
+		{
+			drop_taken(qi, qs, t);
+			continue;
+		}
+		if (t->receive_count >= 2)
+		{
+			if (!connected)
+			{
+				if (SPI_connect() != SPI_OK_CONNECT)
+					elog(ERROR, "SPI_connect failed");
+				connected = true;
+			}
+			slot_getallattrs(slot);
+			record_redelivery(qi, qs, t);
+		}
+
+		r.queue_id = qi->queue_id;
+		r.msg_id = t->msg_id;
+		r.epoch = pgmsg_shared->epoch;
+		r.nonce = t->nonce;
+
+		memset(nulls, 0, sizeof(nulls));
+		values[0] = Int64GetDatum(t->msg_id);
+		values[1] = PointerGetDatum(receipt_encode(&r));
+		values[2] = slot_getattr(slot, Anum_q_body, &isnull);
+		values[3] = slot_getattr(slot, Anum_q_attributes, &nulls[3]);
+		values[4] = Int32GetDatum(t->receive_count);
+		values[5] = slot_getattr(slot, Anum_q_sent_at, &isnull);
+		values[6] = TimestampTzGetDatum(t->first_received_at);
+		values[7] = (Datum) 0;
+		nulls[7] = true;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snapshot);
+	if (connected)
+		SPI_finish();
+	table_close(rel, NoLock);
+	pgmsg_restore_user(save_userid, save_sec);
+
+	return (Datum) 0;
+}

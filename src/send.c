@@ -1,0 +1,278 @@
+/*-------------------------------------------------------------------------
+ *
+ * send.c
+ *		send and send_batch: appending messages to a queue's log.
+ *
+ * A message's key is (visible_at, msg_id): visible_at comes from the
+ * queue's monotonic clock plus the delay, msg_id from the table's identity
+ * sequence.  Before its first key for a queue in a transaction the backend
+ * registers a lower bound (cursor.c), so no receiver's cursor can pass the
+ * message before the transaction ends.  The row is inserted with a plan
+ * prepared once per backend and queue; nothing else is written.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+
+#include "pgmsg.h"
+
+PG_FUNCTION_INFO_V1(pgmsg_send);
+PG_FUNCTION_INFO_V1(pgmsg_send_batch);
+
+/*
+ * Message attributes: a JSON object of at most 10 keys whose values are
+ * strings, numbers or arrays of strings.
+ */
+static void
+check_attributes(Jsonb *attributes)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *key = NULL;
+
+	if (!JB_ROOT_IS_OBJECT(attributes) || JB_ROOT_IS_SCALAR(attributes))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("message attributes must be a JSON object")));
+	if (JB_ROOT_COUNT(attributes) > PGMSG_MAX_ATTRIBUTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("too many message attributes"),
+				 errdetail("A message has at most %d attributes; this one has %u.",
+						   PGMSG_MAX_ATTRIBUTES, JB_ROOT_COUNT(attributes))));
+
+	it = JsonbIteratorInit(&attributes->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		bool		ok;
+
+		if (tok == WJB_KEY)
+		{
+			key = pnstrdup(v.val.string.val, v.val.string.len);
+			if (v.val.string.len == 0 || v.val.string.len > 256)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid message attribute name \"%s\"", key),
+						 errdetail("Attribute names have 1 to 256 characters.")));
+			continue;
+		}
+		if (tok != WJB_VALUE)
+			continue;
+		ok = v.type == jbvString || v.type == jbvNumeric;
+		if (v.type == jbvBinary && JsonContainerIsArray(v.val.binary.data))
+		{
+			JsonbIterator *ait = JsonbIteratorInit(v.val.binary.data);
+			JsonbValue	elem;
+			JsonbIteratorToken atok;
+
+			ok = true;
+			while ((atok = JsonbIteratorNext(&ait, &elem, true)) != WJB_DONE)
+				if (atok == WJB_ELEM && elem.type != jbvString)
+					ok = false;
+		}
+		if (!ok)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("message attribute \"%s\" has an invalid value", key),
+					 errdetail("An attribute value is a string, a number or an array of strings.")));
+	}
+}
+
+/*
+ * Check one message against the queue's limits.
+ */
+static void
+check_message(QueueInfo *qi, Jsonb *body, Jsonb *attributes)
+{
+	Size		size = VARSIZE(body);
+
+	if (attributes != NULL)
+	{
+		check_attributes(attributes);
+		size += VARSIZE(attributes);
+	}
+	if (size > (Size) qi->max_message_size)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("message of %zu bytes is too large for queue \"%s\"",
+						size, qi->name),
+				 errdetail("The queue's max_message_size is %d bytes, body and attributes together.",
+						   qi->max_message_size)));
+}
+
+static SPIPlanPtr
+insert_plan(QueueInfo *qi)
+{
+	if (qi->insert_plan == NULL)
+	{
+		Oid			argtypes[4] = {TIMESTAMPTZOID, TIMESTAMPTZOID, JSONBOID, JSONBOID};
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare(psprintf("INSERT INTO pgmsg.%s (visible_at, sent_at, body, attributes)"
+									" VALUES ($1, $2, $3, $4) RETURNING msg_id",
+									quote_identifier(pgmsg_table_name(qi->name))),
+						   4, argtypes);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		qi->insert_plan = plan;
+	}
+	return (SPIPlanPtr) qi->insert_plan;
+}
+
+/*
+ * Append one message; the caller has checked it and is connected to SPI as
+ * the extension owner.
+ */
+int64
+pgmsg_send_one(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
+			   int64 delay)
+{
+	bool		first;
+	TimestampTz ts;
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	bool		isnull;
+	int			ret;
+
+	first = xact_track_publish(qs, 1);
+	ts = cursor_assign_key(qs, first);
+
+	args[0] = TimestampTzGetDatum(ts + delay);
+	args[1] = TimestampTzGetDatum(ts);
+	args[2] = JsonbPGetDatum(body);
+	if (attributes != NULL)
+		args[3] = JsonbPGetDatum(attributes);
+	else
+	{
+		args[3] = (Datum) 0;
+		nulls[3] = 'n';
+	}
+	ret = SPI_execute_plan(insert_plan(qi), args, nulls, false, 1);
+	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+		elog(ERROR, "could not insert into queue \"%s\": %s", qi->name,
+			 SPI_result_code_string(ret));
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * pgmsg.send(queue, body, attributes, delay) returns the message id.
+ */
+Datum
+pgmsg_send(PG_FUNCTION_ARGS)
+{
+	char	   *name = pgmsg_text_arg(fcinfo, 0, "queue name");
+	QueueInfo  *qi;
+	QueueShared *qs;
+	Jsonb	   *body;
+	Jsonb	   *attributes = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
+	int64		delay;
+	int64		msg_id;
+	Oid			save_userid;
+	int			save_sec;
+
+	qi = pgmsg_queue_lookup(name, false);
+	pgmsg_check_privilege(qi, PGMSG_PRIV_SEND);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("message body must not be null")));
+	body = PG_GETARG_JSONB_P(1);
+	delay = pgmsg_interval_arg(fcinfo, 3, "delay", 0, PGMSG_MAX_DELAY, qi->delay);
+	check_message(qi, body, attributes);
+	qs = pgmsg_queue_slot(qi);
+
+	pgmsg_become_owner(&save_userid, &save_sec);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	msg_id = pgmsg_send_one(qi, qs, body, attributes, delay);
+	SPI_finish();
+	pgmsg_restore_user(save_userid, save_sec);
+
+	PG_RETURN_INT64(msg_id);
+}
+
+/*
+ * pgmsg.send_batch(queue, bodies, attributes, delay) returns the ids, in
+ * the order of the bodies.  Every message is checked before any is sent.
+ */
+Datum
+pgmsg_send_batch(PG_FUNCTION_ARGS)
+{
+	char	   *name = pgmsg_text_arg(fcinfo, 0, "queue name");
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	QueueInfo  *qi;
+	QueueShared *qs;
+	Datum	   *bodies;
+	bool	   *body_nulls;
+	int			nbodies;
+	Datum	   *attrs = NULL;
+	bool	   *attr_nulls = NULL;
+	int			nattrs = 0;
+	int64		delay;
+	Oid			save_userid;
+	int			save_sec;
+	int64	   *ids;
+
+	qi = pgmsg_queue_lookup(name, false);
+	pgmsg_check_privilege(qi, PGMSG_PRIV_SEND);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("bodies must not be null")));
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), JSONBOID, -1, false, TYPALIGN_INT,
+					  &bodies, &body_nulls, &nbodies);
+	if (!PG_ARGISNULL(2))
+	{
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), JSONBOID, -1, false, TYPALIGN_INT,
+						  &attrs, &attr_nulls, &nattrs);
+		if (nattrs != nbodies)
+			ereport(ERROR,
+					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					 errmsg("attributes must have as many elements as bodies"),
+					 errdetail("There are %d bodies and %d attributes.", nbodies, nattrs)));
+	}
+	delay = pgmsg_interval_arg(fcinfo, 3, "delay", 0, PGMSG_MAX_DELAY, qi->delay);
+	for (int i = 0; i < nbodies; i++)
+	{
+		if (body_nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("message body must not be null"),
+					 errdetail("Element %d of bodies is null.", i + 1)));
+		check_message(qi, DatumGetJsonbP(bodies[i]),
+					  attrs != NULL && !attr_nulls[i] ? DatumGetJsonbP(attrs[i]) : NULL);
+	}
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	qs = pgmsg_queue_slot(qi);
+	ids = palloc(sizeof(int64) * Max(nbodies, 1));
+
+	pgmsg_become_owner(&save_userid, &save_sec);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	for (int i = 0; i < nbodies; i++)
+		ids[i] = pgmsg_send_one(qi, qs, DatumGetJsonbP(bodies[i]),
+								attrs != NULL && !attr_nulls[i] ? DatumGetJsonbP(attrs[i]) : NULL,
+								delay);
+	SPI_finish();
+	pgmsg_restore_user(save_userid, save_sec);
+
+	for (int i = 0; i < nbodies; i++)
+	{
+		Datum		value = Int64GetDatum(ids[i]);
+		bool		isnull = false;
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+	}
+	return (Datum) 0;
+}

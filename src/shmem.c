@@ -1,0 +1,232 @@
+/*-------------------------------------------------------------------------
+ *
+ * shmem.c
+ *		pgmsg's shared memory: the queue slot array, the publisher bound
+ *		array and the server epoch.
+ *
+ * Layout: one PgmsgShared header followed by pgmsg.max_queues QueueShared
+ * slots, then a two-dimensional array of publisher bounds (one row of
+ * MaxBackends 64-bit atomics per queue slot, indexed by pgprocno).  The
+ * lease map is a separate shared hash table owned by lease.c.
+ *
+ * Locking: a slot's identity (dbid, queue_id, in_use) is written only with
+ * the directory lock held exclusively, and read with it held in shared
+ * mode.  Backends cache a pointer to their slot and recheck its identity
+ * on every use; a slot is released only when the drop of its queue
+ * commits, and queue ids are never reused, so a stale cached pointer is
+ * always detected.  Everything inside a slot is protected as described in
+ * cursor.c and lease.c.
+ *
+ * Nothing here survives a restart: after a crash or shutdown every slot is
+ * rebuilt on first use from the durable tables (at-least-once delivery).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+#include "utils/timestamp.h"
+
+#include "pgmsg.h"
+
+PgmsgShared *pgmsg_shared = NULL;
+
+#define PGMSG_TRANCHE	"pgmsg"
+
+static Size
+queue_array_size(void)
+{
+	Size		size;
+
+	size = add_size(offsetof(PgmsgShared, queues),
+					mul_size(pgmsg_max_queues, sizeof(QueueShared)));
+	size = MAXALIGN(size);
+	size = add_size(size, mul_size(mul_size(pgmsg_max_queues, MaxBackends),
+								   sizeof(pg_atomic_uint64)));
+	return size;
+}
+
+/*
+ * Reserve shared memory and LWLocks; called from shmem_request_hook.
+ */
+void
+pgmsg_shmem_request(void)
+{
+	RequestAddinShmemSpace(queue_array_size());
+	RequestAddinShmemSpace(lease_shmem_size());
+	/* directory lock, one lock per queue slot, lease map partitions */
+	RequestNamedLWLockTranche(PGMSG_TRANCHE, 1 + pgmsg_max_queues + LEASE_PARTITIONS);
+}
+
+/*
+ * Create or attach to the shared state; called from shmem_startup_hook with
+ * AddinShmemInitLock held.
+ */
+void
+pgmsg_shmem_startup(void)
+{
+	bool		found;
+	LWLockPadded *locks;
+
+	pgmsg_shared = ShmemInitStruct("pgmsg", queue_array_size(), &found);
+	if (!found)
+	{
+		uint64		epoch;
+
+		memset(pgmsg_shared, 0, queue_array_size());
+		locks = GetNamedLWLockTranche(PGMSG_TRANCHE);
+		pgmsg_shared->directory_lock = &locks[0].lock;
+		if (!pg_strong_random(&epoch, sizeof(epoch)))
+			epoch = (uint64) GetCurrentTimestamp() ^ ((uint64) MyProcPid << 32);
+		pgmsg_shared->epoch = epoch;
+		pg_atomic_init_u64(&pgmsg_shared->nleases, 0);
+		pgmsg_shared->max_queues = pgmsg_max_queues;
+		pgmsg_shared->max_backends = MaxBackends;
+		for (int i = 0; i < pgmsg_max_queues; i++)
+		{
+			QueueShared *qs = &pgmsg_shared->queues[i];
+
+			SpinLockInit(&qs->mutex);
+			qs->lock = &locks[1 + i].lock;
+			pg_atomic_init_u32(&qs->npublishers, 0);
+			pg_atomic_init_u64(&qs->sent, 0);
+			pg_atomic_init_u64(&qs->received, 0);
+			pg_atomic_init_u64(&qs->deleted, 0);
+			pg_atomic_init_u32(&qs->nwaiters, 0);
+			ConditionVariableInit(&qs->cv);
+			lease_heap_init(qs);
+		}
+		for (int i = 0; i < pgmsg_max_queues * MaxBackends; i++)
+			pg_atomic_init_u64(&((pg_atomic_uint64 *) pgmsg_publisher_bounds(&pgmsg_shared->queues[0]))[i], 0);
+	}
+	lease_shmem_init();
+}
+
+/*
+ * The LWLocks of the lease map partitions follow the queue locks.
+ */
+LWLock *
+pgmsg_partition_lock(int partition)
+{
+	LWLockPadded *locks = GetNamedLWLockTranche(PGMSG_TRANCHE);
+
+	return &locks[1 + pgmsg_shared->max_queues + partition].lock;
+}
+
+/*
+ * Raise the error every entry point raises when pgmsg is not preloaded.
+ */
+void
+pgmsg_check_loaded(void)
+{
+	if (pgmsg_shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pgmsg must be loaded via shared_preload_libraries"),
+				 errhint("Add pgmsg to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
+/*
+ * The row of publisher bounds belonging to a queue slot.
+ */
+pg_atomic_uint64 *
+pgmsg_publisher_bounds(QueueShared *qs)
+{
+	char	   *base;
+	int			slotno = qs - pgmsg_shared->queues;
+
+	base = (char *) pgmsg_shared +
+		MAXALIGN(offsetof(PgmsgShared, queues) +
+				 pgmsg_shared->max_queues * sizeof(QueueShared));
+	return (pg_atomic_uint64 *) base + (Size) slotno * pgmsg_shared->max_backends;
+}
+
+/*
+ * Find the slot of a queue of the current database, setting one up if
+ * "create" is true and there is none.  A new slot starts with its cursor
+ * before every key, so the first receive after a restart scans the queue
+ * from its start once.
+ */
+QueueShared *
+pgmsg_queue_shared(int32 queue_id, bool create)
+{
+	QueueShared *free_slot = NULL;
+	QueueShared *result = NULL;
+
+	LWLockAcquire(pgmsg_shared->directory_lock, LW_SHARED);
+	for (int i = 0; i < pgmsg_shared->max_queues; i++)
+	{
+		QueueShared *qs = &pgmsg_shared->queues[i];
+
+		if (qs->in_use && qs->queue_id == queue_id && qs->dbid == MyDatabaseId)
+		{
+			result = qs;
+			break;
+		}
+	}
+	LWLockRelease(pgmsg_shared->directory_lock);
+	if (result != NULL || !create)
+		return result;
+
+	LWLockAcquire(pgmsg_shared->directory_lock, LW_EXCLUSIVE);
+	for (int i = 0; i < pgmsg_shared->max_queues; i++)
+	{
+		QueueShared *qs = &pgmsg_shared->queues[i];
+
+		if (qs->in_use && qs->queue_id == queue_id && qs->dbid == MyDatabaseId)
+		{
+			result = qs;
+			break;
+		}
+		if (!qs->in_use && free_slot == NULL)
+			free_slot = qs;
+	}
+	if (result == NULL && free_slot != NULL)
+	{
+		result = free_slot;
+		SpinLockAcquire(&result->mutex);
+		result->clock = 0;
+		result->cursor_at = DT_NOBEGIN;
+		result->cursor_id = PG_INT64_MIN;
+		result->count_valid = false;
+		result->count = 0;
+		SpinLockRelease(&result->mutex);
+		pg_atomic_write_u64(&result->sent, 0);
+		pg_atomic_write_u64(&result->received, 0);
+		pg_atomic_write_u64(&result->deleted, 0);
+		result->nleases = 0;
+		lease_heap_init(result);
+		result->dbid = MyDatabaseId;
+		result->queue_id = queue_id;
+		result->in_use = true;
+	}
+	LWLockRelease(pgmsg_shared->directory_lock);
+
+	if (result == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("too many active pgmsg queues"),
+				 errdetail("All %d queue slots in shared memory are in use.",
+						   pgmsg_shared->max_queues),
+				 errhint("Raise pgmsg.max_queues and restart the server.")));
+	return result;
+}
+
+/*
+ * Give a slot back once the drop of its queue has committed.  Its leases
+ * are gone by then (lease_remove_queue).
+ */
+void
+pgmsg_queue_release(QueueShared *qs, int32 queue_id)
+{
+	LWLockAcquire(pgmsg_shared->directory_lock, LW_EXCLUSIVE);
+	if (qs->in_use && qs->queue_id == queue_id && qs->dbid == MyDatabaseId)
+	{
+		qs->in_use = false;
+		qs->queue_id = 0;
+		qs->dbid = InvalidOid;
+	}
+	LWLockRelease(pgmsg_shared->directory_lock);
+}

@@ -1,0 +1,451 @@
+/*-------------------------------------------------------------------------
+ *
+ * xact.c
+ *		Transaction-scoped effects on shared memory.
+ *
+ * Leases, cursors and publisher bounds live in shared memory, which does
+ * not roll back.  Every entry point that changes them for the current
+ * transaction records here what must happen at its end:
+ *
+ *	receive		commit: the lease becomes HELD (into the redelivery heap);
+ *				abort: the lease is released at once, with its previous
+ *				receipt, receive count and row version restored.
+ *	delete		commit: the lease is dropped; abort: it is held again.
+ *	visibility	commit: the new expiry takes effect.
+ *	publish		end: the backend's lower bound for the queue is cleared;
+ *				commit: waiting receivers are woken.
+ *	drop, purge	commit: the queue's leases are dropped and its slot is
+ *				released or its cursor reset.
+ *
+ * Commit work runs at XACT_EVENT_COMMIT, which comes after
+ * ProcArrayEndTransaction: the transaction's rows are visible to every new
+ * snapshot by then.  Abort work runs after LWLockReleaseAll.  Both only take
+ * LWLocks and never raise errors.  Effects recorded in a subtransaction are
+ * undone when it aborts, and handed to the parent when it commits.  A
+ * transaction that used pgmsg cannot be prepared for two-phase commit.
+ *
+ * Each lease effect is checked against the nonce it was recorded with, so
+ * an effect that another transaction has overtaken (a purge, a drop) does
+ * nothing.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "utils/memutils.h"
+
+#include "pgmsg.h"
+
+typedef enum ActionKind
+{
+	ACT_RECEIVE,
+	ACT_DELETE,
+	ACT_VISIBILITY
+} ActionKind;
+
+typedef struct LeaseAction
+{
+	ActionKind	kind;
+	int			nestlevel;
+	QueueShared *qs;
+	LeaseUndo	undo;			/* key and nonce are set for every kind */
+	TimestampTz expires_at;		/* ACT_VISIBILITY */
+} LeaseAction;
+
+typedef enum QueueActionKind
+{
+	QACT_PUBLISH,
+	QACT_DROP,
+	QACT_PURGE
+} QueueActionKind;
+
+typedef struct QueueAction
+{
+	QueueActionKind kind;
+	int			nestlevel;
+	QueueShared *qs;			/* QACT_PUBLISH */
+	int32		queue_id;		/* QACT_DROP, QACT_PURGE */
+	int64		nsent;
+} QueueAction;
+
+static LeaseAction *lease_actions = NULL;
+static int	n_lease_actions = 0;
+static int	max_lease_actions = 0;
+static QueueAction *queue_actions = NULL;
+static int	n_queue_actions = 0;
+static int	max_queue_actions = 0;
+
+/*
+ * Make room for n more lease actions, so that recording them later cannot
+ * fail while shared state is half changed.
+ */
+void
+xact_reserve(int n)
+{
+	if (n_lease_actions + n <= max_lease_actions)
+		return;
+	if (lease_actions == NULL)
+	{
+		max_lease_actions = Max(64, n);
+		lease_actions = MemoryContextAlloc(TopMemoryContext,
+										   max_lease_actions * sizeof(LeaseAction));
+	}
+	else
+	{
+		max_lease_actions = Max(max_lease_actions * 2, n_lease_actions + n);
+		lease_actions = repalloc(lease_actions,
+								 max_lease_actions * sizeof(LeaseAction));
+	}
+}
+
+static LeaseAction *
+new_lease_action(ActionKind kind, QueueShared *qs)
+{
+	LeaseAction *a;
+
+	Assert(n_lease_actions < max_lease_actions);
+	a = &lease_actions[n_lease_actions++];
+	memset(a, 0, sizeof(*a));
+	a->kind = kind;
+	a->nestlevel = GetCurrentTransactionNestLevel();
+	a->qs = qs;
+	return a;
+}
+
+void
+xact_track_receive(QueueShared *qs, const LeaseUndo *undo)
+{
+	LeaseAction *a = new_lease_action(ACT_RECEIVE, qs);
+
+	a->undo = *undo;
+}
+
+void
+xact_track_delete(QueueShared *qs, const LeaseKey *key, uint64 nonce,
+				  LeaseState prev_state)
+{
+	LeaseAction *a = new_lease_action(ACT_DELETE, qs);
+
+	a->undo.key = *key;
+	a->undo.nonce = nonce;
+	a->undo.prev_state = prev_state;
+}
+
+void
+xact_track_visibility(QueueShared *qs, const LeaseKey *key, uint64 nonce,
+					  TimestampTz expires_at)
+{
+	LeaseAction *a = new_lease_action(ACT_VISIBILITY, qs);
+
+	a->undo.key = *key;
+	a->undo.nonce = nonce;
+	a->expires_at = expires_at;
+}
+
+static QueueAction *
+new_queue_action(QueueActionKind kind)
+{
+	QueueAction *a;
+
+	if (n_queue_actions >= max_queue_actions)
+	{
+		if (queue_actions == NULL)
+		{
+			max_queue_actions = 16;
+			queue_actions = MemoryContextAlloc(TopMemoryContext,
+											   max_queue_actions * sizeof(QueueAction));
+		}
+		else
+		{
+			max_queue_actions *= 2;
+			queue_actions = repalloc(queue_actions,
+									 max_queue_actions * sizeof(QueueAction));
+		}
+	}
+	a = &queue_actions[n_queue_actions++];
+	memset(a, 0, sizeof(*a));
+	a->kind = kind;
+	a->nestlevel = GetCurrentTransactionNestLevel();
+	return a;
+}
+
+/*
+ * Note that this transaction sends nsent messages to a queue.  Returns true
+ * the first time for a queue, when the caller must register its lower
+ * bound (cursor_assign_key); the bound is cleared at the end of the
+ * top-level transaction, whatever happens to subtransactions.
+ */
+bool
+xact_track_publish(QueueShared *qs, int64 nsent)
+{
+	QueueAction *a;
+
+	for (int i = 0; i < n_queue_actions; i++)
+	{
+		a = &queue_actions[i];
+		if (a->kind == QACT_PUBLISH && a->qs == qs)
+		{
+			a->nsent += nsent;
+			return false;
+		}
+	}
+	a = new_queue_action(QACT_PUBLISH);
+	a->qs = qs;
+	a->nsent = nsent;
+	a->nestlevel = 1;
+	return true;
+}
+
+void
+xact_track_drop(int32 queue_id)
+{
+	new_queue_action(QACT_DROP)->queue_id = queue_id;
+}
+
+void
+xact_track_purge(int32 queue_id)
+{
+	new_queue_action(QACT_PURGE)->queue_id = queue_id;
+}
+
+bool
+xact_uses_pgmsg(void)
+{
+	return n_lease_actions > 0 || n_queue_actions > 0;
+}
+
+/*
+ * Lock a queue for a run of actions, switching locks only when the queue
+ * changes.
+ */
+static void
+switch_queue_lock(QueueShared **held, QueueShared *want)
+{
+	if (*held == want)
+		return;
+	if (*held != NULL)
+		LWLockRelease((*held)->lock);
+	if (want != NULL)
+		LWLockAcquire(want->lock, LW_EXCLUSIVE);
+	*held = want;
+}
+
+static void
+commit_lease_actions(void)
+{
+	QueueShared *held = NULL;
+
+	for (int i = 0; i < n_lease_actions; i++)
+	{
+		LeaseAction *a = &lease_actions[i];
+		Lease	   *lease;
+
+		switch_queue_lock(&held, a->qs);
+		lease = lease_lookup(&a->undo.key);
+		if (lease == NULL || lease->nonce != a->undo.nonce)
+			continue;
+		switch (a->kind)
+		{
+			case ACT_RECEIVE:
+				if (lease->state == LEASE_RECEIVING)
+					lease_heap_push(a->qs, lease);
+				break;
+			case ACT_DELETE:
+				if (lease->state == LEASE_DELETING)
+				{
+					lease_remove(a->qs, lease);
+					pg_atomic_fetch_add_u64(&a->qs->deleted, 1);
+					SpinLockAcquire(&a->qs->mutex);
+					a->qs->count--;
+					SpinLockRelease(&a->qs->mutex);
+				}
+				break;
+			case ACT_VISIBILITY:
+				if (lease->state == LEASE_HELD)
+				{
+					pairingheap_remove(&a->qs->redelivery, &lease->node);
+					lease->expires_at = a->expires_at;
+					pairingheap_add(&a->qs->redelivery, &lease->node);
+				}
+				break;
+		}
+	}
+	switch_queue_lock(&held, NULL);
+}
+
+/*
+ * Undo the lease actions recorded at nesting level "level" or deeper, in
+ * reverse order, and forget them.
+ */
+static void
+abort_lease_actions(int level)
+{
+	QueueShared *held = NULL;
+	TimestampTz now = GetCurrentTimestamp();
+
+	while (n_lease_actions > 0 &&
+		   lease_actions[n_lease_actions - 1].nestlevel >= level)
+	{
+		LeaseAction *a = &lease_actions[--n_lease_actions];
+		Lease	   *lease;
+
+		switch_queue_lock(&held, a->qs);
+		lease = lease_lookup(&a->undo.key);
+		if (lease == NULL || lease->nonce != a->undo.nonce)
+			continue;
+		switch (a->kind)
+		{
+			case ACT_RECEIVE:
+				/* released at once, as if this receive never happened */
+				Assert(lease->state != LEASE_HELD);
+				lease->nonce = a->undo.existed ? a->undo.prev_nonce : lease->nonce;
+				lease->receive_count = a->undo.prev_receive_count;
+				lease->tid = a->undo.prev_tid;
+				lease->expires_at = now;
+				lease_heap_push(a->qs, lease);
+				break;
+			case ACT_DELETE:
+				if (lease->state == LEASE_DELETING)
+				{
+					if (a->undo.prev_state == LEASE_HELD)
+						lease_heap_push(a->qs, lease);
+					else
+						lease->state = a->undo.prev_state;
+				}
+				break;
+			case ACT_VISIBILITY:
+				break;
+		}
+	}
+	switch_queue_lock(&held, NULL);
+}
+
+static void
+commit_queue_actions(void)
+{
+	for (int i = 0; i < n_queue_actions; i++)
+	{
+		QueueAction *a = &queue_actions[i];
+		QueueShared *qs;
+
+		switch (a->kind)
+		{
+			case QACT_PUBLISH:
+				cursor_clear_bound(a->qs);
+				pg_atomic_fetch_add_u64(&a->qs->sent, a->nsent);
+				SpinLockAcquire(&a->qs->mutex);
+				a->qs->count += a->nsent;
+				SpinLockRelease(&a->qs->mutex);
+				if (pg_atomic_read_u32(&a->qs->nwaiters) > 0)
+					ConditionVariableBroadcast(&a->qs->cv);
+				break;
+			case QACT_DROP:
+			case QACT_PURGE:
+				qs = pgmsg_queue_shared(a->queue_id, false);
+				if (qs == NULL)
+					break;
+				LWLockAcquire(qs->lock, LW_EXCLUSIVE);
+				lease_remove_queue(qs, MyDatabaseId, a->queue_id);
+				LWLockRelease(qs->lock);
+				if (a->kind == QACT_DROP)
+					pgmsg_queue_release(qs, a->queue_id);
+				else
+				{
+					cursor_reset(qs);
+					SpinLockAcquire(&qs->mutex);
+					qs->count_valid = false;
+					qs->count = 0;
+					SpinLockRelease(&qs->mutex);
+				}
+				break;
+		}
+	}
+}
+
+static void
+abort_queue_actions(int level)
+{
+	int			kept = 0;
+
+	for (int i = 0; i < n_queue_actions; i++)
+	{
+		QueueAction *a = &queue_actions[i];
+
+		if (a->kind == QACT_PUBLISH)
+		{
+			if (level <= 1)
+				cursor_clear_bound(a->qs);
+			else
+				queue_actions[kept++] = *a;
+		}
+		else if (a->nestlevel < level)
+			queue_actions[kept++] = *a;
+	}
+	n_queue_actions = kept;
+}
+
+static void
+pgmsg_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_PREPARE:
+			if (xact_uses_pgmsg())
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot PREPARE a transaction that has used pgmsg")));
+			break;
+		case XACT_EVENT_COMMIT:
+			if (n_lease_actions > 0)
+				commit_lease_actions();
+			if (n_queue_actions > 0)
+				commit_queue_actions();
+			n_lease_actions = 0;
+			n_queue_actions = 0;
+			break;
+		case XACT_EVENT_ABORT:
+			if (n_lease_actions > 0)
+				abort_lease_actions(0);
+			if (n_queue_actions > 0)
+				abort_queue_actions(0);
+			n_lease_actions = 0;
+			n_queue_actions = 0;
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+pgmsg_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	int			level = GetCurrentTransactionNestLevel();
+
+	switch (event)
+	{
+		case SUBXACT_EVENT_ABORT_SUB:
+			abort_lease_actions(level);
+			abort_queue_actions(level);
+			break;
+		case SUBXACT_EVENT_COMMIT_SUB:
+			for (int i = 0; i < n_lease_actions; i++)
+				if (lease_actions[i].nestlevel >= level)
+					lease_actions[i].nestlevel = level - 1;
+			for (int i = 0; i < n_queue_actions; i++)
+				if (queue_actions[i].nestlevel >= level)
+					queue_actions[i].nestlevel = level - 1;
+			break;
+		default:
+			break;
+	}
+}
+
+void
+pgmsg_xact_init(void)
+{
+	RegisterXactCallback(pgmsg_xact_callback, NULL);
+	RegisterSubXactCallback(pgmsg_subxact_callback, NULL);
+}
