@@ -149,10 +149,15 @@ ensure_cache(void)
 		load_meta();
 }
 
+/*
+ * The owner of pgmsg's tables.  This never resets the cache, so the
+ * QueueInfo a caller holds stays valid for the rest of its statement.
+ */
 Oid
 pgmsg_owner(void)
 {
-	ensure_cache();
+	if (!OidIsValid(meta_owner))
+		load_meta();
 	return meta_owner;
 }
 
@@ -270,8 +275,8 @@ interval_usecs(Datum d)
 
 /*
  * Look up a queue of the current database by name.  Raises "does not
- * exist" unless missing_ok.  The result stays valid until the end of the
- * current statement, at least.
+ * exist" unless missing_ok.  Only here is a stale cache thrown away, so the
+ * result stays valid until the entry point that asked for it returns.
  */
 QueueInfo *
 pgmsg_queue_lookup(const char *name, bool missing_ok)

@@ -84,8 +84,9 @@ receipt_decode(const text *t, Receipt *r)
 		!get_hex(s + 40, 16, &r->nonce))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid receipt handle \"%s\"",
-						text_to_cstring(t)),
+				 errmsg("invalid receipt handle \"%.*s%s\"",
+						RECEIPT_LEN, text_to_cstring(t),
+						VARSIZE_ANY_EXHDR(t) > RECEIPT_LEN ? "..." : ""),
 				 errhint("Pass the receipt exactly as pgmsg.receive returned it.")));
 	r->queue_id = (int32) (uint32) queue_id;
 	r->msg_id = (int64) msg_id;
