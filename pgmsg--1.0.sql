@@ -106,7 +106,8 @@ LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 100;
 CREATE FUNCTION pgmsg.receive(
     queue               text,
     max_messages        integer  DEFAULT 1,
-    visibility_timeout  interval DEFAULT NULL)
+    visibility_timeout  interval DEFAULT NULL,
+    wait                interval DEFAULT '0')
 RETURNS SETOF pgmsg.message
 AS 'MODULE_PATHNAME', 'pgmsg_receive'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 10;

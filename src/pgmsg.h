@@ -35,6 +35,7 @@
 /* Limits of the interval arguments, in microseconds. */
 #define PGMSG_MAX_VISIBILITY	(12 * USECS_PER_HOUR)
 #define PGMSG_MAX_DELAY			(15 * 60 * USECS_PER_SEC)
+#define PGMSG_MAX_WAIT			(20 * USECS_PER_SEC)
 
 /* Column numbers of a queue table, see catalog.c's CREATE TABLE. */
 #define Anum_q_msg_id				1

@@ -43,6 +43,7 @@
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/wait_event.h"
 
 #include "pgmsg.h"
 
@@ -87,7 +88,7 @@ update_plan(QueueInfo *qi)
 static int
 take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 			int max_messages, int64 visibility_timeout, Taken *taken,
-			uint64 *nonces)
+			uint64 *nonces, TimestampTz *next_wakeup)
 {
 	TimestampTz limit;
 	TimestampTz now;
@@ -99,6 +100,7 @@ take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	now = GetCurrentTimestamp();
 	expires_at = now + visibility_timeout;
+	*next_wakeup = DT_NOEND;
 
 	LWLockAcquire(qs->lock, LW_EXCLUSIVE);
 
@@ -140,7 +142,7 @@ take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 	{
 		TimestampTz cursor_at;
 		int64		cursor_id;
-		ScanKeyData keys[2];
+		ScanKeyData keys[1];
 		IndexScanDesc scan;
 		TupleTableSlot *slot;
 		bool		passing = true;
@@ -151,11 +153,9 @@ take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 		cursor_get(qs, &cursor_at, &cursor_id);
 		ScanKeyInit(&keys[0], 1, BTGreaterEqualStrategyNumber, F_TIMESTAMPTZ_GE,
 					TimestampTzGetDatum(cursor_at));
-		ScanKeyInit(&keys[1], 1, BTLessEqualStrategyNumber, F_TIMESTAMPTZ_LE,
-					TimestampTzGetDatum(now));
 		slot = table_slot_create(rel, NULL);
-		scan = index_beginscan(rel, index, snapshot, 2, 0);
-		index_rescan(scan, keys, 2, NULL, 0);
+		scan = index_beginscan(rel, index, snapshot, 1, 0);
+		index_rescan(scan, keys, 1, NULL, 0);
 
 		while (n < max_messages && index_getnext_slot(scan, ForwardScanDirection, slot))
 		{
@@ -167,6 +167,12 @@ take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 
 			visible_at = DatumGetTimestampTz(slot_getattr(slot, Anum_q_visible_at, &isnull));
 			msg_id = DatumGetInt64(slot_getattr(slot, Anum_q_msg_id, &isnull));
+			if (visible_at > now)
+			{
+				/* delayed: a long poll wakes up when it becomes visible */
+				*next_wakeup = visible_at;
+				break;
+			}
 			if (visible_at == cursor_at && msg_id <= cursor_id)
 				continue;
 
@@ -229,6 +235,7 @@ take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 			cursor_advance(qs, pass_at, pass_id);
 	}
 
+	*next_wakeup = Min(*next_wakeup, lease_next_expiry(qs));
 	LWLockRelease(qs->lock);
 	UnregisterSnapshot(snapshot);
 	return n;
@@ -293,67 +300,18 @@ record_redelivery(QueueInfo *qi, QueueShared *qs, Taken *t)
 }
 
 /*
- * pgmsg.receive(queue, max_messages, visibility_timeout)
+ * Step 2 for each lease taken: recheck the row, record redeliveries, and
+ * return the message.  Returns how many were returned.
  */
-Datum
-pgmsg_receive(PG_FUNCTION_ARGS)
+static int
+deliver(QueueInfo *qi, QueueShared *qs, Relation rel, Taken *taken, int n,
+		ReturnSetInfo *rsinfo)
 {
-	char	   *name = pgmsg_text_arg(fcinfo, 0, "queue name");
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	QueueInfo  *qi;
-	QueueShared *qs;
-	int32		max_messages;
-	int64		visibility_timeout;
-	Relation	rel;
-	Relation	index;
-	Taken	   *taken;
-	uint64	   *nonces;
-	int			n;
 	Snapshot	snapshot;
 	TupleTableSlot *slot;
-	Oid			save_userid;
-	int			save_sec;
 	bool		connected = false;
+	int			delivered = 0;
 
-	qi = pgmsg_queue_lookup(name, false);
-	pgmsg_check_privilege(qi, PGMSG_PRIV_RECEIVE);
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("max_messages must not be null")));
-	max_messages = PG_GETARG_INT32(1);
-	if (max_messages < 1 || max_messages > PGMSG_MAX_BATCH)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_messages %d is out of range", max_messages),
-				 errdetail("It must be between 1 and %d.", PGMSG_MAX_BATCH)));
-	visibility_timeout = pgmsg_interval_arg(fcinfo, 2, "visibility_timeout",
-											0, PGMSG_MAX_VISIBILITY,
-											qi->visibility_timeout);
-
-	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	qs = pgmsg_queue_slot(qi);
-
-	pgmsg_become_owner(&save_userid, &save_sec);
-	rel = table_open(qi->relid, RowExclusiveLock);
-	index = index_open(qi->indexid, AccessShareLock);
-
-	/* everything that can fail for want of memory, before the lock */
-	xact_reserve(max_messages);
-	taken = palloc(sizeof(Taken) * max_messages);
-	nonces = palloc(sizeof(uint64) * max_messages);
-	if (!pg_strong_random(nonces, sizeof(uint64) * max_messages))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate random receipt nonces")));
-
-	n = take_leases(qi, qs, rel, index, max_messages, visibility_timeout,
-					taken, nonces);
-	index_close(index, NoLock);
-	if (n > 0)
-		pg_atomic_fetch_add_u64(&qs->received, n);
-
-	/* Step 2: recheck each row with a snapshot taken after the leases. */
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	slot = table_slot_create(rel, NULL);
 	for (int i = 0; i < n; i++)
@@ -397,11 +355,124 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 		values[7] = (Datum) 0;
 		nulls[7] = true;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		delivered++;
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	UnregisterSnapshot(snapshot);
 	if (connected)
 		SPI_finish();
+	return delivered;
+}
+
+/*
+ * pgmsg.receive(queue, max_messages, visibility_timeout, wait)
+ *
+ * With a wait, a receive that finds nothing sleeps on the queue's condition
+ * variable until a commit that sends to the queue or releases a lease wakes
+ * it (xact.c), or until the next delayed message or lease expiry is due,
+ * and scans again with a fresh snapshot.  It registers as a waiter and scans
+ * once more before its first sleep: a publisher that commits after that scan's
+ * snapshot sees the waiter count and broadcasts.
+ */
+Datum
+pgmsg_receive(PG_FUNCTION_ARGS)
+{
+	char	   *name = pgmsg_text_arg(fcinfo, 0, "queue name");
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	QueueInfo  *qi;
+	QueueShared *qs;
+	int32		max_messages;
+	int64		visibility_timeout;
+	int64		wait;
+	TimestampTz deadline;
+	Relation	rel;
+	Relation	index;
+	Taken	   *taken;
+	uint64	   *nonces;
+	Oid			save_userid;
+	int			save_sec;
+	volatile bool waiting = false;
+
+	qi = pgmsg_queue_lookup(name, false);
+	pgmsg_check_privilege(qi, PGMSG_PRIV_RECEIVE);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("max_messages must not be null")));
+	max_messages = PG_GETARG_INT32(1);
+	if (max_messages < 1 || max_messages > PGMSG_MAX_BATCH)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_messages %d is out of range", max_messages),
+				 errdetail("It must be between 1 and %d.", PGMSG_MAX_BATCH)));
+	visibility_timeout = pgmsg_interval_arg(fcinfo, 2, "visibility_timeout",
+											0, PGMSG_MAX_VISIBILITY,
+											qi->visibility_timeout);
+	wait = pgmsg_interval_arg(fcinfo, 3, "wait", 0, PGMSG_MAX_WAIT, -1);
+	deadline = GetCurrentTimestamp() + wait;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	qs = pgmsg_queue_slot(qi);
+
+	pgmsg_become_owner(&save_userid, &save_sec);
+	rel = table_open(qi->relid, RowExclusiveLock);
+	index = index_open(qi->indexid, AccessShareLock);
+	taken = palloc(sizeof(Taken) * max_messages);
+	nonces = palloc(sizeof(uint64) * max_messages);
+
+	PG_TRY();
+	{
+		for (;;)
+		{
+			TimestampTz next_wakeup;
+			TimestampTz now;
+			int			n;
+			long		timeout_ms;
+
+			/* everything that can fail for want of memory, before the lock */
+			xact_reserve(max_messages);
+			if (!pg_strong_random(nonces, sizeof(uint64) * max_messages))
+				ereport(ERROR,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg("could not generate random receipt nonces")));
+
+			n = take_leases(qi, qs, rel, index, max_messages, visibility_timeout,
+							taken, nonces, &next_wakeup);
+			if (n > 0)
+			{
+				pg_atomic_fetch_add_u64(&qs->received, n);
+				if (deliver(qi, qs, rel, taken, n, rsinfo) > 0)
+					break;
+			}
+
+			now = GetCurrentTimestamp();
+			if (now >= deadline)
+				break;
+			if (!waiting)
+			{
+				ConditionVariablePrepareToSleep(&qs->cv);
+				pg_atomic_fetch_add_u32(&qs->nwaiters, 1);
+				waiting = true;
+				continue;
+			}
+			timeout_ms = (long) ((Min(deadline, next_wakeup) - now + 999) / 1000);
+			ConditionVariableTimedSleep(&qs->cv, Max(timeout_ms, 1), PG_WAIT_EXTENSION);
+		}
+	}
+	PG_CATCH();
+	{
+		if (waiting)
+			pg_atomic_fetch_sub_u32(&qs->nwaiters, 1);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (waiting)
+	{
+		ConditionVariableCancelSleep();
+		pg_atomic_fetch_sub_u32(&qs->nwaiters, 1);
+	}
+
+	index_close(index, NoLock);
 	table_close(rel, NoLock);
 	pgmsg_restore_user(save_userid, save_sec);
 

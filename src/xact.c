@@ -232,6 +232,19 @@ switch_queue_lock(QueueShared **held, QueueShared *want)
 	*held = want;
 }
 
+/*
+ * Wake the receivers waiting on a queue, if any.  The barrier orders the
+ * read of the waiter count after this transaction's effects became visible
+ * (receive.c registers as a waiter before its last scan).
+ */
+static void
+wake_waiters(QueueShared *qs)
+{
+	pg_memory_barrier();
+	if (pg_atomic_read_u32(&qs->nwaiters) > 0)
+		ConditionVariableBroadcast(&qs->cv);
+}
+
 static void
 commit_lease_actions(void)
 {
@@ -268,6 +281,7 @@ commit_lease_actions(void)
 					pairingheap_remove(&a->qs->redelivery, &lease->node);
 					lease->expires_at = a->expires_at;
 					pairingheap_add(&a->qs->redelivery, &lease->node);
+					wake_waiters(a->qs);
 				}
 				break;
 		}
@@ -305,6 +319,7 @@ abort_lease_actions(int level)
 				lease->tid = a->undo.prev_tid;
 				lease->expires_at = now;
 				lease_heap_push(a->qs, lease);
+				wake_waiters(a->qs);
 				break;
 			case ACT_DELETE:
 				if (lease->state == LEASE_DELETING)
@@ -338,8 +353,7 @@ commit_queue_actions(void)
 				SpinLockAcquire(&a->qs->mutex);
 				a->qs->count += a->nsent;
 				SpinLockRelease(&a->qs->mutex);
-				if (pg_atomic_read_u32(&a->qs->nwaiters) > 0)
-					ConditionVariableBroadcast(&a->qs->cv);
+				wake_waiters(a->qs);
 				break;
 			case QACT_DROP:
 			case QACT_PURGE:
