@@ -17,7 +17,9 @@ CREATE TABLE pgmsg.queue_meta (
     owner               oid NOT NULL,
     visibility_timeout  interval NOT NULL,
     delay               interval NOT NULL,
+    retention           interval NOT NULL,
     max_message_size    integer NOT NULL,
+    notify              boolean NOT NULL,
     created_at          timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 
@@ -51,7 +53,9 @@ CREATE FUNCTION pgmsg.create_queue(
     queue               text,
     visibility_timeout  interval DEFAULT '30 seconds',
     delay               interval DEFAULT '0',
-    max_message_size    integer  DEFAULT 1048576)
+    retention           interval DEFAULT '4 days',
+    max_message_size    integer  DEFAULT 1048576,
+    notify              boolean  DEFAULT false)
 RETURNS void
 AS 'MODULE_PATHNAME', 'pgmsg_create_queue'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE
@@ -61,7 +65,9 @@ CREATE FUNCTION pgmsg.alter_queue(
     queue               text,
     visibility_timeout  interval DEFAULT NULL,
     delay               interval DEFAULT NULL,
-    max_message_size    integer  DEFAULT NULL)
+    retention           interval DEFAULT NULL,
+    max_message_size    integer  DEFAULT NULL,
+    notify              boolean  DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'pgmsg_alter_queue'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE
@@ -168,7 +174,9 @@ CREATE VIEW pgmsg.queues AS
 SELECT m.name,
        m.visibility_timeout,
        m.delay,
+       m.retention,
        m.max_message_size,
+       m.notify,
        pg_catalog.pg_get_userbyid(m.owner) AS owner,
        m.created_at,
        s.messages - s.messages_in_flight - s.messages_delayed AS messages_visible,

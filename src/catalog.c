@@ -310,7 +310,8 @@ pgmsg_queue_lookup(const char *name, bool missing_ok)
 		Oid			argtypes[1] = {TEXTOID};
 		SPIPlanPtr	plan;
 
-		plan = SPI_prepare("SELECT queue_id, owner, visibility_timeout, delay, max_message_size"
+		plan = SPI_prepare("SELECT queue_id, owner, visibility_timeout, delay, max_message_size,"
+						   "       retention, notify"
 						   "  FROM pgmsg.queue_meta WHERE name OPERATOR(pg_catalog.=) $1",
 						   1, argtypes);
 		if (plan == NULL)
@@ -341,6 +342,8 @@ pgmsg_queue_lookup(const char *name, bool missing_ok)
 	qi->visibility_timeout = interval_usecs(SPI_getbinval(tup, tupdesc, 3, &isnull));
 	qi->delay = interval_usecs(SPI_getbinval(tup, tupdesc, 4, &isnull));
 	qi->max_message_size = DatumGetInt32(SPI_getbinval(tup, tupdesc, 5, &isnull));
+	qi->retention = interval_usecs(SPI_getbinval(tup, tupdesc, 6, &isnull));
+	qi->notify = DatumGetBool(SPI_getbinval(tup, tupdesc, 7, &isnull));
 	SPI_finish();
 	pgmsg_restore_user(save_userid, save_sec);
 

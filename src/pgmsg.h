@@ -36,6 +36,8 @@
 #define PGMSG_MAX_VISIBILITY	(12 * USECS_PER_HOUR)
 #define PGMSG_MAX_DELAY			(15 * 60 * USECS_PER_SEC)
 #define PGMSG_MAX_WAIT			(20 * USECS_PER_SEC)
+#define PGMSG_MIN_RETENTION		(60 * USECS_PER_SEC)
+#define PGMSG_MAX_RETENTION		(14 * USECS_PER_DAY)
 
 /* Column numbers of a queue table, see catalog.c's CREATE TABLE. */
 #define Anum_q_msg_id				1
@@ -190,7 +192,9 @@ typedef struct QueueInfo
 	Oid			owner;
 	int64		visibility_timeout; /* microseconds */
 	int64		delay;			/* microseconds */
+	int64		retention;		/* microseconds */
 	int32		max_message_size;
+	bool		notify;			/* NOTIFY pgmsg_<name> on commit */
 
 	/* privileges of privs_role, computed on demand (acl.c) */
 	Oid			privs_role;
@@ -239,6 +243,9 @@ extern void xact_track_drop(int32 queue_id);
 extern void xact_track_purge(int32 queue_id);
 extern void xact_reserve(int n);
 extern bool xact_uses_pgmsg(void);
+
+/* worker.c */
+extern void pgmsg_worker_init(void);
 
 /* send.c */
 extern int64 pgmsg_send_one(QueueInfo *qi, QueueShared *qs, Jsonb *body,

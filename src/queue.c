@@ -62,7 +62,8 @@ spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *args, int expected)
 }
 
 /*
- * pgmsg.create_queue(queue, visibility_timeout, delay, max_message_size)
+ * pgmsg.create_queue(queue, visibility_timeout, delay, retention,
+ *					  max_message_size, notify)
  */
 Datum
 pgmsg_create_queue(PG_FUNCTION_ARGS)
@@ -70,14 +71,17 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 	char	   *name;
 	int64		visibility_timeout;
 	int64		delay;
+	int64		retention;
 	int32		max_message_size;
+	bool		notify;
 	Oid			save_userid;
 	int			save_sec;
 	Oid			creator = GetUserId();
 	const char *table;
 	const char *index;
-	Oid			argtypes[5] = {TEXTOID, OIDOID, INTERVALOID, INTERVALOID, INT4OID};
-	Datum		args[5];
+	Oid			argtypes[7] = {TEXTOID, OIDOID, INTERVALOID, INTERVALOID,
+	INTERVALOID, INT4OID, BOOLOID};
+	Datum		args[7];
 
 	pgmsg_check_loaded();
 	name = pgmsg_text_arg(fcinfo, 0, "queue name");
@@ -85,11 +89,18 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 	visibility_timeout = pgmsg_interval_arg(fcinfo, 1, "visibility_timeout",
 											0, PGMSG_MAX_VISIBILITY, -1);
 	delay = pgmsg_interval_arg(fcinfo, 2, "delay", 0, PGMSG_MAX_DELAY, -1);
-	if (PG_ARGISNULL(3))
+	retention = pgmsg_interval_arg(fcinfo, 3, "retention",
+								   PGMSG_MIN_RETENTION, PGMSG_MAX_RETENTION, -1);
+	if (PG_ARGISNULL(4))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("max_message_size must not be null")));
-	max_message_size = max_message_size_arg(fcinfo, 3);
+	max_message_size = max_message_size_arg(fcinfo, 4);
+	if (PG_ARGISNULL(5))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("notify must not be null")));
+	notify = PG_GETARG_BOOL(5);
 
 	if (pg_database_aclcheck(MyDatabaseId, creator, ACL_CREATE) != ACLCHECK_OK)
 		ereport(ERROR,
@@ -108,11 +119,13 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 	args[1] = ObjectIdGetDatum(creator);
 	args[2] = usecs_interval(visibility_timeout);
 	args[3] = usecs_interval(delay);
-	args[4] = Int32GetDatum(max_message_size);
+	args[4] = usecs_interval(retention);
+	args[5] = Int32GetDatum(max_message_size);
+	args[6] = BoolGetDatum(notify);
 	spi_exec("INSERT INTO pgmsg.queue_meta"
-			 " (name, owner, visibility_timeout, delay, max_message_size)"
-			 " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING",
-			 5, argtypes, args, SPI_OK_INSERT);
+			 " (name, owner, visibility_timeout, delay, retention, max_message_size, notify)"
+			 " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name) DO NOTHING",
+			 7, argtypes, args, SPI_OK_INSERT);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -138,7 +151,8 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 }
 
 /*
- * pgmsg.alter_queue(queue, visibility_timeout, delay, max_message_size)
+ * pgmsg.alter_queue(queue, visibility_timeout, delay, retention,
+ *					 max_message_size, notify)
  *
  * A NULL argument leaves that setting unchanged.
  */
@@ -149,9 +163,10 @@ pgmsg_alter_queue(PG_FUNCTION_ARGS)
 	QueueInfo  *qi;
 	Oid			save_userid;
 	int			save_sec;
-	Oid			argtypes[4] = {INT4OID, INTERVALOID, INTERVALOID, INT4OID};
-	Datum		args[4];
-	char		nulls[4] = {' ', 'n', 'n', 'n'};
+	Oid			argtypes[6] = {INT4OID, INTERVALOID, INTERVALOID, INTERVALOID,
+	INT4OID, BOOLOID};
+	Datum		args[6];
+	char		nulls[6] = {' ', 'n', 'n', 'n', 'n', 'n'};
 
 	qi = pgmsg_queue_lookup(name, false);
 	pgmsg_check_privilege(qi, PGMSG_PRIV_MANAGE);
@@ -171,8 +186,20 @@ pgmsg_alter_queue(PG_FUNCTION_ARGS)
 	}
 	if (!PG_ARGISNULL(3))
 	{
-		args[3] = Int32GetDatum(max_message_size_arg(fcinfo, 3));
+		args[3] = usecs_interval(pgmsg_interval_arg(fcinfo, 3, "retention",
+													PGMSG_MIN_RETENTION,
+													PGMSG_MAX_RETENTION, -1));
 		nulls[3] = ' ';
+	}
+	if (!PG_ARGISNULL(4))
+	{
+		args[4] = Int32GetDatum(max_message_size_arg(fcinfo, 4));
+		nulls[4] = ' ';
+	}
+	if (!PG_ARGISNULL(5))
+	{
+		args[5] = BoolGetDatum(PG_GETARG_BOOL(5));
+		nulls[5] = ' ';
 	}
 
 	pgmsg_become_owner(&save_userid, &save_sec);
@@ -181,9 +208,11 @@ pgmsg_alter_queue(PG_FUNCTION_ARGS)
 	if (SPI_execute_with_args("UPDATE pgmsg.queue_meta SET"
 							  " visibility_timeout = COALESCE($2, visibility_timeout),"
 							  " delay = COALESCE($3, delay),"
-							  " max_message_size = COALESCE($4, max_message_size)"
+							  " retention = COALESCE($4, retention),"
+							  " max_message_size = COALESCE($5, max_message_size),"
+							  " notify = COALESCE($6, notify)"
 							  " WHERE queue_id OPERATOR(pg_catalog.=) $1",
-							  4, argtypes, args, nulls, false, 0) != SPI_OK_UPDATE)
+							  6, argtypes, args, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update queue \"%s\"", name);
 	SPI_finish();
 	pgmsg_restore_user(save_userid, save_sec);

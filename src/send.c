@@ -8,13 +8,17 @@
  * sequence.  Before its first key for a queue in a transaction the backend
  * registers a lower bound (cursor.c), so no receiver's cursor can pass the
  * message before the transaction ends.  The row is inserted with a plan
- * prepared once per backend and queue; nothing else is written.
+ * prepared once per backend and queue; nothing else is written.  A queue
+ * created with notify => true also gets NOTIFY pgmsg_<queue> (payload: the
+ * queue name) once per transaction, which LISTEN/NOTIFY delivers at commit;
+ * it is opt-in because NOTIFY serialises committing transactions.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "commands/async.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "utils/array.h"
@@ -145,6 +149,14 @@ pgmsg_send_one(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
 
 	first = xact_track_publish(qs, 1);
 	ts = cursor_assign_key(qs, first);
+	if (first && qi->notify)
+	{
+		/* delivered by LISTEN/NOTIFY at commit, and only then */
+		char		channel[NAMEDATALEN];
+
+		snprintf(channel, sizeof(channel), "pgmsg_%s", qi->name);
+		Async_Notify(channel, qi->name);
+	}
 
 	args[0] = TimestampTzGetDatum(ts + delay);
 	args[1] = TimestampTzGetDatum(ts);
