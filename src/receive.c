@@ -322,7 +322,13 @@ deliver(QueueInfo *qi, QueueShared *qs, Relation rel, Taken *taken, int n,
 		Receipt		r;
 		bool		isnull;
 
-		if (!table_tuple_fetch_row_version(rel, &t->tid, snapshot, slot))
+		/*
+		 * The row must still be there and still be this message: once a
+		 * message is deleted by retention or by hand and vacuumed, its TID
+		 * can hold another message.
+		 */
+		if (!table_tuple_fetch_row_version(rel, &t->tid, snapshot, slot) ||
+			DatumGetInt64(slot_getattr(slot, Anum_q_msg_id, &isnull)) != t->msg_id)
 		{
 			drop_taken(qi, qs, t);
 			continue;
