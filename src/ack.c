@@ -19,11 +19,14 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
+#include "access/tableam.h"
 #include "catalog/pg_type.h"
-#include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/snapmgr.h"
 
 #include "pgmsg.h"
 
@@ -32,25 +35,47 @@ PG_FUNCTION_INFO_V1(pgmsg_delete_batch);
 PG_FUNCTION_INFO_V1(pgmsg_change_visibility);
 PG_FUNCTION_INFO_V1(pgmsg_change_visibility_batch);
 
-static SPIPlanPtr
-delete_plan(QueueInfo *qi)
+/*
+ * Delete the row of a message by the TID its lease keeps, directly through
+ * the table AM: this is every consumer's hot path, and the executor would
+ * cost more than the delete.  The row is first checked to still be this
+ * message (a vanished message's TID can be reused once vacuumed).  Returns
+ * false if the message is already gone.
+ */
+static bool
+delete_row(Relation rel, ItemPointer tid, int64 msg_id)
 {
-	if (qi->delete_plan == NULL)
-	{
-		Oid			argtypes[2] = {TIDOID, INT8OID};
-		SPIPlanPtr	plan;
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	bool		isnull;
+	bool		found;
+	TM_Result	result;
+	TM_FailureData tmfd;
 
-		plan = SPI_prepare(psprintf("DELETE FROM pgmsg.%s"
-									" WHERE ctid OPERATOR(pg_catalog.=) $1"
-									"   AND msg_id OPERATOR(pg_catalog.=) $2",
-									quote_identifier(pgmsg_table_name(qi->name))),
-						   2, argtypes);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		qi->delete_plan = plan;
+	found = table_tuple_fetch_row_version(rel, tid, snapshot, slot) &&
+		DatumGetInt64(slot_getattr(slot, Anum_q_msg_id, &isnull)) == msg_id;
+	ExecDropSingleTupleTableSlot(slot);
+	if (!found)
+	{
+		UnregisterSnapshot(snapshot);
+		return false;
 	}
-	return (SPIPlanPtr) qi->delete_plan;
+	result = table_tuple_delete(rel, tid, GetCurrentCommandId(true), snapshot,
+								InvalidSnapshot, true, &tmfd, false);
+	UnregisterSnapshot(snapshot);
+	switch (result)
+	{
+		case TM_Ok:
+			return true;
+		case TM_SelfModified:
+		case TM_Updated:
+		case TM_Deleted:
+			/* deleted meanwhile, by this transaction or by a purge */
+			return false;
+		default:
+			elog(ERROR, "unexpected table_tuple_delete status: %u", result);
+	}
+	return false;				/* keep compiler quiet */
 }
 
 /*
@@ -73,18 +98,15 @@ receipt_current(QueueInfo *qi, text *receipt, LeaseKey *key, uint64 *nonce)
 }
 
 /*
- * Delete the message a receipt names.  Caller is connected to SPI as the
- * extension owner.
+ * Delete the message a receipt names.  Caller has the queue's table open.
  */
 static bool
-delete_one(QueueInfo *qi, QueueShared *qs, text *receipt)
+delete_one(QueueInfo *qi, QueueShared *qs, Relation rel, text *receipt)
 {
 	LeaseKey	key;
 	uint64		nonce;
 	Lease	   *lease;
 	ItemPointerData tid;
-	Datum		args[2];
-	int			ret;
 
 	if (!receipt_current(qi, receipt, &key, &nonce))
 		return false;
@@ -104,14 +126,8 @@ delete_one(QueueInfo *qi, QueueShared *qs, text *receipt)
 	tid = lease->tid;
 	LWLockRelease(qs->lock);
 
-	args[0] = PointerGetDatum(&tid);
-	args[1] = Int64GetDatum(key.msg_id);
-	ret = SPI_execute_plan(delete_plan(qi), args, NULL, false, 0);
-	if (ret != SPI_OK_DELETE)
-		elog(ERROR, "could not delete from queue \"%s\": %s", qi->name,
-			 SPI_result_code_string(ret));
-	/* zero rows: the message was purged meanwhile; commit drops the lease */
-	return SPI_processed == 1;
+	/* if the row is gone already, commit still drops the lease */
+	return delete_row(rel, &tid, key.msg_id);
 }
 
 static QueueInfo *
@@ -155,11 +171,12 @@ pgmsg_delete(PG_FUNCTION_ARGS)
 	int			save_sec;
 	bool		result;
 
+	Relation	rel;
+
 	pgmsg_become_owner(&save_userid, &save_sec);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	result = delete_one(qi, qs, PG_GETARG_TEXT_PP(1));
-	SPI_finish();
+	rel = table_open(qi->relid, RowExclusiveLock);
+	result = delete_one(qi, qs, rel, PG_GETARG_TEXT_PP(1));
+	table_close(rel, NoLock);
 	pgmsg_restore_user(save_userid, save_sec);
 	PG_RETURN_BOOL(result);
 }
@@ -177,6 +194,7 @@ pgmsg_delete_batch(PG_FUNCTION_ARGS)
 	Oid			save_userid;
 	int			save_sec;
 	int64		deleted = 0;
+	Relation	rel;
 
 	receipt_array(fcinfo, &elems, &nelems);
 	/* reject malformed receipts before deleting anything */
@@ -187,12 +205,11 @@ pgmsg_delete_batch(PG_FUNCTION_ARGS)
 		receipt_decode(DatumGetTextPP(elems[i]), &r);
 	}
 	pgmsg_become_owner(&save_userid, &save_sec);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	rel = table_open(qi->relid, RowExclusiveLock);
 	for (int i = 0; i < nelems; i++)
-		if (delete_one(qi, qs, DatumGetTextPP(elems[i])))
+		if (delete_one(qi, qs, rel, DatumGetTextPP(elems[i])))
 			deleted++;
-	SPI_finish();
+	table_close(rel, NoLock);
 	pgmsg_restore_user(save_userid, save_sec);
 	PG_RETURN_INT64(deleted);
 }

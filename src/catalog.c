@@ -78,8 +78,7 @@ pgmsg_catalog_invalidate(void)
 static void
 free_queue_plans(QueueInfo *qi)
 {
-	void	  **plans[] = {&qi->insert_plan, &qi->update_plan,
-	&qi->delete_plan, &qi->count_plan};
+	void	  **plans[] = {&qi->insert_plan, &qi->update_plan, &qi->count_plan};
 
 	for (int i = 0; i < lengthof(plans); i++)
 	{
@@ -364,7 +363,7 @@ pgmsg_queue_lookup(const char *name, bool missing_ok)
 	qi->privs_role = InvalidOid;
 	qi->privs = 0;
 	qi->shared = NULL;
-	qi->insert_plan = qi->update_plan = qi->delete_plan = qi->count_plan = NULL;
+	qi->insert_plan = qi->update_plan = qi->count_plan = NULL;
 	return qi;
 }
 

@@ -205,7 +205,6 @@ typedef struct QueueInfo
 	/* plans prepared for this queue's table (send.c, receive.c, ack.c) */
 	void	   *insert_plan;
 	void	   *update_plan;
-	void	   *delete_plan;
 	void	   *count_plan;
 } QueueInfo;
 

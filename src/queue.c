@@ -15,11 +15,17 @@
  */
 #include "postgres.h"
 
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 
 #include "pgmsg.h"
 
@@ -82,6 +88,8 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 	Oid			argtypes[7] = {TEXTOID, OIDOID, INTERVALOID, INTERVALOID,
 	INTERVALOID, INT4OID, BOOLOID};
 	Datum		args[7];
+	ObjectAddress table_addr;
+	ObjectAddress extension_addr;
 
 	pgmsg_check_loaded();
 	name = pgmsg_text_arg(fcinfo, 0, "queue name");
@@ -143,6 +151,18 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 			 0, NULL, NULL, SPI_OK_UTILITY);
 	spi_exec(psprintf("CREATE INDEX %s ON pgmsg.%s (visible_at, msg_id)", index, table),
 			 0, NULL, NULL, SPI_OK_UTILITY);
+
+	/*
+	 * The table depends on the extension, so DROP EXTENSION ... CASCADE
+	 * takes the queues with it and a plain DROP EXTENSION refuses while
+	 * queues exist.
+	 */
+	ObjectAddressSet(table_addr, RelationRelationId,
+					 get_relname_relid(pgmsg_table_name(name),
+									   get_namespace_oid("pgmsg", false)));
+	ObjectAddressSet(extension_addr, ExtensionRelationId,
+					 get_extension_oid("pgmsg", false));
+	recordDependencyOn(&table_addr, &extension_addr, DEPENDENCY_NORMAL);
 
 	SPI_finish();
 	pgmsg_restore_user(save_userid, save_sec);
