@@ -33,10 +33,13 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
+#include "access/xact.h"
 
 #include "pgmsg.h"
 
 static HTAB *queue_cache = NULL;
+static HTAB *retired_cache = NULL;
+static TimestampTz retired_at = 0;
 static bool queue_cache_stale = false;
 static Oid	meta_relid = InvalidOid;
 static Oid	meta_owner = InvalidOid;
@@ -89,19 +92,39 @@ free_queue_plans(QueueInfo *qi)
 }
 
 static void
+destroy_cache(HTAB *cache)
+{
+	HASH_SEQ_STATUS status;
+	QueueInfo  *qi;
+
+	hash_seq_init(&status, cache);
+	while ((qi = hash_seq_search(&status)) != NULL)
+		free_queue_plans(qi);
+	hash_destroy(cache);
+}
+
+/*
+ * Start a new cache generation.  The old one may still be referenced by an
+ * entry point that looked up more than one queue in this statement, so it
+ * is retired, and destroyed only once a later statement starts.
+ */
+static void
 reset_cache(void)
 {
 	HASHCTL		ctl;
+	TimestampTz stmt_start = GetCurrentStatementStartTimestamp();
 
+	if (retired_cache != NULL && retired_at != stmt_start)
+	{
+		destroy_cache(retired_cache);
+		retired_cache = NULL;
+	}
 	if (queue_cache != NULL)
 	{
-		HASH_SEQ_STATUS status;
-		QueueInfo  *qi;
-
-		hash_seq_init(&status, queue_cache);
-		while ((qi = hash_seq_search(&status)) != NULL)
-			free_queue_plans(qi);
-		hash_destroy(queue_cache);
+		if (retired_cache != NULL)
+			destroy_cache(retired_cache);	/* two resets in one statement */
+		retired_cache = queue_cache;
+		retired_at = stmt_start;
 	}
 	if (meta_plan != NULL)
 		SPI_freeplan(meta_plan);
@@ -274,8 +297,9 @@ interval_usecs(Datum d)
 
 /*
  * Look up a queue of the current database by name.  Raises "does not
- * exist" unless missing_ok.  Only here is a stale cache thrown away, so the
- * result stays valid until the entry point that asked for it returns.
+ * exist" unless missing_ok.  Only here is a stale cache replaced, and the
+ * replaced generation lives until the next statement, so the result stays
+ * valid until the entry point that asked for it returns.
  */
 QueueInfo *
 pgmsg_queue_lookup(const char *name, bool missing_ok)
