@@ -14,6 +14,7 @@ OBJS = \
 	src/send.o \
 	src/receive.o \
 	src/ack.o \
+	src/redrive.o \
 	src/stats.o
 
 EXTENSION = pgmsg

@@ -19,6 +19,8 @@ CREATE TABLE pgmsg.queue_meta (
     delay               interval NOT NULL,
     retention           interval NOT NULL,
     max_message_size    integer NOT NULL,
+    dead_letter_queue_id integer REFERENCES pgmsg.queue_meta (queue_id),
+    max_receive_count   integer,
     notify              boolean NOT NULL,
     created_at          timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
@@ -55,6 +57,8 @@ CREATE FUNCTION pgmsg.create_queue(
     delay               interval DEFAULT '0',
     retention           interval DEFAULT '4 days',
     max_message_size    integer  DEFAULT 1048576,
+    dead_letter_queue   text     DEFAULT NULL,
+    max_receive_count   integer  DEFAULT NULL,
     notify              boolean  DEFAULT false)
 RETURNS void
 AS 'MODULE_PATHNAME', 'pgmsg_create_queue'
@@ -67,6 +71,8 @@ CREATE FUNCTION pgmsg.alter_queue(
     delay               interval DEFAULT NULL,
     retention           interval DEFAULT NULL,
     max_message_size    integer  DEFAULT NULL,
+    dead_letter_queue   text     DEFAULT NULL,
+    max_receive_count   integer  DEFAULT NULL,
     notify              boolean  DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'pgmsg_alter_queue'
@@ -128,6 +134,12 @@ RETURNS bigint
 AS 'MODULE_PATHNAME', 'pgmsg_delete_batch'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 
+CREATE FUNCTION pgmsg.redrive(dead_letter_queue text, destination text DEFAULT NULL,
+    max_messages bigint DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pgmsg_redrive'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
 CREATE FUNCTION pgmsg.change_visibility(queue text, receipt text,
     visibility_timeout interval)
 RETURNS boolean
@@ -164,7 +176,8 @@ CREATE FUNCTION pgmsg.queue_stats(
     OUT oldest_sent_at      timestamptz,
     OUT sent_total          bigint,
     OUT received_total      bigint,
-    OUT deleted_total       bigint)
+    OUT deleted_total       bigint,
+    OUT dead_lettered_total bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'pgmsg_queue_stats'
 LANGUAGE C STRICT VOLATILE
@@ -176,6 +189,8 @@ SELECT m.name,
        m.delay,
        m.retention,
        m.max_message_size,
+       d.name AS dead_letter_queue,
+       m.max_receive_count,
        m.notify,
        pg_catalog.pg_get_userbyid(m.owner) AS owner,
        m.created_at,
@@ -185,8 +200,10 @@ SELECT m.name,
        pg_catalog.now() - s.oldest_sent_at AS oldest_message_age,
        s.sent_total,
        s.received_total,
-       s.deleted_total
+       s.deleted_total,
+       s.dead_lettered_total
   FROM pgmsg.queue_meta m
-  JOIN pgmsg.queue_stats() s USING (queue_id);
+  JOIN pgmsg.queue_stats() s USING (queue_id)
+  LEFT JOIN pgmsg.queue_meta d ON d.queue_id = m.dead_letter_queue_id;
 
 GRANT SELECT ON pgmsg.queues TO PUBLIC;

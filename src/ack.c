@@ -100,26 +100,28 @@ receipt_current(QueueInfo *qi, text *receipt, LeaseKey *key, uint64 *nonce)
 /*
  * Delete the message a receipt names.  Caller has the queue's table open.
  */
-static bool
-delete_one(QueueInfo *qi, QueueShared *qs, Relation rel, text *receipt)
+/*
+ * Delete a leased message if "nonce" is still its lease's: mark the lease
+ * DELETING (out of the heap, so no receive takes it), record that for
+ * commit or abort, and delete the row.  Caller has the table open.  Used by
+ * delete and by moves to a dead-letter queue or out of one.
+ */
+bool
+pgmsg_delete_leased(QueueShared *qs, Relation rel, const LeaseKey *key,
+					uint64 nonce)
 {
-	LeaseKey	key;
-	uint64		nonce;
 	Lease	   *lease;
 	ItemPointerData tid;
 
-	if (!receipt_current(qi, receipt, &key, &nonce))
-		return false;
-
 	xact_reserve(1);
 	LWLockAcquire(qs->lock, LW_EXCLUSIVE);
-	lease = lease_lookup(&key);
+	lease = lease_lookup(key);
 	if (lease == NULL || lease->nonce != nonce || lease->state == LEASE_DELETING)
 	{
 		LWLockRelease(qs->lock);
 		return false;
 	}
-	xact_track_delete(qs, &key, nonce, lease->state);
+	xact_track_delete(qs, key, nonce, lease->state);
 	if (lease->state == LEASE_HELD)
 		pairingheap_remove(&qs->redelivery, &lease->node);
 	lease->state = LEASE_DELETING;
@@ -127,7 +129,18 @@ delete_one(QueueInfo *qi, QueueShared *qs, Relation rel, text *receipt)
 	LWLockRelease(qs->lock);
 
 	/* if the row is gone already, commit still drops the lease */
-	return delete_row(rel, &tid, key.msg_id);
+	return delete_row(rel, &tid, key->msg_id);
+}
+
+static bool
+delete_one(QueueInfo *qi, QueueShared *qs, Relation rel, text *receipt)
+{
+	LeaseKey	key;
+	uint64		nonce;
+
+	if (!receipt_current(qi, receipt, &key, &nonce))
+		return false;
+	return pgmsg_delete_leased(qs, rel, &key, nonce);
 }
 
 static QueueInfo *

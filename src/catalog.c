@@ -333,9 +333,13 @@ pgmsg_queue_lookup(const char *name, bool missing_ok)
 		Oid			argtypes[1] = {TEXTOID};
 		SPIPlanPtr	plan;
 
-		plan = SPI_prepare("SELECT queue_id, owner, visibility_timeout, delay, max_message_size,"
-						   "       retention, notify"
-						   "  FROM pgmsg.queue_meta WHERE name OPERATOR(pg_catalog.=) $1",
+		plan = SPI_prepare("SELECT m.queue_id, m.owner, m.visibility_timeout, m.delay,"
+						   "       m.max_message_size, m.retention, m.notify,"
+						   "       d.name, m.max_receive_count"
+						   "  FROM pgmsg.queue_meta m"
+						   "  LEFT JOIN pgmsg.queue_meta d"
+						   "    ON d.queue_id OPERATOR(pg_catalog.=) m.dead_letter_queue_id"
+						   " WHERE m.name OPERATOR(pg_catalog.=) $1",
 						   1, argtypes);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
@@ -367,6 +371,13 @@ pgmsg_queue_lookup(const char *name, bool missing_ok)
 	qi->max_message_size = DatumGetInt32(SPI_getbinval(tup, tupdesc, 5, &isnull));
 	qi->retention = interval_usecs(SPI_getbinval(tup, tupdesc, 6, &isnull));
 	qi->notify = DatumGetBool(SPI_getbinval(tup, tupdesc, 7, &isnull));
+	{
+		char	   *dlq = SPI_getvalue(tup, tupdesc, 8);
+		Datum		mrc = SPI_getbinval(tup, tupdesc, 9, &isnull);
+
+		strlcpy(qi->dead_letter_queue, dlq ? dlq : "", sizeof(qi->dead_letter_queue));
+		qi->max_receive_count = isnull ? 0 : DatumGetInt32(mrc);
+	}
 	SPI_finish();
 	pgmsg_restore_user(save_userid, save_sec);
 

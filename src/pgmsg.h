@@ -26,6 +26,9 @@
 #include "port/atomics.h"
 #include "fmgr.h"
 #include "utils/jsonb.h"
+#include "utils/relcache.h"
+#include "executor/tuptable.h"
+#include "utils/snapshot.h"
 #include "utils/timestamp.h"
 
 #define PGMSG_NAME_MAXLEN		48
@@ -47,7 +50,8 @@
 #define Anum_q_first_received_at	5
 #define Anum_q_body					6
 #define Anum_q_attributes			7
-#define Natts_q						7
+#define Anum_q_source_queue			8
+#define Natts_q						8
 
 /* GUCs (pgmsg.c) */
 extern int	pgmsg_max_leases;
@@ -80,6 +84,7 @@ typedef struct QueueShared
 	pg_atomic_uint64 sent;
 	pg_atomic_uint64 received;
 	pg_atomic_uint64 deleted;
+	pg_atomic_uint64 dead_lettered;
 	/* messages stored, valid once counted; under mutex */
 	bool		count_valid;
 	int64		count;
@@ -195,6 +200,8 @@ typedef struct QueueInfo
 	int64		retention;		/* microseconds */
 	int32		max_message_size;
 	bool		notify;			/* NOTIFY pgmsg_<name> on commit */
+	int32		max_receive_count;	/* 0: no dead-letter queue */
+	char		dead_letter_queue[PGMSG_NAME_MAXLEN + 1];
 
 	/* privileges of privs_role, computed on demand (acl.c) */
 	Oid			privs_role;
@@ -239,6 +246,7 @@ extern void xact_track_visibility(QueueShared *qs, const LeaseKey *key,
 								  uint64 nonce, TimestampTz expires_at);
 extern bool xact_track_publish(QueueShared *qs, int64 nsent);
 extern void xact_track_drop(int32 queue_id);
+extern void xact_track_dead_letter(QueueShared *qs);
 extern void xact_track_purge(int32 queue_id);
 extern void xact_reserve(int n);
 extern bool xact_uses_pgmsg(void);
@@ -249,5 +257,33 @@ extern void pgmsg_worker_init(void);
 /* send.c */
 extern int64 pgmsg_send_one(QueueInfo *qi, QueueShared *qs, Jsonb *body,
 							Jsonb *attributes, int64 delay);
+extern int64 pgmsg_send_moved(QueueInfo *qi, QueueShared *qs, Jsonb *body,
+							  Jsonb *attributes, TimestampTz sent_at,
+							  int32 receive_count, const char *source_queue);
+
+/* redrive.c */
+extern int64 pgmsg_redrive_batch(QueueInfo *qi, QueueInfo *dest, int64 max_messages);
+
+/* ack.c */
+extern bool pgmsg_delete_leased(QueueShared *qs, Relation rel,
+								const LeaseKey *key, uint64 nonce);
+
+/* receive.c */
+typedef struct Taken
+{
+	int64		msg_id;
+	uint64		nonce;
+	int32		receive_count;
+	TimestampTz first_received_at;
+	ItemPointerData tid;
+} Taken;
+
+extern int	pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel,
+							  Relation index, int max_messages,
+							  int64 visibility_timeout, Taken *taken,
+							  uint64 *nonces, TimestampTz *next_wakeup);
+extern bool pgmsg_fetch_taken(QueueInfo *qi, QueueShared *qs, Relation rel,
+							  Snapshot snapshot, Taken *t, TupleTableSlot *slot);
+extern void pgmsg_fill_nonces(uint64 *nonces, int n);
 
 #endif							/* PGMSG_H */

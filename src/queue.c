@@ -68,8 +68,70 @@ spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *args, int expected)
 }
 
 /*
+ * Check a dead-letter queue setting for queue "name" (queue_id 0 while it
+ * is being created) and return the dead-letter queue's id.  The
+ * dead-letter queue must exist, the caller must be allowed to send to it,
+ * and following dead-letter queues from it must never lead back to "name".
+ */
+static int32
+resolve_dead_letter_queue(const char *name, const char *dlq_name,
+						  bool have_max_receive_count)
+{
+	QueueInfo  *dlq;
+	const char *next;
+	int			depth = 0;
+
+	pgmsg_validate_name("queue", dlq_name);
+	if (strcmp(dlq_name, name) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("queue \"%s\" cannot be its own dead-letter queue", name)));
+	if (!have_max_receive_count)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_receive_count is required with dead_letter_queue")));
+	dlq = pgmsg_queue_lookup(dlq_name, true);
+	if (dlq == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("dead-letter queue \"%s\" does not exist", dlq_name)));
+	pgmsg_check_privilege(dlq, PGMSG_PRIV_SEND);
+
+	for (next = dlq->dead_letter_queue; next[0] != '\0' && depth < 1000; depth++)
+	{
+		QueueInfo  *hop;
+
+		if (strcmp(next, name) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("dead-letter queue \"%s\" would form a cycle", dlq_name),
+					 errdetail("Dead letters of \"%s\" already lead back to \"%s\".",
+							   dlq_name, name)));
+		hop = pgmsg_queue_lookup(next, true);
+		if (hop == NULL)
+			break;
+		next = hop->dead_letter_queue;
+	}
+	return dlq->queue_id;
+}
+
+static int32
+max_receive_count_arg(FunctionCallInfo fcinfo, int argno)
+{
+	int32		count = PG_GETARG_INT32(argno);
+
+	if (count < 1 || count > 1000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_receive_count %d is out of range", count),
+				 errdetail("It must be between 1 and 1000.")));
+	return count;
+}
+
+/*
  * pgmsg.create_queue(queue, visibility_timeout, delay, retention,
- *					  max_message_size, notify)
+ *					  max_message_size, dead_letter_queue, max_receive_count,
+ *					  notify)
  */
 Datum
 pgmsg_create_queue(PG_FUNCTION_ARGS)
@@ -80,14 +142,17 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 	int64		retention;
 	int32		max_message_size;
 	bool		notify;
+	int32		dlq_id = 0;
+	int32		max_receive_count = 0;
 	Oid			save_userid;
 	int			save_sec;
 	Oid			creator = GetUserId();
 	const char *table;
 	const char *index;
-	Oid			argtypes[7] = {TEXTOID, OIDOID, INTERVALOID, INTERVALOID,
-	INTERVALOID, INT4OID, BOOLOID};
-	Datum		args[7];
+	Oid			argtypes[9] = {TEXTOID, OIDOID, INTERVALOID, INTERVALOID,
+	INTERVALOID, INT4OID, BOOLOID, INT4OID, INT4OID};
+	Datum		args[9];
+	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n', 'n'};
 	ObjectAddress table_addr;
 	ObjectAddress extension_addr;
 
@@ -104,11 +169,20 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("max_message_size must not be null")));
 	max_message_size = max_message_size_arg(fcinfo, 4);
-	if (PG_ARGISNULL(5))
+	if (!PG_ARGISNULL(6))
+		max_receive_count = max_receive_count_arg(fcinfo, 6);
+	if (!PG_ARGISNULL(5))
+		dlq_id = resolve_dead_letter_queue(name, text_to_cstring(PG_GETARG_TEXT_PP(5)),
+										   !PG_ARGISNULL(6));
+	else if (!PG_ARGISNULL(6))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_receive_count requires dead_letter_queue")));
+	if (PG_ARGISNULL(7))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("notify must not be null")));
-	notify = PG_GETARG_BOOL(5);
+	notify = PG_GETARG_BOOL(7);
 
 	if (pg_database_aclcheck(MyDatabaseId, creator, ACL_CREATE) != ACLCHECK_OK)
 		ereport(ERROR,
@@ -130,10 +204,19 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 	args[4] = usecs_interval(retention);
 	args[5] = Int32GetDatum(max_message_size);
 	args[6] = BoolGetDatum(notify);
-	spi_exec("INSERT INTO pgmsg.queue_meta"
-			 " (name, owner, visibility_timeout, delay, retention, max_message_size, notify)"
-			 " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name) DO NOTHING",
-			 7, argtypes, args, SPI_OK_INSERT);
+	if (dlq_id != 0)
+	{
+		args[7] = Int32GetDatum(dlq_id);
+		args[8] = Int32GetDatum(max_receive_count);
+		nulls[7] = nulls[8] = ' ';
+	}
+	if (SPI_execute_with_args("INSERT INTO pgmsg.queue_meta"
+							  " (name, owner, visibility_timeout, delay, retention,"
+							  "  max_message_size, notify, dead_letter_queue_id, max_receive_count)"
+							  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+							  " ON CONFLICT (name) DO NOTHING",
+							  9, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not insert queue \"%s\"", name);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -146,7 +229,8 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 					  " receive_count integer NOT NULL DEFAULT 0,"
 					  " first_received_at timestamptz,"
 					  " body jsonb NOT NULL,"
-					  " attributes jsonb"
+					  " attributes jsonb,"
+					  " source_queue text"
 					  ") WITH (fillfactor = 90)", table),
 			 0, NULL, NULL, SPI_OK_UTILITY);
 	spi_exec(psprintf("CREATE INDEX %s ON pgmsg.%s (visible_at, msg_id)", index, table),
@@ -172,7 +256,8 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 
 /*
  * pgmsg.alter_queue(queue, visibility_timeout, delay, retention,
- *					 max_message_size, notify)
+ *					 max_message_size, dead_letter_queue, max_receive_count,
+ *					 notify)
  *
  * A NULL argument leaves that setting unchanged.
  */
@@ -183,10 +268,11 @@ pgmsg_alter_queue(PG_FUNCTION_ARGS)
 	QueueInfo  *qi;
 	Oid			save_userid;
 	int			save_sec;
-	Oid			argtypes[6] = {INT4OID, INTERVALOID, INTERVALOID, INTERVALOID,
-	INT4OID, BOOLOID};
-	Datum		args[6];
-	char		nulls[6] = {' ', 'n', 'n', 'n', 'n', 'n'};
+	Oid			argtypes[9] = {INT4OID, INTERVALOID, INTERVALOID, INTERVALOID,
+	INT4OID, BOOLOID, BOOLOID, INT4OID, INT4OID};
+	Datum		args[9];
+	char		nulls[9] = {' ', 'n', 'n', 'n', 'n', 'n', ' ', 'n', 'n'};
+	bool		change_dlq = false;
 
 	qi = pgmsg_queue_lookup(name, false);
 	pgmsg_check_privilege(qi, PGMSG_PRIV_MANAGE);
@@ -216,9 +302,37 @@ pgmsg_alter_queue(PG_FUNCTION_ARGS)
 		args[4] = Int32GetDatum(max_message_size_arg(fcinfo, 4));
 		nulls[4] = ' ';
 	}
+	if (!PG_ARGISNULL(6))
+	{
+		args[8] = Int32GetDatum(max_receive_count_arg(fcinfo, 6));
+		nulls[8] = ' ';
+	}
 	if (!PG_ARGISNULL(5))
 	{
-		args[5] = BoolGetDatum(PG_GETARG_BOOL(5));
+		char	   *dlq_name = text_to_cstring(PG_GETARG_TEXT_PP(5));
+
+		/* an empty name removes the dead-letter queue */
+		change_dlq = true;
+		if (dlq_name[0] != '\0')
+		{
+			args[7] = Int32GetDatum(resolve_dead_letter_queue(name, dlq_name,
+															  !PG_ARGISNULL(6) || qi->max_receive_count > 0));
+			nulls[7] = ' ';
+		}
+		else if (!PG_ARGISNULL(6))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("max_receive_count requires dead_letter_queue")));
+	}
+	else if (!PG_ARGISNULL(6) && qi->max_receive_count == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_receive_count requires dead_letter_queue"),
+				 errdetail("Queue \"%s\" has no dead-letter queue.", name)));
+	args[6] = BoolGetDatum(change_dlq);
+	if (!PG_ARGISNULL(7))
+	{
+		args[5] = BoolGetDatum(PG_GETARG_BOOL(7));
 		nulls[5] = ' ';
 	}
 
@@ -230,9 +344,12 @@ pgmsg_alter_queue(PG_FUNCTION_ARGS)
 							  " delay = COALESCE($3, delay),"
 							  " retention = COALESCE($4, retention),"
 							  " max_message_size = COALESCE($5, max_message_size),"
-							  " notify = COALESCE($6, notify)"
+							  " notify = COALESCE($6, notify),"
+							  " dead_letter_queue_id = CASE WHEN $7 THEN $8 ELSE dead_letter_queue_id END,"
+							  " max_receive_count = CASE WHEN $7 AND $8 IS NULL THEN NULL"
+							  "                     ELSE COALESCE($9, max_receive_count) END"
 							  " WHERE queue_id OPERATOR(pg_catalog.=) $1",
-							  6, argtypes, args, nulls, false, 0) != SPI_OK_UPDATE)
+							  9, argtypes, args, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update queue \"%s\"", name);
 	SPI_finish();
 	pgmsg_restore_user(save_userid, save_sec);
@@ -269,6 +386,15 @@ pgmsg_drop_queue(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	args[0] = Int32GetDatum(queue_id);
+	spi_exec("SELECT name FROM pgmsg.queue_meta"
+			 " WHERE dead_letter_queue_id OPERATOR(pg_catalog.=) $1 ORDER BY name LIMIT 1",
+			 1, argtypes, args, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot drop queue \"%s\" because it is the dead-letter queue of queue \"%s\"",
+						name, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+				 errhint("Remove the dead-letter queue from that queue first.")));
 	spi_exec("DELETE FROM pgmsg.queue_meta WHERE queue_id OPERATOR(pg_catalog.=) $1",
 			 1, argtypes, args, SPI_OK_DELETE);
 	if (SPI_processed == 0)

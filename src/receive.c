@@ -49,16 +49,6 @@
 
 PG_FUNCTION_INFO_V1(pgmsg_receive);
 
-typedef struct Taken
-{
-	int64		msg_id;
-	uint64		nonce;
-	int32		receive_count;
-	TimestampTz first_received_at;
-	ItemPointerData tid;
-	bool		gone;
-} Taken;
-
 static SPIPlanPtr
 update_plan(QueueInfo *qi)
 {
@@ -83,10 +73,12 @@ update_plan(QueueInfo *qi)
 }
 
 /*
- * Step 1: take leases, under the queue lock.  Returns how many.
+ * Step 1: take up to max_messages leases, under the queue lock, using the
+ * caller's random nonces.  Returns how many; *next_wakeup is when the next
+ * delayed message or lease expiry is due.
  */
-static int
-take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
+int
+pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 			int max_messages, int64 visibility_timeout, Taken *taken,
 			uint64 *nonces, TimestampTz *next_wakeup)
 {
@@ -133,7 +125,6 @@ take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 		taken[n].receive_count = lease->receive_count;
 		taken[n].first_received_at = lease->first_received_at;
 		taken[n].tid = lease->tid;
-		taken[n].gone = false;
 		n++;
 	}
 
@@ -216,8 +207,7 @@ take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 				taken[n].receive_count = lease->receive_count;
 				taken[n].first_received_at = lease->first_received_at;
 				taken[n].tid = slot->tts_tid;
-				taken[n].gone = false;
-				n++;
+						n++;
 			}
 
 			if (passing && visible_at < limit)
@@ -258,7 +248,6 @@ drop_taken(QueueInfo *qi, QueueShared *qs, Taken *t)
 	if (lease != NULL && lease->nonce == t->nonce && lease->state == LEASE_RECEIVING)
 		lease_remove(qs, lease);
 	LWLockRelease(qs->lock);
-	t->gone = true;
 }
 
 /*
@@ -299,9 +288,75 @@ record_redelivery(QueueInfo *qi, QueueShared *qs, Taken *t)
 	LWLockRelease(qs->lock);
 }
 
+void
+pgmsg_fill_nonces(uint64 *nonces, int n)
+{
+	if (!pg_strong_random(nonces, sizeof(uint64) * n))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random receipt nonces")));
+}
+
 /*
- * Step 2 for each lease taken: recheck the row, record redeliveries, and
- * return the message.  Returns how many were returned.
+ * Step 2 for one lease: fetch its row with a snapshot taken after the lease.
+ * The row must still be there and still be this message: once a message is
+ * deleted by retention or by hand and vacuumed, its TID can hold another
+ * message.  If it is gone, the lease is dropped and false returned.
+ */
+bool
+pgmsg_fetch_taken(QueueInfo *qi, QueueShared *qs, Relation rel,
+				  Snapshot snapshot, Taken *t, TupleTableSlot *slot)
+{
+	bool		isnull;
+
+	if (table_tuple_fetch_row_version(rel, &t->tid, snapshot, slot) &&
+		DatumGetInt64(slot_getattr(slot, Anum_q_msg_id, &isnull)) == t->msg_id)
+		return true;
+	drop_taken(qi, qs, t);
+	return false;
+}
+
+/*
+ * A message received more often than its queue's max_receive_count moves to
+ * the dead-letter queue, in the receiving transaction: its row there keeps
+ * body, attributes, original send time, receive count and source queue,
+ * and its row here is deleted under the lease (ack.c), so both happen at
+ * commit or neither.  Caller is connected to SPI as the extension owner.
+ */
+static void
+move_to_dead_letter_queue(QueueInfo *qi, QueueShared *qs, Relation rel,
+						  Taken *t, TupleTableSlot *slot)
+{
+	QueueInfo  *dlq = pgmsg_queue_lookup(qi->dead_letter_queue, false);
+	QueueShared *dqs = pgmsg_queue_slot(dlq);
+	bool		isnull;
+	bool		attrs_null;
+	bool		source_null;
+	Datum		attrs;
+	Datum		source;
+	LeaseKey	key;
+
+	slot_getallattrs(slot);
+	attrs = slot_getattr(slot, Anum_q_attributes, &attrs_null);
+	source = slot_getattr(slot, Anum_q_source_queue, &source_null);
+	pgmsg_send_moved(dlq, dqs,
+					 DatumGetJsonbP(slot_getattr(slot, Anum_q_body, &isnull)),
+					 attrs_null ? NULL : DatumGetJsonbP(attrs),
+					 DatumGetTimestampTz(slot_getattr(slot, Anum_q_sent_at, &isnull)),
+					 t->receive_count - 1,
+					 source_null ? qi->name : TextDatumGetCString(source));
+
+	key.dbid = MyDatabaseId;
+	key.queue_id = qi->queue_id;
+	key.msg_id = t->msg_id;
+	if (pgmsg_delete_leased(qs, rel, &key, t->nonce))
+		xact_track_dead_letter(qs);
+}
+
+/*
+ * Step 2 and 3 for each lease taken: recheck the row, move it to the
+ * dead-letter queue or record a redelivery, and return the message.
+ * Returns how many were returned.
  */
 static int
 deliver(QueueInfo *qi, QueueShared *qs, Relation rel, Taken *taken, int n,
@@ -322,25 +377,21 @@ deliver(QueueInfo *qi, QueueShared *qs, Relation rel, Taken *taken, int n,
 		Receipt		r;
 		bool		isnull;
 
-		/*
-		 * The row must still be there and still be this message: once a
-		 * message is deleted by retention or by hand and vacuumed, its TID
-		 * can hold another message.
-		 */
-		if (!table_tuple_fetch_row_version(rel, &t->tid, snapshot, slot) ||
-			DatumGetInt64(slot_getattr(slot, Anum_q_msg_id, &isnull)) != t->msg_id)
+		if (!pgmsg_fetch_taken(qi, qs, rel, snapshot, t, slot))
+			continue;
+		if (t->receive_count >= 2 && !connected)
 		{
-			drop_taken(qi, qs, t);
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			connected = true;
+		}
+		if (qi->max_receive_count > 0 && t->receive_count > qi->max_receive_count)
+		{
+			move_to_dead_letter_queue(qi, qs, rel, t, slot);
 			continue;
 		}
 		if (t->receive_count >= 2)
 		{
-			if (!connected)
-			{
-				if (SPI_connect() != SPI_OK_CONNECT)
-					elog(ERROR, "SPI_connect failed");
-				connected = true;
-			}
 			slot_getallattrs(slot);
 			record_redelivery(qi, qs, t);
 		}
@@ -437,12 +488,9 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 
 			/* everything that can fail for want of memory, before the lock */
 			xact_reserve(max_messages);
-			if (!pg_strong_random(nonces, sizeof(uint64) * max_messages))
-				ereport(ERROR,
-						(errcode(ERRCODE_INTERNAL_ERROR),
-						 errmsg("could not generate random receipt nonces")));
+			pgmsg_fill_nonces(nonces, max_messages);
 
-			n = take_leases(qi, qs, rel, index, max_messages, visibility_timeout,
+			n = pgmsg_take_leases(qi, qs, rel, index, max_messages, visibility_timeout,
 							taken, nonces, &next_wakeup);
 			if (n > 0)
 			{

@@ -117,13 +117,15 @@ insert_plan(QueueInfo *qi)
 {
 	if (qi->insert_plan == NULL)
 	{
-		Oid			argtypes[4] = {TIMESTAMPTZOID, TIMESTAMPTZOID, JSONBOID, JSONBOID};
+		Oid			argtypes[6] = {TIMESTAMPTZOID, TIMESTAMPTZOID, JSONBOID, JSONBOID,
+		INT4OID, TEXTOID};
 		SPIPlanPtr	plan;
 
-		plan = SPI_prepare(psprintf("INSERT INTO pgmsg.%s (visible_at, sent_at, body, attributes)"
-									" VALUES ($1, $2, $3, $4) RETURNING msg_id",
+		plan = SPI_prepare(psprintf("INSERT INTO pgmsg.%s"
+									" (visible_at, sent_at, body, attributes, receive_count, source_queue)"
+									" VALUES ($1, $2, $3, $4, $5, $6) RETURNING msg_id",
 									quote_identifier(pgmsg_table_name(qi->name))),
-						   4, argtypes);
+						   6, argtypes);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 		SPI_keepplan(plan);
@@ -133,17 +135,18 @@ insert_plan(QueueInfo *qi)
 }
 
 /*
- * Append one message; the caller has checked it and is connected to SPI as
- * the extension owner.
+ * Append a row to a queue's log.  sent_at 0 means now.  The caller is
+ * connected to SPI as the extension owner.
  */
-int64
-pgmsg_send_one(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
-			   int64 delay)
+static int64
+append_message(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
+			   int64 delay, TimestampTz sent_at, int32 receive_count,
+			   const char *source_queue)
 {
 	bool		first;
 	TimestampTz ts;
-	Datum		args[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
+	Datum		args[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	bool		isnull;
 	int			ret;
 
@@ -159,21 +162,46 @@ pgmsg_send_one(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
 	}
 
 	args[0] = TimestampTzGetDatum(ts + delay);
-	args[1] = TimestampTzGetDatum(ts);
+	args[1] = TimestampTzGetDatum(sent_at != 0 ? sent_at : ts);
 	args[2] = JsonbPGetDatum(body);
 	if (attributes != NULL)
 		args[3] = JsonbPGetDatum(attributes);
 	else
-	{
-		args[3] = (Datum) 0;
 		nulls[3] = 'n';
-	}
+	args[4] = Int32GetDatum(receive_count);
+	if (source_queue != NULL)
+		args[5] = CStringGetTextDatum(source_queue);
+	else
+		nulls[5] = 'n';
 	ret = SPI_execute_plan(insert_plan(qi), args, nulls, false, 1);
 	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "could not insert into queue \"%s\": %s", qi->name,
 			 SPI_result_code_string(ret));
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 									   SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * Append one new message; the caller has checked it and is connected to SPI
+ * as the extension owner.
+ */
+int64
+pgmsg_send_one(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
+			   int64 delay)
+{
+	return append_message(qi, qs, body, attributes, delay, 0, 0, NULL);
+}
+
+/*
+ * Append a message moved to a dead-letter queue, keeping its original send
+ * time, receive count and source queue.
+ */
+int64
+pgmsg_send_moved(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
+				 TimestampTz sent_at, int32 receive_count, const char *source_queue)
+{
+	return append_message(qi, qs, body, attributes, 0, sent_at, receive_count,
+						  source_queue);
 }
 
 /*

@@ -64,8 +64,8 @@ pgmsg_queue_stats(PG_FUNCTION_ARGS)
 		char	   *name = SPI_getvalue(queues->vals[i], queues->tupdesc, 2);
 		const char *table = quote_identifier(pgmsg_table_name(name));
 		QueueShared *qs = pgmsg_queue_shared(queue_id, true);
-		Datum		values[8];
-		bool		nulls[8];
+		Datum		values[9];
+		bool		nulls[9];
 		bool		count_valid;
 		int64		count;
 		int64		nleases;
@@ -107,6 +107,7 @@ pgmsg_queue_stats(PG_FUNCTION_ARGS)
 		values[5] = Int64GetDatum((int64) pg_atomic_read_u64(&qs->sent));
 		values[6] = Int64GetDatum((int64) pg_atomic_read_u64(&qs->received));
 		values[7] = Int64GetDatum((int64) pg_atomic_read_u64(&qs->deleted));
+		values[8] = Int64GetDatum((int64) pg_atomic_read_u64(&qs->dead_lettered));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	SPI_finish();

@@ -16,6 +16,7 @@
  *				commit: waiting receivers are woken.
  *	drop, purge	commit: the queue's leases are dropped and its slot is
  *				released or its cursor reset.
+ *	dead letter	commit: the move is counted in the queue's statistics.
  *
  * Commit work runs at XACT_EVENT_COMMIT, which comes after
  * ProcArrayEndTransaction: the transaction's rows are visible to every new
@@ -58,14 +59,15 @@ typedef enum QueueActionKind
 {
 	QACT_PUBLISH,
 	QACT_DROP,
-	QACT_PURGE
+	QACT_PURGE,
+	QACT_DEAD_LETTER
 } QueueActionKind;
 
 typedef struct QueueAction
 {
 	QueueActionKind kind;
 	int			nestlevel;
-	QueueShared *qs;			/* QACT_PUBLISH */
+	QueueShared *qs;			/* QACT_PUBLISH, QACT_DEAD_LETTER */
 	int32		queue_id;		/* QACT_DROP, QACT_PURGE */
 	int64		nsent;
 } QueueAction;
@@ -196,6 +198,16 @@ xact_track_publish(QueueShared *qs, int64 nsent)
 	a->nsent = nsent;
 	a->nestlevel = 1;
 	return true;
+}
+
+/*
+ * Count a message moved to a dead-letter queue, once this transaction
+ * commits.
+ */
+void
+xact_track_dead_letter(QueueShared *qs)
+{
+	new_queue_action(QACT_DEAD_LETTER)->qs = qs;
 }
 
 void
@@ -354,6 +366,9 @@ commit_queue_actions(void)
 				a->qs->count += a->nsent;
 				SpinLockRelease(&a->qs->mutex);
 				wake_waiters(a->qs);
+				break;
+			case QACT_DEAD_LETTER:
+				pg_atomic_fetch_add_u64(&a->qs->dead_lettered, 1);
 				break;
 			case QACT_DROP:
 			case QACT_PURGE:
