@@ -21,9 +21,24 @@ CREATE TABLE pgmsg.queue_meta (
     max_message_size    integer NOT NULL,
     dead_letter_queue_id integer REFERENCES pgmsg.queue_meta (queue_id),
     max_receive_count   integer,
+    fifo                boolean NOT NULL,
+    content_based_dedup boolean NOT NULL,
     notify              boolean NOT NULL,
     created_at          timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
+
+/*
+ * FIFO deduplication: a dedup id seen on a queue in the last five minutes,
+ * with the id of the message it was first sent with.
+ */
+CREATE TABLE pgmsg.dedup (
+    queue_id    integer NOT NULL REFERENCES pgmsg.queue_meta ON DELETE CASCADE,
+    dedup_id    text NOT NULL,
+    msg_id      bigint,
+    expires_at  timestamptz NOT NULL,
+    PRIMARY KEY (queue_id, dedup_id)
+);
+REVOKE ALL ON pgmsg.dedup FROM PUBLIC;
 
 CREATE TABLE pgmsg.queue_grants (
     queue_id    integer NOT NULL REFERENCES pgmsg.queue_meta ON DELETE CASCADE,
@@ -59,6 +74,8 @@ CREATE FUNCTION pgmsg.create_queue(
     max_message_size    integer  DEFAULT 1048576,
     dead_letter_queue   text     DEFAULT NULL,
     max_receive_count   integer  DEFAULT NULL,
+    fifo                boolean  DEFAULT false,
+    content_based_dedup boolean  DEFAULT false,
     notify              boolean  DEFAULT false)
 RETURNS void
 AS 'MODULE_PATHNAME', 'pgmsg_create_queue'
@@ -73,6 +90,8 @@ CREATE FUNCTION pgmsg.alter_queue(
     max_message_size    integer  DEFAULT NULL,
     dead_letter_queue   text     DEFAULT NULL,
     max_receive_count   integer  DEFAULT NULL,
+    fifo                boolean  DEFAULT NULL,
+    content_based_dedup boolean  DEFAULT NULL,
     notify              boolean  DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'pgmsg_alter_queue'
@@ -101,7 +120,9 @@ CREATE FUNCTION pgmsg.send(
     queue       text,
     body        jsonb,
     attributes  jsonb    DEFAULT NULL,
-    delay       interval DEFAULT NULL)
+    delay       interval DEFAULT NULL,
+    group_id    text     DEFAULT NULL,
+    dedup_id    text     DEFAULT NULL)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'pgmsg_send'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE;
@@ -110,7 +131,9 @@ CREATE FUNCTION pgmsg.send_batch(
     queue       text,
     bodies      jsonb[],
     attributes  jsonb[]  DEFAULT NULL,
-    delay       interval DEFAULT NULL)
+    delay       interval DEFAULT NULL,
+    group_ids   text[]   DEFAULT NULL,
+    dedup_ids   text[]   DEFAULT NULL)
 RETURNS SETOF bigint
 AS 'MODULE_PATHNAME', 'pgmsg_send_batch'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 100;
@@ -191,6 +214,8 @@ SELECT m.name,
        m.max_message_size,
        d.name AS dead_letter_queue,
        m.max_receive_count,
+       m.fifo,
+       m.content_based_dedup,
        m.notify,
        pg_catalog.pg_get_userbyid(m.owner) AS owner,
        m.created_at,

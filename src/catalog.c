@@ -335,7 +335,7 @@ pgmsg_queue_lookup(const char *name, bool missing_ok)
 
 		plan = SPI_prepare("SELECT m.queue_id, m.owner, m.visibility_timeout, m.delay,"
 						   "       m.max_message_size, m.retention, m.notify,"
-						   "       d.name, m.max_receive_count"
+						   "       d.name, m.max_receive_count, m.fifo, m.content_based_dedup"
 						   "  FROM pgmsg.queue_meta m"
 						   "  LEFT JOIN pgmsg.queue_meta d"
 						   "    ON d.queue_id OPERATOR(pg_catalog.=) m.dead_letter_queue_id"
@@ -378,6 +378,8 @@ pgmsg_queue_lookup(const char *name, bool missing_ok)
 		strlcpy(qi->dead_letter_queue, dlq ? dlq : "", sizeof(qi->dead_letter_queue));
 		qi->max_receive_count = isnull ? 0 : DatumGetInt32(mrc);
 	}
+	qi->fifo = DatumGetBool(SPI_getbinval(tup, tupdesc, 10, &isnull));
+	qi->content_based_dedup = DatumGetBool(SPI_getbinval(tup, tupdesc, 11, &isnull));
 	SPI_finish();
 	pgmsg_restore_user(save_userid, save_sec);
 

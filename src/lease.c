@@ -38,11 +38,13 @@
 #include "pgmsg.h"
 
 static HTAB *lease_hash = NULL;
+static HTAB *group_hash = NULL;
 
 Size
 lease_shmem_size(void)
 {
-	return hash_estimate_size(pgmsg_max_leases, sizeof(Lease));
+	return add_size(hash_estimate_size(pgmsg_max_leases, sizeof(Lease)),
+					hash_estimate_size(pgmsg_max_leases, sizeof(GroupEntry)));
 }
 
 void
@@ -54,6 +56,15 @@ lease_shmem_init(void)
 	info.entrysize = sizeof(Lease);
 	info.num_partitions = LEASE_PARTITIONS;
 	lease_hash = ShmemInitHash("pgmsg leases",
+							   pgmsg_max_leases, pgmsg_max_leases,
+							   &info,
+							   HASH_ELEM | HASH_BLOBS | HASH_PARTITION);
+
+	/* every group entry holds at least one lease, so this many suffice */
+	info.keysize = sizeof(GroupKey);
+	info.entrysize = sizeof(GroupEntry);
+	info.num_partitions = LEASE_PARTITIONS;
+	group_hash = ShmemInitHash("pgmsg groups",
 							   pgmsg_max_leases, pgmsg_max_leases,
 							   &info,
 							   HASH_ELEM | HASH_BLOBS | HASH_PARTITION);
@@ -142,7 +153,104 @@ lease_insert(const LeaseKey *key)
 					 errhint("Raise pgmsg.max_leases and restart the server.")));
 		return NULL;
 	}
+	lease->group_hash = 0;
 	return lease;
+}
+
+/*
+ * FIFO groups.  A group entry exists while any message of the group has a
+ * lease, and lists those leases in key order: messages of a group are
+ * handed out in key order, and a lease stays in its place when the message
+ * is handed out again.  Entries of a queue are protected by the queue lock,
+ * the table's structure by the partition locks, as for leases.
+ */
+GroupEntry *
+group_lookup(const GroupKey *key)
+{
+	uint32		hashcode = get_hash_value(group_hash, key);
+	LWLock	   *plock = pgmsg_partition_lock(hashcode % LEASE_PARTITIONS);
+	GroupEntry *group;
+
+	LWLockAcquire(plock, LW_SHARED);
+	group = hash_search_with_hash_value(group_hash, key, hashcode, HASH_FIND, NULL);
+	LWLockRelease(plock);
+	return group;
+}
+
+/*
+ * Append a newly handed-out lease to its group.  Cannot run out of space:
+ * there are as many group entries as leases.
+ */
+void
+group_attach(Lease *lease, const GroupKey *key)
+{
+	uint32		hashcode = get_hash_value(group_hash, key);
+	LWLock	   *plock = pgmsg_partition_lock(hashcode % LEASE_PARTITIONS);
+	GroupEntry *group;
+	bool		found;
+
+	LWLockAcquire(plock, LW_EXCLUSIVE);
+	group = hash_search_with_hash_value(group_hash, key, hashcode, HASH_ENTER_NULL, &found);
+	LWLockRelease(plock);
+	if (group == NULL)
+		elog(ERROR, "out of shared memory for pgmsg groups");
+	if (!found)
+		dlist_init(&group->leases);
+	lease->group_hash = key->group_hash;
+	dlist_push_tail(&group->leases, &lease->group_node);
+}
+
+static void
+group_detach(Lease *lease)
+{
+	GroupKey	key;
+	uint32		hashcode;
+	LWLock	   *plock;
+	GroupEntry *group;
+
+	key.dbid = lease->key.dbid;
+	key.queue_id = lease->key.queue_id;
+	key.group_hash = lease->group_hash;
+	group = group_lookup(&key);
+	dlist_delete(&lease->group_node);
+	lease->group_hash = 0;
+	if (group == NULL || !dlist_is_empty(&group->leases))
+		return;
+	hashcode = get_hash_value(group_hash, &key);
+	plock = pgmsg_partition_lock(hashcode % LEASE_PARTITIONS);
+	LWLockAcquire(plock, LW_EXCLUSIVE);
+	hash_search_with_hash_value(group_hash, &key, hashcode, HASH_REMOVE, NULL);
+	LWLockRelease(plock);
+}
+
+/*
+ * A group is busy while any of its messages is in flight: taken or being
+ * deleted by a transaction in progress, or held with an unexpired lease.
+ */
+bool
+group_busy(GroupEntry *group, TimestampTz now)
+{
+	dlist_iter	iter;
+
+	dlist_foreach(iter, &group->leases)
+	{
+		Lease	   *lease = dlist_container(Lease, group_node, iter.cur);
+
+		if (lease->state != LEASE_HELD || lease->expires_at > now)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The hash of a group id; never 0, which means "no group".
+ */
+uint64
+group_hash_text(const char *group_id, int len)
+{
+	uint64		h = hash_bytes_extended((const unsigned char *) group_id, len, 0x70676d7367);
+
+	return h == 0 ? 1 : h;
 }
 
 /*
@@ -158,6 +266,8 @@ lease_remove(QueueShared *qs, Lease *lease)
 
 	if (lease->state == LEASE_HELD)
 		pairingheap_remove(&qs->redelivery, &lease->node);
+	if (lease->group_hash != 0)
+		group_detach(lease);
 	qs->nleases--;
 
 	plock = partition_lock_for(&key, &hashcode);
@@ -231,6 +341,14 @@ lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id)
 			continue;
 		hash_search(lease_hash, &lease->key, HASH_REMOVE, NULL);
 		nremoved++;
+	}
+	hash_seq_init(&status, group_hash);
+	{
+		GroupEntry *group;
+
+		while ((group = hash_seq_search(&status)) != NULL)
+			if (group->key.dbid == dbid && group->key.queue_id == queue_id)
+				hash_search(group_hash, &group->key, HASH_REMOVE, NULL);
 	}
 	for (int i = LEASE_PARTITIONS - 1; i >= 0; i--)
 		LWLockRelease(pgmsg_partition_lock(i));

@@ -18,6 +18,7 @@
 
 #include "postgres.h"
 
+#include "lib/ilist.h"
 #include "lib/pairingheap.h"
 #include "storage/condition_variable.h"
 #include "storage/itemptr.h"
@@ -51,7 +52,8 @@
 #define Anum_q_body					6
 #define Anum_q_attributes			7
 #define Anum_q_source_queue			8
-#define Natts_q						8
+#define Anum_q_group_id				9
+#define Natts_q						9
 
 /* GUCs (pgmsg.c) */
 extern int	pgmsg_max_leases;
@@ -148,7 +150,26 @@ typedef struct Lease
 	TimestampTz first_received_at;
 	int32		receive_count;
 	ItemPointerData tid;		/* current row version */
+	uint64		group_hash;		/* FIFO message group, 0 if none */
+	dlist_node	group_node;		/* in its group's list, in key order */
 } Lease;
+
+/*
+ * A FIFO message group with messages in flight: its leases, in key order
+ * (lease.c).
+ */
+typedef struct GroupKey
+{
+	Oid			dbid;
+	int32		queue_id;
+	uint64		group_hash;
+} GroupKey;
+
+typedef struct GroupEntry
+{
+	GroupKey	key;			/* hash key: must be first */
+	dlist_head	leases;
+} GroupEntry;
 
 /* What a receiving transaction must remember to undo a lease. */
 typedef struct LeaseUndo
@@ -174,6 +195,10 @@ extern Lease *lease_heap_pop_expired(QueueShared *qs, TimestampTz now);
 extern TimestampTz lease_next_expiry(QueueShared *qs);
 extern void lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id);
 extern uint64 lease_new_nonce(void);
+extern GroupEntry *group_lookup(const GroupKey *key);
+extern void group_attach(Lease *lease, const GroupKey *key);
+extern bool group_busy(GroupEntry *group, TimestampTz now);
+extern uint64 group_hash_text(const char *group_id, int len);
 
 /* receipt.c */
 typedef struct Receipt
@@ -201,6 +226,8 @@ typedef struct QueueInfo
 	int32		max_message_size;
 	bool		notify;			/* NOTIFY pgmsg_<name> on commit */
 	int32		max_receive_count;	/* 0: no dead-letter queue */
+	bool		fifo;
+	bool		content_based_dedup;
 	char		dead_letter_queue[PGMSG_NAME_MAXLEN + 1];
 
 	/* privileges of privs_role, computed on demand (acl.c) */
@@ -256,10 +283,12 @@ extern void pgmsg_worker_init(void);
 
 /* send.c */
 extern int64 pgmsg_send_one(QueueInfo *qi, QueueShared *qs, Jsonb *body,
-							Jsonb *attributes, int64 delay);
+							Jsonb *attributes, int64 delay, text *group_id,
+							text *dedup_id);
 extern int64 pgmsg_send_moved(QueueInfo *qi, QueueShared *qs, Jsonb *body,
 							  Jsonb *attributes, TimestampTz sent_at,
-							  int32 receive_count, const char *source_queue);
+							  int32 receive_count, const char *source_queue,
+							  text *group_id);
 
 /* redrive.c */
 extern int64 pgmsg_redrive_batch(QueueInfo *qi, QueueInfo *dest, int64 max_messages);

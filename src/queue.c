@@ -75,7 +75,7 @@ spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *args, int expected)
  */
 static int32
 resolve_dead_letter_queue(const char *name, const char *dlq_name,
-						  bool have_max_receive_count)
+						  bool have_max_receive_count, bool fifo)
 {
 	QueueInfo  *dlq;
 	const char *next;
@@ -96,6 +96,12 @@ resolve_dead_letter_queue(const char *name, const char *dlq_name,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("dead-letter queue \"%s\" does not exist", dlq_name)));
 	pgmsg_check_privilege(dlq, PGMSG_PRIV_SEND);
+	if (dlq->fifo != fifo)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg(fifo ? "dead-letter queue \"%s\" of a FIFO queue must be a FIFO queue"
+						: "dead-letter queue \"%s\" of a standard queue must not be a FIFO queue",
+						dlq_name)));
 
 	for (next = dlq->dead_letter_queue; next[0] != '\0' && depth < 1000; depth++)
 	{
@@ -131,7 +137,7 @@ max_receive_count_arg(FunctionCallInfo fcinfo, int argno)
 /*
  * pgmsg.create_queue(queue, visibility_timeout, delay, retention,
  *					  max_message_size, dead_letter_queue, max_receive_count,
- *					  notify)
+ *					  fifo, content_based_dedup, notify)
  */
 Datum
 pgmsg_create_queue(PG_FUNCTION_ARGS)
@@ -142,6 +148,8 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 	int64		retention;
 	int32		max_message_size;
 	bool		notify;
+	bool		fifo;
+	bool		content_based_dedup;
 	int32		dlq_id = 0;
 	int32		max_receive_count = 0;
 	Oid			save_userid;
@@ -149,10 +157,10 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 	Oid			creator = GetUserId();
 	const char *table;
 	const char *index;
-	Oid			argtypes[9] = {TEXTOID, OIDOID, INTERVALOID, INTERVALOID,
-	INTERVALOID, INT4OID, BOOLOID, INT4OID, INT4OID};
-	Datum		args[9];
-	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n', 'n'};
+	Oid			argtypes[11] = {TEXTOID, OIDOID, INTERVALOID, INTERVALOID,
+	INTERVALOID, INT4OID, BOOLOID, INT4OID, INT4OID, BOOLOID, BOOLOID};
+	Datum		args[11];
+	char		nulls[11] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n', 'n', ' ', ' '};
 	ObjectAddress table_addr;
 	ObjectAddress extension_addr;
 
@@ -169,20 +177,28 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("max_message_size must not be null")));
 	max_message_size = max_message_size_arg(fcinfo, 4);
+	for (int i = 7; i <= 9; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not be null",
+							i == 7 ? "fifo" : i == 8 ? "content_based_dedup" : "notify")));
+	fifo = PG_GETARG_BOOL(7);
+	content_based_dedup = PG_GETARG_BOOL(8);
+	notify = PG_GETARG_BOOL(9);
+	if (content_based_dedup && !fifo)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("content_based_dedup requires a FIFO queue")));
 	if (!PG_ARGISNULL(6))
 		max_receive_count = max_receive_count_arg(fcinfo, 6);
 	if (!PG_ARGISNULL(5))
 		dlq_id = resolve_dead_letter_queue(name, text_to_cstring(PG_GETARG_TEXT_PP(5)),
-										   !PG_ARGISNULL(6));
+										   !PG_ARGISNULL(6), fifo);
 	else if (!PG_ARGISNULL(6))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_receive_count requires dead_letter_queue")));
-	if (PG_ARGISNULL(7))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("notify must not be null")));
-	notify = PG_GETARG_BOOL(7);
 
 	if (pg_database_aclcheck(MyDatabaseId, creator, ACL_CREATE) != ACLCHECK_OK)
 		ereport(ERROR,
@@ -210,12 +226,15 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 		args[8] = Int32GetDatum(max_receive_count);
 		nulls[7] = nulls[8] = ' ';
 	}
+	args[9] = BoolGetDatum(fifo);
+	args[10] = BoolGetDatum(content_based_dedup);
 	if (SPI_execute_with_args("INSERT INTO pgmsg.queue_meta"
 							  " (name, owner, visibility_timeout, delay, retention,"
-							  "  max_message_size, notify, dead_letter_queue_id, max_receive_count)"
-							  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+							  "  max_message_size, notify, dead_letter_queue_id, max_receive_count,"
+							  "  fifo, content_based_dedup)"
+							  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 							  " ON CONFLICT (name) DO NOTHING",
-							  9, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
+							  11, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not insert queue \"%s\"", name);
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -230,7 +249,8 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 					  " first_received_at timestamptz,"
 					  " body jsonb NOT NULL,"
 					  " attributes jsonb,"
-					  " source_queue text"
+					  " source_queue text,"
+					  " group_id text"
 					  ") WITH (fillfactor = 90)", table),
 			 0, NULL, NULL, SPI_OK_UTILITY);
 	spi_exec(psprintf("CREATE INDEX %s ON pgmsg.%s (visible_at, msg_id)", index, table),
@@ -257,7 +277,7 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 /*
  * pgmsg.alter_queue(queue, visibility_timeout, delay, retention,
  *					 max_message_size, dead_letter_queue, max_receive_count,
- *					 notify)
+ *					 fifo, content_based_dedup, notify)
  *
  * A NULL argument leaves that setting unchanged.
  */
@@ -268,10 +288,10 @@ pgmsg_alter_queue(PG_FUNCTION_ARGS)
 	QueueInfo  *qi;
 	Oid			save_userid;
 	int			save_sec;
-	Oid			argtypes[9] = {INT4OID, INTERVALOID, INTERVALOID, INTERVALOID,
-	INT4OID, BOOLOID, BOOLOID, INT4OID, INT4OID};
-	Datum		args[9];
-	char		nulls[9] = {' ', 'n', 'n', 'n', 'n', 'n', ' ', 'n', 'n'};
+	Oid			argtypes[10] = {INT4OID, INTERVALOID, INTERVALOID, INTERVALOID,
+	INT4OID, BOOLOID, BOOLOID, INT4OID, INT4OID, BOOLOID};
+	Datum		args[10];
+	char		nulls[10] = {' ', 'n', 'n', 'n', 'n', 'n', ' ', 'n', 'n', 'n'};
 	bool		change_dlq = false;
 
 	qi = pgmsg_queue_lookup(name, false);
@@ -316,7 +336,8 @@ pgmsg_alter_queue(PG_FUNCTION_ARGS)
 		if (dlq_name[0] != '\0')
 		{
 			args[7] = Int32GetDatum(resolve_dead_letter_queue(name, dlq_name,
-															  !PG_ARGISNULL(6) || qi->max_receive_count > 0));
+															  !PG_ARGISNULL(6) || qi->max_receive_count > 0,
+															  qi->fifo));
 			nulls[7] = ' ';
 		}
 		else if (!PG_ARGISNULL(6))
@@ -330,9 +351,23 @@ pgmsg_alter_queue(PG_FUNCTION_ARGS)
 				 errmsg("max_receive_count requires dead_letter_queue"),
 				 errdetail("Queue \"%s\" has no dead-letter queue.", name)));
 	args[6] = BoolGetDatum(change_dlq);
-	if (!PG_ARGISNULL(7))
+	if (!PG_ARGISNULL(7) && PG_GETARG_BOOL(7) != qi->fifo)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot change whether queue \"%s\" is a FIFO queue", name),
+				 errhint("Create a new queue instead.")));
+	if (!PG_ARGISNULL(8))
 	{
-		args[5] = BoolGetDatum(PG_GETARG_BOOL(7));
+		if (PG_GETARG_BOOL(8) && !qi->fifo)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("content_based_dedup requires a FIFO queue")));
+		args[9] = BoolGetDatum(PG_GETARG_BOOL(8));
+		nulls[9] = ' ';
+	}
+	if (!PG_ARGISNULL(9))
+	{
+		args[5] = BoolGetDatum(PG_GETARG_BOOL(9));
 		nulls[5] = ' ';
 	}
 
@@ -345,11 +380,12 @@ pgmsg_alter_queue(PG_FUNCTION_ARGS)
 							  " retention = COALESCE($4, retention),"
 							  " max_message_size = COALESCE($5, max_message_size),"
 							  " notify = COALESCE($6, notify),"
+							  " content_based_dedup = COALESCE($10, content_based_dedup),"
 							  " dead_letter_queue_id = CASE WHEN $7 THEN $8 ELSE dead_letter_queue_id END,"
 							  " max_receive_count = CASE WHEN $7 AND $8 IS NULL THEN NULL"
 							  "                     ELSE COALESCE($9, max_receive_count) END"
 							  " WHERE queue_id OPERATOR(pg_catalog.=) $1",
-							  9, argtypes, args, nulls, false, 0) != SPI_OK_UPDATE)
+							  10, argtypes, args, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update queue \"%s\"", name);
 	SPI_finish();
 	pgmsg_restore_user(save_userid, save_sec);

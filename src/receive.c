@@ -73,63 +73,215 @@ update_plan(QueueInfo *qi)
 }
 
 /*
+ * State of one call's step 1, shared by its helpers.
+ */
+typedef struct TakeState
+{
+	QueueInfo  *qi;
+	QueueShared *qs;
+	int			max_messages;
+	int			n;				/* leases taken so far */
+	Taken	   *taken;
+	uint64	   *nonces;
+	TimestampTz now;
+	TimestampTz expires_at;
+	uint64	   *groups;			/* FIFO groups this call has taken */
+	int			ngroups;
+} TakeState;
+
+/*
+ * Take a lease that was held: it is out of the heap and RECEIVING now.
+ */
+static void
+retake(TakeState *ts, Lease *lease)
+{
+	LeaseUndo	undo;
+	Taken	   *t = &ts->taken[ts->n];
+
+	undo.key = lease->key;
+	undo.nonce = ts->nonces[ts->n];
+	undo.existed = true;
+	undo.prev_state = LEASE_HELD;
+	undo.prev_nonce = lease->nonce;
+	undo.prev_expires_at = lease->expires_at;
+	undo.prev_receive_count = lease->receive_count;
+	undo.prev_tid = lease->tid;
+
+	lease->state = LEASE_RECEIVING;
+	lease->nonce = ts->nonces[ts->n];
+	lease->expires_at = ts->expires_at;
+	lease->receive_count++;
+	if (lease->first_received_at == 0)
+		lease->first_received_at = ts->now;
+	xact_track_receive(ts->qs, &undo);
+
+	t->msg_id = lease->key.msg_id;
+	t->nonce = lease->nonce;
+	t->receive_count = lease->receive_count;
+	t->first_received_at = lease->first_received_at;
+	t->tid = lease->tid;
+	ts->n++;
+}
+
+/*
+ * Take a lease on a message handed out for the first time since the
+ * server started; its row is in "slot".
+ */
+static void
+take_fresh(TakeState *ts, const LeaseKey *key, TupleTableSlot *slot,
+		   const GroupKey *group)
+{
+	Lease	   *lease = lease_insert(key);
+	LeaseUndo	undo;
+	Taken	   *t = &ts->taken[ts->n];
+	int32		durable_count;
+	Datum		first;
+	bool		isnull;
+
+	Assert(lease != NULL);		/* the caller found none under the lock */
+	durable_count = DatumGetInt32(slot_getattr(slot, Anum_q_receive_count, &isnull));
+	first = slot_getattr(slot, Anum_q_first_received_at, &isnull);
+
+	lease->state = LEASE_RECEIVING;
+	lease->nonce = ts->nonces[ts->n];
+	lease->expires_at = ts->expires_at;
+	lease->receive_count = durable_count + 1;
+	lease->first_received_at = isnull ? ts->now : DatumGetTimestampTz(first);
+	lease->tid = slot->tts_tid;
+	if (group != NULL)
+		group_attach(lease, group);
+	ts->qs->nleases++;
+
+	memset(&undo, 0, sizeof(undo));
+	undo.key = *key;
+	undo.nonce = lease->nonce;
+	undo.existed = false;
+	undo.prev_state = LEASE_HELD;
+	undo.prev_receive_count = durable_count;
+	undo.prev_tid = slot->tts_tid;
+	xact_track_receive(ts->qs, &undo);
+
+	t->msg_id = key->msg_id;
+	t->nonce = lease->nonce;
+	t->receive_count = lease->receive_count;
+	t->first_received_at = lease->first_received_at;
+	t->tid = slot->tts_tid;
+	ts->n++;
+}
+
+static bool
+group_is_mine(TakeState *ts, uint64 group_hash)
+{
+	for (int i = 0; i < ts->ngroups; i++)
+		if (ts->groups[i] == group_hash)
+			return true;
+	return false;
+}
+
+/*
+ * Take a free FIFO group: its messages handed out before come first, in
+ * key order.  They are all held and expired, since the group is free.
+ */
+static void
+take_group(TakeState *ts, GroupEntry *group)
+{
+	dlist_iter	iter;
+
+	ts->groups[ts->ngroups++] = group->key.group_hash;
+	dlist_foreach(iter, &group->leases)
+	{
+		Lease	   *lease = dlist_container(Lease, group_node, iter.cur);
+
+		if (ts->n >= ts->max_messages)
+			break;
+		if (lease->state != LEASE_HELD)
+			continue;
+		pairingheap_remove(&ts->qs->redelivery, &lease->node);
+		retake(ts, lease);
+	}
+}
+
+/*
+ * Redeliveries: expired leases from the heap.  On a FIFO queue an expired
+ * lease of a busy group is set aside, and a free group is taken whole.
+ */
+static void
+take_expired(TakeState *ts)
+{
+	QueueShared *qs = ts->qs;
+	Lease	   *aside[64];
+	int			naside = 0;
+
+	while (ts->n < ts->max_messages && !pairingheap_is_empty(&qs->redelivery))
+	{
+		Lease	   *lease = pairingheap_container(Lease, node,
+												  pairingheap_first(&qs->redelivery));
+		GroupKey	gkey;
+		GroupEntry *group;
+
+		if (lease->expires_at > ts->now)
+			break;
+		if (!ts->qi->fifo || lease->group_hash == 0 ||
+			group_is_mine(ts, lease->group_hash))
+		{
+			pairingheap_remove_first(&qs->redelivery);
+			retake(ts, lease);
+			continue;
+		}
+		gkey.dbid = lease->key.dbid;
+		gkey.queue_id = lease->key.queue_id;
+		gkey.group_hash = lease->group_hash;
+		group = group_lookup(&gkey);
+		if (group != NULL && !group_busy(group, ts->now))
+		{
+			take_group(ts, group);
+			continue;
+		}
+		if (naside == lengthof(aside))
+			break;
+		pairingheap_remove_first(&qs->redelivery);
+		lease->state = LEASE_RECEIVING;	/* out of the heap for now */
+		aside[naside++] = lease;
+	}
+	for (int i = 0; i < naside; i++)
+		lease_heap_push(qs, aside[i]);
+}
+
+/*
  * Step 1: take up to max_messages leases, under the queue lock, using the
  * caller's random nonces.  Returns how many; *next_wakeup is when the next
  * delayed message or lease expiry is due.
  */
 int
 pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
-			int max_messages, int64 visibility_timeout, Taken *taken,
-			uint64 *nonces, TimestampTz *next_wakeup)
+				  int max_messages, int64 visibility_timeout, Taken *taken,
+				  uint64 *nonces, TimestampTz *next_wakeup)
 {
+	TakeState	ts;
 	TimestampTz limit;
-	TimestampTz now;
-	TimestampTz expires_at;
 	Snapshot	snapshot;
-	int			n = 0;
 
 	limit = cursor_limit(qs);
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	now = GetCurrentTimestamp();
-	expires_at = now + visibility_timeout;
+
+	ts.qi = qi;
+	ts.qs = qs;
+	ts.max_messages = max_messages;
+	ts.n = 0;
+	ts.taken = taken;
+	ts.nonces = nonces;
+	ts.now = GetCurrentTimestamp();
+	ts.expires_at = ts.now + visibility_timeout;
+	ts.groups = qi->fifo ? palloc(sizeof(uint64) * max_messages) : NULL;
+	ts.ngroups = 0;
 	*next_wakeup = DT_NOEND;
 
 	LWLockAcquire(qs->lock, LW_EXCLUSIVE);
 
-	/* redeliveries first */
-	while (n < max_messages)
-	{
-		Lease	   *lease = lease_heap_pop_expired(qs, now);
-		LeaseUndo	undo;
-
-		if (lease == NULL)
-			break;
-		undo.key = lease->key;
-		undo.nonce = nonces[n];
-		undo.existed = true;
-		undo.prev_state = LEASE_HELD;
-		undo.prev_nonce = lease->nonce;
-		undo.prev_expires_at = lease->expires_at;
-		undo.prev_receive_count = lease->receive_count;
-		undo.prev_tid = lease->tid;
-
-		lease->nonce = nonces[n];
-		lease->expires_at = expires_at;
-		lease->receive_count++;
-		if (lease->first_received_at == 0)
-			lease->first_received_at = now;
-		xact_track_receive(qs, &undo);
-
-		taken[n].msg_id = lease->key.msg_id;
-		taken[n].nonce = lease->nonce;
-		taken[n].receive_count = lease->receive_count;
-		taken[n].first_received_at = lease->first_received_at;
-		taken[n].tid = lease->tid;
-		n++;
-	}
+	take_expired(&ts);
 
 	/* then fresh messages, from the cursor */
-	if (n < max_messages)
+	if (ts.n < max_messages)
 	{
 		TimestampTz cursor_at;
 		int64		cursor_id;
@@ -148,17 +300,18 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 		scan = index_beginscan(rel, index, snapshot, 1, 0);
 		index_rescan(scan, keys, 1, NULL, 0);
 
-		while (n < max_messages && index_getnext_slot(scan, ForwardScanDirection, slot))
+		while (ts.n < max_messages && index_getnext_slot(scan, ForwardScanDirection, slot))
 		{
 			bool		isnull;
 			TimestampTz visible_at;
 			int64		msg_id;
 			LeaseKey	key;
-			Lease	   *lease;
+			GroupKey	gkey;
+			bool		handed_out = true;
 
 			visible_at = DatumGetTimestampTz(slot_getattr(slot, Anum_q_visible_at, &isnull));
 			msg_id = DatumGetInt64(slot_getattr(slot, Anum_q_msg_id, &isnull));
-			if (visible_at > now)
+			if (visible_at > ts.now)
 			{
 				/* delayed: a long poll wakes up when it becomes visible */
 				*next_wakeup = visible_at;
@@ -170,47 +323,38 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 			key.dbid = MyDatabaseId;
 			key.queue_id = qi->queue_id;
 			key.msg_id = msg_id;
-			lease = lease_lookup(&key);
-			if (lease == NULL)
-				lease = lease_insert(&key);
-			else
-				lease = NULL;	/* handed out already */
-
-			if (lease != NULL)
+			if (lease_lookup(&key) == NULL)
 			{
-				LeaseUndo	undo;
-				int32		durable_count;
-				Datum		first;
+				if (!qi->fifo)
+					take_fresh(&ts, &key, slot, NULL);
+				else
+				{
+					Datum		group_id = slot_getattr(slot, Anum_q_group_id, &isnull);
+					text	   *gtext = isnull ? NULL : DatumGetTextPP(group_id);
 
-				durable_count = DatumGetInt32(slot_getattr(slot, Anum_q_receive_count, &isnull));
-				first = slot_getattr(slot, Anum_q_first_received_at, &isnull);
+					gkey.dbid = MyDatabaseId;
+					gkey.queue_id = qi->queue_id;
+					gkey.group_hash = gtext == NULL ? 1 :
+						group_hash_text(VARDATA_ANY(gtext), VARSIZE_ANY_EXHDR(gtext));
+					if (!group_is_mine(&ts, gkey.group_hash))
+					{
+						GroupEntry *group = group_lookup(&gkey);
 
-				lease->state = LEASE_RECEIVING;
-				lease->nonce = nonces[n];
-				lease->expires_at = expires_at;
-				lease->receive_count = durable_count + 1;
-				lease->first_received_at = isnull ? now : DatumGetTimestampTz(first);
-				lease->tid = slot->tts_tid;
-				qs->nleases++;
-
-				memset(&undo, 0, sizeof(undo));
-				undo.key = key;
-				undo.nonce = nonces[n];
-				undo.existed = false;
-				undo.prev_state = LEASE_HELD;
-				undo.prev_receive_count = durable_count;
-				undo.prev_tid = slot->tts_tid;
-				xact_track_receive(qs, &undo);
-
-				taken[n].msg_id = msg_id;
-				taken[n].nonce = nonces[n];
-				taken[n].receive_count = lease->receive_count;
-				taken[n].first_received_at = lease->first_received_at;
-				taken[n].tid = slot->tts_tid;
-						n++;
+						if (group == NULL)
+							ts.groups[ts.ngroups++] = gkey.group_hash;
+						else if (group_busy(group, ts.now))
+							handed_out = false;
+						else
+							take_group(&ts, group);
+					}
+					if (handed_out && ts.n < max_messages)
+						take_fresh(&ts, &key, slot, &gkey);
+					else
+						handed_out = false;
+				}
 			}
 
-			if (passing && visible_at < limit)
+			if (passing && handed_out && visible_at < limit)
 			{
 				pass_at = visible_at;
 				pass_id = msg_id;
@@ -228,7 +372,7 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 	*next_wakeup = Min(*next_wakeup, lease_next_expiry(qs));
 	LWLockRelease(qs->lock);
 	UnregisterSnapshot(snapshot);
-	return n;
+	return ts.n;
 }
 
 /*
@@ -332,19 +476,23 @@ move_to_dead_letter_queue(QueueInfo *qi, QueueShared *qs, Relation rel,
 	bool		isnull;
 	bool		attrs_null;
 	bool		source_null;
+	bool		group_null;
 	Datum		attrs;
 	Datum		source;
+	Datum		group;
 	LeaseKey	key;
 
 	slot_getallattrs(slot);
 	attrs = slot_getattr(slot, Anum_q_attributes, &attrs_null);
 	source = slot_getattr(slot, Anum_q_source_queue, &source_null);
+	group = slot_getattr(slot, Anum_q_group_id, &group_null);
 	pgmsg_send_moved(dlq, dqs,
 					 DatumGetJsonbP(slot_getattr(slot, Anum_q_body, &isnull)),
 					 attrs_null ? NULL : DatumGetJsonbP(attrs),
 					 DatumGetTimestampTz(slot_getattr(slot, Anum_q_sent_at, &isnull)),
 					 t->receive_count - 1,
-					 source_null ? qi->name : TextDatumGetCString(source));
+					 source_null ? qi->name : TextDatumGetCString(source),
+					 group_null ? NULL : DatumGetTextPP(group));
 
 	key.dbid = MyDatabaseId;
 	key.queue_id = qi->queue_id;
@@ -409,8 +557,7 @@ deliver(QueueInfo *qi, QueueShared *qs, Relation rel, Taken *taken, int n,
 		values[4] = Int32GetDatum(t->receive_count);
 		values[5] = slot_getattr(slot, Anum_q_sent_at, &isnull);
 		values[6] = TimestampTzGetDatum(t->first_received_at);
-		values[7] = (Datum) 0;
-		nulls[7] = true;
+		values[7] = slot_getattr(slot, Anum_q_group_id, &nulls[7]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		delivered++;
 	}

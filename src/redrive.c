@@ -97,7 +97,9 @@ pgmsg_redrive_batch(QueueInfo *qi, QueueInfo *dest, int64 max_messages)
 			QueueInfo  *target = dest;
 			bool		isnull;
 			bool		attrs_null;
+			bool		group_null;
 			Datum		attrs;
+			Datum		group;
 			Datum		source;
 			LeaseKey	key;
 
@@ -121,9 +123,16 @@ pgmsg_redrive_batch(QueueInfo *qi, QueueInfo *dest, int64 max_messages)
 			}
 
 			attrs = slot_getattr(slot, Anum_q_attributes, &attrs_null);
-			pgmsg_send_one(target, pgmsg_queue_slot(target),
-						   DatumGetJsonbP(slot_getattr(slot, Anum_q_body, &isnull)),
-						   attrs_null ? NULL : DatumGetJsonbP(attrs), 0);
+			group = slot_getattr(slot, Anum_q_group_id, &group_null);
+			if (target->fifo && group_null)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("cannot redrive messages of standard queue \"%s\" into FIFO queue \"%s\"",
+								qi->name, target->name)));
+			pgmsg_send_moved(target, pgmsg_queue_slot(target),
+							 DatumGetJsonbP(slot_getattr(slot, Anum_q_body, &isnull)),
+							 attrs_null ? NULL : DatumGetJsonbP(attrs), 0, 0, NULL,
+							 target->fifo ? DatumGetTextPP(group) : NULL);
 
 			key.dbid = MyDatabaseId;
 			key.queue_id = qi->queue_id;

@@ -19,6 +19,8 @@
 
 #include "catalog/pg_type.h"
 #include "commands/async.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "utils/array.h"
@@ -117,15 +119,16 @@ insert_plan(QueueInfo *qi)
 {
 	if (qi->insert_plan == NULL)
 	{
-		Oid			argtypes[6] = {TIMESTAMPTZOID, TIMESTAMPTZOID, JSONBOID, JSONBOID,
-		INT4OID, TEXTOID};
+		Oid			argtypes[7] = {TIMESTAMPTZOID, TIMESTAMPTZOID, JSONBOID, JSONBOID,
+		INT4OID, TEXTOID, TEXTOID};
 		SPIPlanPtr	plan;
 
 		plan = SPI_prepare(psprintf("INSERT INTO pgmsg.%s"
-									" (visible_at, sent_at, body, attributes, receive_count, source_queue)"
-									" VALUES ($1, $2, $3, $4, $5, $6) RETURNING msg_id",
+									" (visible_at, sent_at, body, attributes, receive_count,"
+									"  source_queue, group_id)"
+									" VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING msg_id",
 									quote_identifier(pgmsg_table_name(qi->name))),
-						   6, argtypes);
+						   7, argtypes);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 		SPI_keepplan(plan);
@@ -141,12 +144,12 @@ insert_plan(QueueInfo *qi)
 static int64
 append_message(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
 			   int64 delay, TimestampTz sent_at, int32 receive_count,
-			   const char *source_queue)
+			   const char *source_queue, text *group_id)
 {
 	bool		first;
 	TimestampTz ts;
-	Datum		args[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		args[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	bool		isnull;
 	int			ret;
 
@@ -173,6 +176,10 @@ append_message(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
 		args[5] = CStringGetTextDatum(source_queue);
 	else
 		nulls[5] = 'n';
+	if (group_id != NULL)
+		args[6] = PointerGetDatum(group_id);
+	else
+		nulls[6] = 'n';
 	ret = SPI_execute_plan(insert_plan(qi), args, nulls, false, 1);
 	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "could not insert into queue \"%s\": %s", qi->name,
@@ -182,30 +189,159 @@ append_message(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
 }
 
 /*
+ * FIFO deduplication: claim "dedup_id" on the queue for five minutes.
+ * Returns 0 if this transaction may send the message, or the id of the
+ * message sent with it before.  A concurrent sender of the same id waits on
+ * the primary key until the first commits or aborts, so exactly one message
+ * is stored.
+ */
+static int64
+claim_dedup_id(QueueInfo *qi, text *dedup_id)
+{
+	Oid			argtypes[2] = {INT4OID, TEXTOID};
+	Datum		args[2];
+	bool		isnull;
+	Datum		id;
+	int			ret;
+
+	args[0] = Int32GetDatum(qi->queue_id);
+	args[1] = PointerGetDatum(dedup_id);
+	ret = SPI_execute_with_args("INSERT INTO pgmsg.dedup AS d (queue_id, dedup_id, expires_at)"
+								" VALUES ($1, $2, pg_catalog.now() OPERATOR(pg_catalog.+) interval '5 minutes')"
+								" ON CONFLICT (queue_id, dedup_id) DO UPDATE"
+								"   SET msg_id = NULL, expires_at = EXCLUDED.expires_at"
+								"   WHERE d.expires_at OPERATOR(pg_catalog.<) pg_catalog.now()"
+								" RETURNING 1",
+								2, argtypes, args, NULL, false, 0);
+	if (ret != SPI_OK_INSERT_RETURNING && ret != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "could not record dedup_id: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 1)
+		return 0;
+	ret = SPI_execute_with_args("SELECT msg_id FROM pgmsg.dedup"
+								" WHERE queue_id OPERATOR(pg_catalog.=) $1"
+								"   AND dedup_id OPERATOR(pg_catalog.=) $2",
+								2, argtypes, args, NULL, false, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read dedup_id: %s", SPI_result_code_string(ret));
+	id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? 0 : DatumGetInt64(id);
+}
+
+static void
+record_dedup_id(QueueInfo *qi, text *dedup_id, int64 msg_id)
+{
+	Oid			argtypes[3] = {INT4OID, TEXTOID, INT8OID};
+	Datum		args[3];
+
+	args[0] = Int32GetDatum(qi->queue_id);
+	args[1] = PointerGetDatum(dedup_id);
+	args[2] = Int64GetDatum(msg_id);
+	if (SPI_execute_with_args("UPDATE pgmsg.dedup SET msg_id = $3"
+							  " WHERE queue_id OPERATOR(pg_catalog.=) $1"
+							  "   AND dedup_id OPERATOR(pg_catalog.=) $2",
+							  3, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not record dedup_id");
+}
+
+/*
+ * The content-based dedup id: the SHA-256 of the body's canonical text.
+ */
+static text *
+content_dedup_id(Jsonb *body)
+{
+	char	   *str = JsonbToCString(NULL, &body->root, VARSIZE(body));
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+	char		hex[PG_SHA256_DIGEST_LENGTH * 2 + 1];
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+
+	if (pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, (uint8 *) str, strlen(str)) < 0 ||
+		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+		elog(ERROR, "could not compute SHA-256 of message body");
+	pg_cryptohash_free(ctx);
+	for (int i = 0; i < PG_SHA256_DIGEST_LENGTH; i++)
+		sprintf(hex + 2 * i, "%02x", digest[i]);
+	return cstring_to_text(hex);
+}
+
+/*
  * Append one new message; the caller has checked it and is connected to SPI
- * as the extension owner.
+ * as the extension owner.  On a FIFO queue a repeated dedup id (or body,
+ * with content_based_dedup) within five minutes sends nothing and returns
+ * the first message's id.
  */
 int64
 pgmsg_send_one(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
-			   int64 delay)
+			   int64 delay, text *group_id, text *dedup_id)
 {
-	return append_message(qi, qs, body, attributes, delay, 0, 0, NULL);
+	int64		msg_id;
+
+	if (qi->fifo && dedup_id == NULL && qi->content_based_dedup)
+		dedup_id = content_dedup_id(body);
+	if (qi->fifo && dedup_id != NULL)
+	{
+		int64		original = claim_dedup_id(qi, dedup_id);
+
+		if (original != 0)
+			return original;
+	}
+	msg_id = append_message(qi, qs, body, attributes, delay, 0, 0, NULL, group_id);
+	if (qi->fifo && dedup_id != NULL)
+		record_dedup_id(qi, dedup_id, msg_id);
+	return msg_id;
 }
 
 /*
- * Append a message moved to a dead-letter queue, keeping its original send
- * time, receive count and source queue.
+ * Append a message moved to or out of a dead-letter queue, keeping its
+ * original send time, receive count, source queue and group.
  */
 int64
 pgmsg_send_moved(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
-				 TimestampTz sent_at, int32 receive_count, const char *source_queue)
+				 TimestampTz sent_at, int32 receive_count, const char *source_queue,
+				 text *group_id)
 {
 	return append_message(qi, qs, body, attributes, 0, sent_at, receive_count,
-						  source_queue);
+						  source_queue, group_id);
 }
 
 /*
- * pgmsg.send(queue, body, attributes, delay) returns the message id.
+ * Check the FIFO arguments of a message: FIFO queues need a group id and
+ * take no per-message delay; other queues take neither group nor dedup id.
+ */
+static void
+check_fifo_args(QueueInfo *qi, text *group_id, text *dedup_id, bool has_delay)
+{
+	if (qi->fifo)
+	{
+		if (group_id == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("group_id is required on FIFO queue \"%s\"", qi->name)));
+		if (has_delay)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("per-message delay is not allowed on FIFO queue \"%s\"", qi->name),
+					 errhint("Set the queue's delay instead.")));
+		if (VARSIZE_ANY_EXHDR(group_id) < 1 || VARSIZE_ANY_EXHDR(group_id) > 128)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("group_id must have 1 to 128 characters")));
+		if (dedup_id != NULL &&
+			(VARSIZE_ANY_EXHDR(dedup_id) < 1 || VARSIZE_ANY_EXHDR(dedup_id) > 128))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("dedup_id must have 1 to 128 characters")));
+	}
+	else if (group_id != NULL || dedup_id != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is only allowed on FIFO queues", group_id != NULL ? "group_id" : "dedup_id"),
+				 errdetail("Queue \"%s\" is a standard queue.", qi->name)));
+}
+
+/*
+ * pgmsg.send(queue, body, attributes, delay, group_id, dedup_id) returns
+ * the message id.
  */
 Datum
 pgmsg_send(PG_FUNCTION_ARGS)
@@ -217,6 +353,8 @@ pgmsg_send(PG_FUNCTION_ARGS)
 	Jsonb	   *attributes = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
 	int64		delay;
 	int64		msg_id;
+	text	   *group_id;
+	text	   *dedup_id;
 	Oid			save_userid;
 	int			save_sec;
 
@@ -228,13 +366,16 @@ pgmsg_send(PG_FUNCTION_ARGS)
 				 errmsg("message body must not be null")));
 	body = PG_GETARG_JSONB_P(1);
 	delay = pgmsg_interval_arg(fcinfo, 3, "delay", 0, PGMSG_MAX_DELAY, qi->delay);
+	group_id = PG_ARGISNULL(4) ? NULL : PG_GETARG_TEXT_PP(4);
+	dedup_id = PG_ARGISNULL(5) ? NULL : PG_GETARG_TEXT_PP(5);
+	check_fifo_args(qi, group_id, dedup_id, !PG_ARGISNULL(3));
 	check_message(qi, body, attributes);
 	qs = pgmsg_queue_slot(qi);
 
 	pgmsg_become_owner(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	msg_id = pgmsg_send_one(qi, qs, body, attributes, delay);
+	msg_id = pgmsg_send_one(qi, qs, body, attributes, delay, group_id, dedup_id);
 	SPI_finish();
 	pgmsg_restore_user(save_userid, save_sec);
 
@@ -242,8 +383,9 @@ pgmsg_send(PG_FUNCTION_ARGS)
 }
 
 /*
- * pgmsg.send_batch(queue, bodies, attributes, delay) returns the ids, in
- * the order of the bodies.  Every message is checked before any is sent.
+ * pgmsg.send_batch(queue, bodies, attributes, delay, group_ids, dedup_ids)
+ * returns the ids, in the order of the bodies.  Every message is checked
+ * before any is sent.
  */
 Datum
 pgmsg_send_batch(PG_FUNCTION_ARGS)
@@ -262,6 +404,11 @@ pgmsg_send_batch(PG_FUNCTION_ARGS)
 	Oid			save_userid;
 	int			save_sec;
 	int64	   *ids;
+	Datum	   *groups = NULL;
+	bool	   *group_nulls = NULL;
+	Datum	   *dedups = NULL;
+	bool	   *dedup_nulls = NULL;
+	int			n;
 
 	qi = pgmsg_queue_lookup(name, false);
 	pgmsg_check_privilege(qi, PGMSG_PRIV_SEND);
@@ -282,8 +429,32 @@ pgmsg_send_batch(PG_FUNCTION_ARGS)
 					 errdetail("There are %d bodies and %d attributes.", nbodies, nattrs)));
 	}
 	delay = pgmsg_interval_arg(fcinfo, 3, "delay", 0, PGMSG_MAX_DELAY, qi->delay);
+	if (!PG_ARGISNULL(4))
+	{
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(4), TEXTOID, -1, false, TYPALIGN_INT,
+						  &groups, &group_nulls, &n);
+		if (n != nbodies)
+			ereport(ERROR,
+					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					 errmsg("group_ids must have as many elements as bodies"),
+					 errdetail("There are %d bodies and %d group_ids.", nbodies, n)));
+	}
+	if (!PG_ARGISNULL(5))
+	{
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(5), TEXTOID, -1, false, TYPALIGN_INT,
+						  &dedups, &dedup_nulls, &n);
+		if (n != nbodies)
+			ereport(ERROR,
+					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					 errmsg("dedup_ids must have as many elements as bodies"),
+					 errdetail("There are %d bodies and %d dedup_ids.", nbodies, n)));
+	}
 	for (int i = 0; i < nbodies; i++)
 	{
+		check_fifo_args(qi,
+						groups != NULL && !group_nulls[i] ? DatumGetTextPP(groups[i]) : NULL,
+						dedups != NULL && !dedup_nulls[i] ? DatumGetTextPP(dedups[i]) : NULL,
+						!PG_ARGISNULL(3));
 		if (body_nulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -303,7 +474,9 @@ pgmsg_send_batch(PG_FUNCTION_ARGS)
 	for (int i = 0; i < nbodies; i++)
 		ids[i] = pgmsg_send_one(qi, qs, DatumGetJsonbP(bodies[i]),
 								attrs != NULL && !attr_nulls[i] ? DatumGetJsonbP(attrs[i]) : NULL,
-								delay);
+								delay,
+								groups != NULL && !group_nulls[i] ? DatumGetTextPP(groups[i]) : NULL,
+								dedups != NULL && !dedup_nulls[i] ? DatumGetTextPP(dedups[i]) : NULL);
 	SPI_finish();
 	pgmsg_restore_user(save_userid, save_sec);
 
