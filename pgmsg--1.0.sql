@@ -40,6 +40,25 @@ CREATE TABLE pgmsg.dedup (
 );
 REVOKE ALL ON pgmsg.dedup FROM PUBLIC;
 
+/*
+ * Redrive tasks started with start_redrive and carried out by the
+ * background worker in batches.
+ */
+CREATE TABLE pgmsg.redrive_task (
+    task_id             bigserial PRIMARY KEY,
+    dead_letter_queue   text NOT NULL,
+    destination         text,
+    max_messages        bigint,
+    moved               bigint NOT NULL DEFAULT 0,
+    state               text NOT NULL DEFAULT 'running'
+                        CHECK (state IN ('running', 'completed', 'failed')),
+    last_error          text,
+    started_by          oid NOT NULL,
+    started_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    finished_at         timestamptz
+);
+REVOKE ALL ON pgmsg.redrive_task, pgmsg.redrive_task_task_id_seq FROM PUBLIC;
+
 CREATE TABLE pgmsg.queue_grants (
     queue_id    integer NOT NULL REFERENCES pgmsg.queue_meta ON DELETE CASCADE,
     grantee     oid NOT NULL,
@@ -163,6 +182,13 @@ RETURNS bigint
 AS 'MODULE_PATHNAME', 'pgmsg_redrive'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 
+CREATE FUNCTION pgmsg.start_redrive(dead_letter_queue text, destination text DEFAULT NULL,
+    max_messages bigint DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pgmsg_start_redrive'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
 CREATE FUNCTION pgmsg.change_visibility(queue text, receipt text,
     visibility_timeout interval)
 RETURNS boolean
@@ -232,3 +258,11 @@ SELECT m.name,
   LEFT JOIN pgmsg.queue_meta d ON d.queue_id = m.dead_letter_queue_id;
 
 GRANT SELECT ON pgmsg.queues TO PUBLIC;
+
+CREATE VIEW pgmsg.redrive_tasks AS
+SELECT task_id, dead_letter_queue, destination, max_messages, moved, state,
+       last_error, pg_catalog.pg_get_userbyid(started_by) AS started_by,
+       started_at, finished_at
+  FROM pgmsg.redrive_task;
+
+GRANT SELECT ON pgmsg.redrive_tasks TO PUBLIC;

@@ -292,6 +292,8 @@ extern int64 pgmsg_send_moved(QueueInfo *qi, QueueShared *qs, Jsonb *body,
 
 /* redrive.c */
 extern int64 pgmsg_redrive_batch(QueueInfo *qi, QueueInfo *dest, int64 max_messages);
+extern bool pgmsg_redrive_task_step(void);
+extern uint64 pgmsg_dedup_cleanup(int limit);
 
 /* ack.c */
 extern bool pgmsg_delete_leased(QueueShared *qs, Relation rel,

@@ -12,6 +12,12 @@
  * source queue no longer exists, and which has no destination, is released
  * again and stays.
  *
+ * start_redrive records a task in pgmsg.redrive_task instead; the database's
+ * background worker (worker.c) calls pgmsg_redrive_task_step, which moves
+ * one bounded batch of a running task per transaction, so a large
+ * dead-letter queue is drained while producers and consumers keep running
+ * and no transaction stays open long.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -27,8 +33,10 @@
 #include "pgmsg.h"
 
 PG_FUNCTION_INFO_V1(pgmsg_redrive);
+PG_FUNCTION_INFO_V1(pgmsg_start_redrive);
 
 #define REDRIVE_BATCH 1000
+#define REDRIVE_TASK_BATCH 1000
 
 /*
  * Release a lease this transaction took, so the message stays available.
@@ -160,38 +168,187 @@ pgmsg_redrive_batch(QueueInfo *qi, QueueInfo *dest, int64 max_messages)
 }
 
 /*
+ * Check redrive's arguments and privileges; returns the dead-letter queue
+ * and sets *dest (NULL: each message's source queue) and *max_messages.
+ */
+static QueueInfo *
+redrive_args(FunctionCallInfo fcinfo, QueueInfo **dest, int64 *max_messages)
+{
+	char	   *name = pgmsg_text_arg(fcinfo, 0, "dead_letter_queue");
+	QueueInfo  *qi;
+
+	qi = pgmsg_queue_lookup(name, false);
+	pgmsg_check_privilege(qi, PGMSG_PRIV_RECEIVE);
+	*dest = NULL;
+	if (!PG_ARGISNULL(1))
+	{
+		char	   *dest_name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+
+		*dest = pgmsg_queue_lookup(dest_name, false);
+		if ((*dest)->queue_id == qi->queue_id)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("cannot redrive queue \"%s\" into itself", name)));
+		pgmsg_check_privilege(*dest, PGMSG_PRIV_SEND);
+	}
+	*max_messages = PG_INT64_MAX;
+	if (!PG_ARGISNULL(2))
+	{
+		*max_messages = PG_GETARG_INT64(2);
+		if (*max_messages < 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("max_messages %lld is out of range", (long long) *max_messages),
+					 errdetail("It must be at least 1, or NULL for all.")));
+	}
+	return qi;
+}
+
+/*
  * pgmsg.redrive(dead_letter_queue, destination, max_messages) returns how
  * many messages it moved, in the caller's transaction.
  */
 Datum
 pgmsg_redrive(PG_FUNCTION_ARGS)
 {
-	char	   *name = pgmsg_text_arg(fcinfo, 0, "dead_letter_queue");
+	QueueInfo  *dest;
+	int64		max_messages;
+	QueueInfo  *qi = redrive_args(fcinfo, &dest, &max_messages);
+
+	PG_RETURN_INT64(pgmsg_redrive_batch(qi, dest, max_messages));
+}
+
+/*
+ * pgmsg.start_redrive(dead_letter_queue, destination, max_messages) records
+ * a redrive task for the background worker and returns its id.
+ */
+Datum
+pgmsg_start_redrive(PG_FUNCTION_ARGS)
+{
+	QueueInfo  *dest;
+	int64		max_messages;
+	QueueInfo  *qi = redrive_args(fcinfo, &dest, &max_messages);
+	Oid			argtypes[4] = {TEXTOID, TEXTOID, INT8OID, OIDOID};
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	Oid			save_userid;
+	int			save_sec;
+	bool		isnull;
+	int64		task_id;
+
+	args[0] = CStringGetTextDatum(qi->name);
+	if (dest != NULL)
+		args[1] = CStringGetTextDatum(dest->name);
+	else
+		nulls[1] = 'n';
+	if (max_messages != PG_INT64_MAX)
+		args[2] = Int64GetDatum(max_messages);
+	else
+		nulls[2] = 'n';
+	args[3] = ObjectIdGetDatum(GetUserId());
+
+	pgmsg_become_owner(&save_userid, &save_sec);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("INSERT INTO pgmsg.redrive_task"
+							  " (dead_letter_queue, destination, max_messages, started_by)"
+							  " VALUES ($1, $2, $3, $4) RETURNING task_id",
+							  4, argtypes, args, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "could not record redrive task");
+	task_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	pgmsg_restore_user(save_userid, save_sec);
+	PG_RETURN_INT64(task_id);
+}
+
+/*
+ * Move one batch of the oldest running redrive task, in the current
+ * transaction.  Called by the background worker, connected to SPI.
+ * Returns false when no task is running.  A task that cannot go on (its
+ * queue is gone) is marked failed; other errors propagate, and the worker
+ * records them and tries again later.
+ */
+bool
+pgmsg_redrive_task_step(void)
+{
+	int64		task_id;
+	char	   *dlq_name;
+	char	   *dest_name;
+	int64		max_messages;
+	int64		moved;
+	int64		batch;
+	int64		n;
+	bool		isnull;
+	bool		finished;
 	QueueInfo  *qi;
 	QueueInfo  *dest = NULL;
-	int64		max_messages = PG_INT64_MAX;
+	Oid			argtypes[3] = {INT8OID, INT8OID, BOOLOID};
+	Datum		args[3];
+	HeapTuple	tup;
+	TupleDesc	tupdesc;
 
-	qi = pgmsg_queue_lookup(name, false);
-	pgmsg_check_privilege(qi, PGMSG_PRIV_RECEIVE);
-	if (!PG_ARGISNULL(1))
-	{
-		char	   *dest_name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (SPI_execute("SELECT task_id, dead_letter_queue, destination, max_messages, moved"
+					"  FROM pgmsg.redrive_task WHERE state OPERATOR(pg_catalog.=) 'running'"
+					" ORDER BY task_id LIMIT 1 FOR UPDATE SKIP LOCKED", false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read redrive tasks");
+	if (SPI_processed == 0)
+		return false;
+	tup = SPI_tuptable->vals[0];
+	tupdesc = SPI_tuptable->tupdesc;
+	task_id = DatumGetInt64(SPI_getbinval(tup, tupdesc, 1, &isnull));
+	dlq_name = SPI_getvalue(tup, tupdesc, 2);
+	dest_name = SPI_getvalue(tup, tupdesc, 3);
+	max_messages = DatumGetInt64(SPI_getbinval(tup, tupdesc, 4, &isnull));
+	if (isnull)
+		max_messages = PG_INT64_MAX;
+	moved = DatumGetInt64(SPI_getbinval(tup, tupdesc, 5, &isnull));
 
-		dest = pgmsg_queue_lookup(dest_name, false);
-		if (dest->queue_id == qi->queue_id)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("cannot redrive queue \"%s\" into itself", name)));
-		pgmsg_check_privilege(dest, PGMSG_PRIV_SEND);
-	}
-	if (!PG_ARGISNULL(2))
+	qi = pgmsg_queue_lookup(dlq_name, true);
+	if (dest_name != NULL)
+		dest = pgmsg_queue_lookup(dest_name, true);
+	if (qi == NULL || (dest_name != NULL && dest == NULL))
 	{
-		max_messages = PG_GETARG_INT64(2);
-		if (max_messages < 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("max_messages %lld is out of range", (long long) max_messages),
-					 errdetail("It must be at least 1, or NULL for all.")));
+		args[0] = Int64GetDatum(task_id);
+		if (SPI_execute_with_args("UPDATE pgmsg.redrive_task SET state = 'failed',"
+								  " last_error = 'queue no longer exists', finished_at = pg_catalog.now()"
+								  " WHERE task_id OPERATOR(pg_catalog.=) $1",
+								  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not update redrive task");
+		return true;
 	}
-	PG_RETURN_INT64(pgmsg_redrive_batch(qi, dest, max_messages));
+
+	batch = Min(REDRIVE_TASK_BATCH, max_messages - moved);
+	n = pgmsg_redrive_batch(qi, dest, batch);
+	finished = n < batch || moved + n >= max_messages;
+
+	args[0] = Int64GetDatum(task_id);
+	args[1] = Int64GetDatum(n);
+	args[2] = BoolGetDatum(finished);
+	if (SPI_execute_with_args("UPDATE pgmsg.redrive_task SET moved = moved OPERATOR(pg_catalog.+) $2,"
+							  " state = CASE WHEN $3 THEN 'completed' ELSE state END,"
+							  " finished_at = CASE WHEN $3 THEN pg_catalog.now() END"
+							  " WHERE task_id OPERATOR(pg_catalog.=) $1",
+							  3, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update redrive task");
+	return true;
+}
+
+/*
+ * Forget dedup ids older than five minutes, at most "limit" per call.
+ * Called by the background worker, connected to SPI.  Returns how many.
+ */
+uint64
+pgmsg_dedup_cleanup(int limit)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1];
+
+	args[0] = Int32GetDatum(limit);
+	if (SPI_execute_with_args("DELETE FROM pgmsg.dedup WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
+							  " SELECT ctid FROM pgmsg.dedup"
+							  "  WHERE expires_at OPERATOR(pg_catalog.<) pg_catalog.now() LIMIT $1))",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not clean up dedup ids");
+	return SPI_processed;
 }
