@@ -138,6 +138,23 @@ cursor_advance(QueueShared *qs, TimestampTz at, int64 id)
 }
 
 /*
+ * Move the cursor back to just before (at, id), if it is past it: the
+ * message there is to be handed out again as if it never had been (its
+ * first receive rolled back).
+ */
+void
+cursor_rewind(QueueShared *qs, TimestampTz at, int64 id)
+{
+	SpinLockAcquire(&qs->mutex);
+	if (at < qs->cursor_at || (at == qs->cursor_at && id <= qs->cursor_id))
+	{
+		qs->cursor_at = at;
+		qs->cursor_id = id - 1;
+	}
+	SpinLockRelease(&qs->mutex);
+}
+
+/*
  * Start scanning from the beginning again (after a purge).
  */
 void

@@ -51,6 +51,16 @@ pgmsg_shmem_startup_hook(void)
 void
 _PG_init(void)
 {
+	/*
+	 * Without the preload there is no shared memory to size, and a
+	 * postmaster-level setting could not be defined this late anyway.
+	 */
+	if (!process_shared_preload_libraries_in_progress)
+	{
+		MarkGUCPrefixReserved("pgmsg");
+		return;
+	}
+
 	DefineCustomIntVariable("pgmsg.max_leases",
 							"Maximum number of messages in flight, over all queues.",
 							"Each message handed out by a receive holds a lease in shared memory until it is deleted.",
@@ -66,9 +76,6 @@ _PG_init(void)
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("pgmsg");
-
-	if (!process_shared_preload_libraries_in_progress)
-		return;
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = pgmsg_shmem_request_hook;

@@ -123,6 +123,7 @@ extern TimestampTz cursor_limit(QueueShared *qs);
 extern void cursor_get(QueueShared *qs, TimestampTz *at, int64 *id);
 extern void cursor_advance(QueueShared *qs, TimestampTz at, int64 id);
 extern void cursor_reset(QueueShared *qs);
+extern void cursor_rewind(QueueShared *qs, TimestampTz at, int64 id);
 extern void cursor_clear_bound(QueueShared *qs);
 
 /* lease.c */
@@ -182,6 +183,7 @@ typedef struct LeaseUndo
 	TimestampTz prev_expires_at;
 	int32		prev_receive_count;
 	ItemPointerData prev_tid;
+	TimestampTz visible_at;		/* the message's key, for a first receive */
 } LeaseUndo;
 
 extern Size lease_shmem_size(void);

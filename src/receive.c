@@ -159,6 +159,7 @@ take_fresh(TakeState *ts, const LeaseKey *key, TupleTableSlot *slot,
 	undo.prev_state = LEASE_HELD;
 	undo.prev_receive_count = durable_count;
 	undo.prev_tid = slot->tts_tid;
+	undo.visible_at = DatumGetTimestampTz(slot_getattr(slot, Anum_q_visible_at, &isnull));
 	xact_track_receive(ts->qs, &undo);
 
 	t->msg_id = key->msg_id;

@@ -8,8 +8,10 @@
  * transaction records here what must happen at its end:
  *
  *	receive		commit: the lease becomes HELD (into the redelivery heap);
- *				abort: the lease is released at once, with its previous
- *				receipt, receive count and row version restored.
+ *				abort: the message is released at once: a redelivered one
+ *				gets its previous receipt, receive count and row version
+ *				back, a first receive's lease is dropped and the cursor
+ *				moved back before the message.
  *	delete		commit: the lease is dropped; abort: it is held again.
  *	visibility	commit: the new expiry takes effect.
  *	publish		end: the backend's lower bound for the queue is cleared;
@@ -326,11 +328,20 @@ abort_lease_actions(int level)
 			case ACT_RECEIVE:
 				/* released at once, as if this receive never happened */
 				Assert(lease->state != LEASE_HELD);
-				lease->nonce = a->undo.existed ? a->undo.prev_nonce : lease->nonce;
-				lease->receive_count = a->undo.prev_receive_count;
-				lease->tid = a->undo.prev_tid;
-				lease->expires_at = now;
-				lease_heap_push(a->qs, lease);
+				if (a->undo.existed)
+				{
+					lease->nonce = a->undo.prev_nonce;
+					lease->receive_count = a->undo.prev_receive_count;
+					lease->tid = a->undo.prev_tid;
+					lease->expires_at = now;
+					lease_heap_push(a->qs, lease);
+				}
+				else
+				{
+					/* a first receive leaves no lease; the cursor comes back */
+					lease_remove(a->qs, lease);
+					cursor_rewind(a->qs, a->undo.visible_at, a->undo.key.msg_id);
+				}
 				wake_waiters(a->qs);
 				break;
 			case ACT_DELETE:
