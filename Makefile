@@ -15,6 +15,7 @@ OBJS = \
 	src/receive.o \
 	src/ack.o \
 	src/redrive.o \
+	src/worker.o \
 	src/stats.o
 
 EXTENSION = pgmsg

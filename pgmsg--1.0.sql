@@ -266,3 +266,16 @@ SELECT task_id, dead_letter_queue, destination, max_messages, moved, state,
   FROM pgmsg.redrive_task;
 
 GRANT SELECT ON pgmsg.redrive_tasks TO PUBLIC;
+
+/* Background worker */
+
+CREATE FUNCTION pgmsg.start_worker()
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgmsg_start_worker'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+REVOKE ALL ON FUNCTION pgmsg.start_worker() FROM PUBLIC;
+
+-- start this database's worker once CREATE EXTENSION commits
+SELECT pgmsg.start_worker();

@@ -75,6 +75,7 @@ _PG_init(void)
 							1024, 1, 1000000,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
+	pgmsg_worker_init();
 	MarkGUCPrefixReserved("pgmsg");
 
 	prev_shmem_request_hook = shmem_request_hook;

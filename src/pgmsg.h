@@ -276,12 +276,17 @@ extern void xact_track_visibility(QueueShared *qs, const LeaseKey *key,
 extern bool xact_track_publish(QueueShared *qs, int64 nsent);
 extern void xact_track_drop(int32 queue_id);
 extern void xact_track_dead_letter(QueueShared *qs);
+extern void xact_track_worker(bool start);
 extern void xact_track_purge(int32 queue_id);
 extern void xact_reserve(int n);
 extern bool xact_uses_pgmsg(void);
 
 /* worker.c */
 extern void pgmsg_worker_init(void);
+extern Size worker_shmem_size(void);
+extern void worker_shmem_init(void);
+extern void pgmsg_worker_wake(void);
+extern void pgmsg_worker_request_start(void);
 
 /* send.c */
 extern int64 pgmsg_send_one(QueueInfo *qi, QueueShared *qs, Jsonb *body,

@@ -259,6 +259,7 @@ pgmsg_start_redrive(PG_FUNCTION_ARGS)
 										  SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
 	pgmsg_restore_user(save_userid, save_sec);
+	xact_track_worker(false);
 	PG_RETURN_INT64(task_id);
 }
 

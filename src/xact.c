@@ -19,6 +19,7 @@
  *	drop, purge	commit: the queue's leases are dropped and its slot is
  *				released or its cursor reset.
  *	dead letter	commit: the move is counted in the queue's statistics.
+ *	worker		commit: the database's worker is woken or started.
  *
  * Commit work runs at XACT_EVENT_COMMIT, which comes after
  * ProcArrayEndTransaction: the transaction's rows are visible to every new
@@ -62,7 +63,9 @@ typedef enum QueueActionKind
 	QACT_PUBLISH,
 	QACT_DROP,
 	QACT_PURGE,
-	QACT_DEAD_LETTER
+	QACT_DEAD_LETTER,
+	QACT_WAKE_WORKER,
+	QACT_START_WORKER
 } QueueActionKind;
 
 typedef struct QueueAction
@@ -210,6 +213,16 @@ void
 xact_track_dead_letter(QueueShared *qs)
 {
 	new_queue_action(QACT_DEAD_LETTER)->qs = qs;
+}
+
+/*
+ * Wake this database's worker (it has new work), or ask the launcher to
+ * start it, once this transaction commits.
+ */
+void
+xact_track_worker(bool start)
+{
+	new_queue_action(start ? QACT_START_WORKER : QACT_WAKE_WORKER);
 }
 
 void
@@ -380,6 +393,12 @@ commit_queue_actions(void)
 				break;
 			case QACT_DEAD_LETTER:
 				pg_atomic_fetch_add_u64(&a->qs->dead_lettered, 1);
+				break;
+			case QACT_WAKE_WORKER:
+				pgmsg_worker_wake();
+				break;
+			case QACT_START_WORKER:
+				pgmsg_worker_request_start();
 				break;
 			case QACT_DROP:
 			case QACT_PURGE:
