@@ -81,14 +81,12 @@ pgmsg_catalog_invalidate(void)
 static void
 free_queue_plans(QueueInfo *qi)
 {
-	void	  **plans[] = {&qi->insert_plan, &qi->update_plan, &qi->count_plan};
-
-	for (int i = 0; i < lengthof(plans); i++)
-	{
-		if (*plans[i] != NULL)
-			SPI_freeplan((SPIPlanPtr) *plans[i]);
-		*plans[i] = NULL;
-	}
+	if (qi->update_plan != NULL)
+		SPI_freeplan((SPIPlanPtr) qi->update_plan);
+	qi->update_plan = NULL;
+	if (qi->index_info != NULL)
+		pfree(qi->index_info);
+	qi->index_info = NULL;
 }
 
 static void
@@ -400,7 +398,9 @@ pgmsg_queue_lookup(const char *name, bool missing_ok)
 	qi->privs_role = InvalidOid;
 	qi->privs = 0;
 	qi->shared = NULL;
-	qi->insert_plan = qi->update_plan = qi->count_plan = NULL;
+	qi->update_plan = NULL;
+	qi->index_info = NULL;
+	qi->sequenceid = InvalidOid;
 	return qi;
 }
 

@@ -42,28 +42,39 @@
 #include "pgmsg.h"
 
 /*
- * Hand out the timestamp part of a new key for this queue.  If
- * "register_bound" is set, this is the backend's first key for the queue in
- * the current transaction and its lower bound is recorded; the caller has
- * already arranged (xact_track_publish) for the bound to be cleared at the
- * end of the transaction.
+ * Hand out the timestamp part of a new key for this queue: the clock's
+ * current value (returned in *sent_at) plus the delay.  If "register_bound"
+ * is set, this is the backend's first key for the queue in the current
+ * transaction and its lower bound is recorded; the caller has already
+ * arranged (xact_track_publish) for the bound to be cleared at the end of
+ * the transaction.  On a FIFO queue ("in_order") keys never go backwards,
+ * even when the queue's delay shrinks, so key order is send order.
  */
 TimestampTz
-cursor_assign_key(QueueShared *qs, bool register_bound)
+cursor_assign_key(QueueShared *qs, bool register_bound, int64 delay,
+				  bool in_order, TimestampTz *sent_at)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz ts;
+	TimestampTz key;
 
 	SpinLockAcquire(&qs->mutex);
 	ts = Max(now, qs->clock);
 	qs->clock = ts;
+	key = ts + delay;
+	if (in_order)
+	{
+		key = Max(key, qs->last_key);
+		qs->last_key = key;
+	}
 	if (register_bound)
 	{
 		pg_atomic_write_u64(&pgmsg_publisher_bounds(qs)[MyProc->pgprocno], (uint64) ts);
 		pg_atomic_fetch_add_u32(&qs->npublishers, 1);
 	}
 	SpinLockRelease(&qs->mutex);
-	return ts;
+	*sent_at = ts;
+	return key;
 }
 
 /*

@@ -73,6 +73,7 @@ typedef struct QueueShared
 	/* protected by mutex: see cursor.c */
 	slock_t		mutex;
 	TimestampTz clock;			/* last key timestamp handed out */
+	TimestampTz last_key;		/* FIFO: the greatest key handed out */
 	TimestampTz cursor_at;		/* everything <= (cursor_at, cursor_id) */
 	int64		cursor_id;		/* ... has been handed out once */
 	pg_atomic_uint32 npublishers;	/* backends with a registered bound */
@@ -118,7 +119,9 @@ extern void pgmsg_queue_release(QueueShared *qs, int32 queue_id);
 extern pg_atomic_uint64 *pgmsg_publisher_bounds(QueueShared *qs);
 
 /* cursor.c */
-extern TimestampTz cursor_assign_key(QueueShared *qs, bool register_bound);
+extern TimestampTz cursor_assign_key(QueueShared *qs, bool register_bound,
+									 int64 delay, bool in_order,
+									 TimestampTz *sent_at);
 extern TimestampTz cursor_limit(QueueShared *qs);
 extern void cursor_get(QueueShared *qs, TimestampTz *at, int64 *id);
 extern void cursor_advance(QueueShared *qs, TimestampTz at, int64 id);
@@ -238,10 +241,10 @@ typedef struct QueueInfo
 
 	QueueShared *shared;		/* cached slot, rechecked on use */
 
-	/* plans prepared for this queue's table (send.c, receive.c, ack.c) */
-	void	   *insert_plan;
+	/* cached for this queue's table (send.c, receive.c) */
+	Oid			sequenceid;		/* of msg_id */
+	struct IndexInfo *index_info;
 	void	   *update_plan;
-	void	   *count_plan;
 } QueueInfo;
 
 extern void pgmsg_validate_name(const char *kind, const char *name);

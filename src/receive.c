@@ -204,14 +204,17 @@ take_group(TakeState *ts, GroupEntry *group)
 
 /*
  * Redeliveries: expired leases from the heap.  On a FIFO queue an expired
- * lease of a busy group is set aside, and a free group is taken whole.
+ * lease of a busy group is set aside (and put back at the end), and a free
+ * group is taken whole.  Setting aside costs a receive one step per expired
+ * message of a busy group.
  */
 static void
 take_expired(TakeState *ts)
 {
 	QueueShared *qs = ts->qs;
-	Lease	   *aside[64];
+	Lease	  **aside = NULL;
 	int			naside = 0;
+	int			maxaside = 0;
 
 	while (ts->n < ts->max_messages && !pairingheap_is_empty(&qs->redelivery))
 	{
@@ -238,14 +241,20 @@ take_expired(TakeState *ts)
 			take_group(ts, group);
 			continue;
 		}
-		if (naside == lengthof(aside))
-			break;
+		if (naside == maxaside)
+		{
+			maxaside = Max(64, maxaside * 2);
+			aside = aside == NULL ? palloc(sizeof(Lease *) * maxaside)
+				: repalloc(aside, sizeof(Lease *) * maxaside);
+		}
 		pairingheap_remove_first(&qs->redelivery);
 		lease->state = LEASE_RECEIVING;	/* out of the heap for now */
 		aside[naside++] = lease;
 	}
 	for (int i = 0; i < naside; i++)
 		lease_heap_push(qs, aside[i]);
+	if (aside != NULL)
+		pfree(aside);
 }
 
 /*

@@ -295,6 +295,9 @@ commit_lease_actions(void)
 			case ACT_DELETE:
 				if (lease->state == LEASE_DELETING)
 				{
+					/* a FIFO group may be free now */
+					if (lease->group_hash != 0)
+						wake_waiters(a->qs);
 					lease_remove(a->qs, lease);
 					pg_atomic_fetch_add_u64(&a->qs->deleted, 1);
 					SpinLockAcquire(&a->qs->mutex);
