@@ -284,6 +284,9 @@ extern void xact_track_purge(int32 queue_id);
 extern void xact_reserve(int n);
 extern bool xact_uses_pgmsg(void);
 
+/* stats.c */
+extern int64 pgmsg_stored_messages(QueueShared *qs, const char *name);
+
 /* worker.c */
 extern void pgmsg_worker_init(void);
 extern Size worker_shmem_size(void);

@@ -35,6 +35,37 @@ count_query(const char *sql)
 									   SPI_tuptable->tupdesc, 1, &isnull));
 }
 
+/*
+ * The number of messages stored in a queue: the count kept in shared
+ * memory, counted first if it is not valid (after a start, a purge or a
+ * retention sweep).  Caller is connected to SPI as the extension owner.
+ */
+int64
+pgmsg_stored_messages(QueueShared *qs, const char *name)
+{
+	bool		valid;
+	int64		count;
+
+	SpinLockAcquire(&qs->mutex);
+	valid = qs->count_valid;
+	count = qs->count;
+	SpinLockRelease(&qs->mutex);
+	if (valid)
+		return Max(count, 0);
+
+	count = count_query(psprintf("SELECT pg_catalog.count(*) FROM pgmsg.%s",
+								 quote_identifier(pgmsg_table_name(name))));
+	SpinLockAcquire(&qs->mutex);
+	if (!qs->count_valid)
+	{
+		qs->count = count;
+		qs->count_valid = true;
+	}
+	count = qs->count;
+	SpinLockRelease(&qs->mutex);
+	return Max(count, 0);
+}
+
 Datum
 pgmsg_queue_stats(PG_FUNCTION_ARGS)
 {
@@ -66,34 +97,17 @@ pgmsg_queue_stats(PG_FUNCTION_ARGS)
 		QueueShared *qs = pgmsg_queue_shared(queue_id, true);
 		Datum		values[9];
 		bool		nulls[9];
-		bool		count_valid;
 		int64		count;
 		int64		nleases;
 
-		SpinLockAcquire(&qs->mutex);
-		count_valid = qs->count_valid;
-		count = qs->count;
-		SpinLockRelease(&qs->mutex);
-		if (!count_valid)
-		{
-			int64		counted = count_query(psprintf("SELECT pg_catalog.count(*) FROM pgmsg.%s", table));
-
-			SpinLockAcquire(&qs->mutex);
-			if (!qs->count_valid)
-			{
-				qs->count = counted;
-				qs->count_valid = true;
-			}
-			count = qs->count;
-			SpinLockRelease(&qs->mutex);
-		}
+		count = pgmsg_stored_messages(qs, name);
 		LWLockAcquire(qs->lock, LW_SHARED);
 		nleases = qs->nleases;
 		LWLockRelease(qs->lock);
 
 		memset(nulls, 0, sizeof(nulls));
 		values[0] = Int32GetDatum(queue_id);
-		values[1] = Int64GetDatum(Max(count, 0));
+		values[1] = Int64GetDatum(count);
 		values[2] = Int64GetDatum(nleases);
 		values[3] = Int64GetDatum(count_query(psprintf("SELECT pg_catalog.count(*) FROM pgmsg.%s"
 													   " WHERE visible_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()",

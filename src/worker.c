@@ -368,7 +368,7 @@ retention_sweep(void)
 		int32		queue_id = DatumGetInt32(SPI_getbinval(queues->vals[i], queues->tupdesc, 1, &isnull));
 		char	   *name = SPI_getvalue(queues->vals[i], queues->tupdesc, 2);
 		Datum		retention = SPI_getbinval(queues->vals[i], queues->tupdesc, 3, &isnull);
-		const char *table = quote_identifier(psprintf("q_%s", name));
+		const char *table = quote_identifier(pgmsg_table_name(name));
 		Oid			argtypes[2] = {INTERVALOID, INT4OID};
 		Datum		args[2];
 		int			ret;
@@ -419,29 +419,9 @@ recount_stale(void)
 		bool		isnull;
 		int32		queue_id = DatumGetInt32(SPI_getbinval(queues->vals[i], queues->tupdesc, 1, &isnull));
 		QueueShared *qs = pgmsg_queue_shared(queue_id, false);
-		bool		valid;
-		int64		count;
 
-		if (qs == NULL)
-			continue;
-		SpinLockAcquire(&qs->mutex);
-		valid = qs->count_valid;
-		SpinLockRelease(&qs->mutex);
-		if (valid)
-			continue;
-		if (SPI_execute(psprintf("SELECT pg_catalog.count(*) FROM pgmsg.%s",
-								 quote_identifier(psprintf("q_%s",
-														   SPI_getvalue(queues->vals[i], queues->tupdesc, 2)))),
-						true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not count messages");
-		count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		SpinLockAcquire(&qs->mutex);
-		if (!qs->count_valid)
-		{
-			qs->count = count;
-			qs->count_valid = true;
-		}
-		SpinLockRelease(&qs->mutex);
+		if (qs != NULL)
+			(void) pgmsg_stored_messages(qs, SPI_getvalue(queues->vals[i], queues->tupdesc, 2));
 	}
 }
 
