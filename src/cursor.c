@@ -47,12 +47,11 @@
  * is set, this is the backend's first key for the queue in the current
  * transaction and its lower bound is recorded; the caller has already
  * arranged (xact_track_publish) for the bound to be cleared at the end of
- * the transaction.  On a FIFO queue ("in_order") keys never go backwards,
- * even when the queue's delay shrinks, so key order is send order.
+ * the transaction.  (FIFO groups keep their own order: group_order_key.)
  */
 TimestampTz
 cursor_assign_key(QueueShared *qs, bool register_bound, int64 delay,
-				  bool in_order, TimestampTz *sent_at)
+				  TimestampTz *sent_at)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz ts;
@@ -62,11 +61,6 @@ cursor_assign_key(QueueShared *qs, bool register_bound, int64 delay,
 	ts = Max(now, qs->clock);
 	qs->clock = ts;
 	key = ts + delay;
-	if (in_order)
-	{
-		key = Max(key, qs->last_key);
-		qs->last_key = key;
-	}
 	if (register_bound)
 	{
 		pg_atomic_write_u64(&pgmsg_publisher_bounds(qs)[MyProc->pgprocno], (uint64) ts);

@@ -195,7 +195,10 @@ group_attach(Lease *lease, const GroupKey *key)
 	if (group == NULL)
 		elog(ERROR, "out of shared memory for pgmsg groups");
 	if (!found)
+	{
 		dlist_init(&group->leases);
+		group->last_key = 0;
+	}
 	lease->group_hash = key->group_hash;
 	dlist_push_tail(&group->leases, &lease->group_node);
 }
@@ -214,7 +217,61 @@ group_detach(Lease *lease)
 	group = group_lookup(&key);
 	dlist_delete(&lease->group_node);
 	lease->group_hash = 0;
-	if (group == NULL || !dlist_is_empty(&group->leases))
+	if (group == NULL || !dlist_is_empty(&group->leases) ||
+		group->last_key > GetCurrentTimestamp())
+		return;
+	hashcode = get_hash_value(group_hash, &key);
+	plock = pgmsg_partition_lock(hashcode % LEASE_PARTITIONS);
+	LWLockAcquire(plock, LW_EXCLUSIVE);
+	hash_search_with_hash_value(group_hash, &key, hashcode, HASH_REMOVE, NULL);
+	LWLockRelease(plock);
+}
+
+/*
+ * The key of a new FIFO message: never before the key of a delayed message
+ * sent earlier to the same group, so a group's send order is its key order
+ * even when the queue's delay shrinks, while other groups are not held
+ * back.  A group whose last message is still delayed keeps an entry for
+ * that (without leases) until the message is received.  Caller holds the
+ * queue lock.
+ */
+TimestampTz
+group_order_key(const GroupKey *key, TimestampTz msg_key, TimestampTz now)
+{
+	uint32		hashcode = get_hash_value(group_hash, key);
+	LWLock	   *plock = pgmsg_partition_lock(hashcode % LEASE_PARTITIONS);
+	GroupEntry *group;
+	bool		found;
+
+	group = group_lookup(key);
+	if (group != NULL && group->last_key > msg_key)
+		msg_key = group->last_key;
+	if (msg_key <= now)
+		return msg_key;
+
+	LWLockAcquire(plock, LW_EXCLUSIVE);
+	group = hash_search_with_hash_value(group_hash, key, hashcode, HASH_ENTER_NULL, &found);
+	LWLockRelease(plock);
+	if (group == NULL)
+		elog(ERROR, "out of shared memory for pgmsg groups");
+	if (!found)
+		dlist_init(&group->leases);
+	group->last_key = msg_key;
+	return msg_key;
+}
+
+/*
+ * Drop a group entry that has no leases and no delayed message pending.
+ * Caller holds the queue lock.
+ */
+void
+group_forget_if_idle(GroupEntry *group, TimestampTz now)
+{
+	uint32		hashcode;
+	LWLock	   *plock;
+	GroupKey	key = group->key;
+
+	if (!dlist_is_empty(&group->leases) || group->last_key > now)
 		return;
 	hashcode = get_hash_value(group_hash, &key);
 	plock = pgmsg_partition_lock(hashcode % LEASE_PARTITIONS);

@@ -73,7 +73,6 @@ typedef struct QueueShared
 	/* protected by mutex: see cursor.c */
 	slock_t		mutex;
 	TimestampTz clock;			/* last key timestamp handed out */
-	TimestampTz last_key;		/* FIFO: the greatest key handed out */
 	TimestampTz cursor_at;		/* everything <= (cursor_at, cursor_id) */
 	int64		cursor_id;		/* ... has been handed out once */
 	pg_atomic_uint32 npublishers;	/* backends with a registered bound */
@@ -120,8 +119,7 @@ extern pg_atomic_uint64 *pgmsg_publisher_bounds(QueueShared *qs);
 
 /* cursor.c */
 extern TimestampTz cursor_assign_key(QueueShared *qs, bool register_bound,
-									 int64 delay, bool in_order,
-									 TimestampTz *sent_at);
+									 int64 delay, TimestampTz *sent_at);
 extern TimestampTz cursor_limit(QueueShared *qs);
 extern void cursor_get(QueueShared *qs, TimestampTz *at, int64 *id);
 extern void cursor_advance(QueueShared *qs, TimestampTz at, int64 id);
@@ -173,6 +171,7 @@ typedef struct GroupEntry
 {
 	GroupKey	key;			/* hash key: must be first */
 	dlist_head	leases;
+	TimestampTz last_key;		/* greatest delayed key sent to the group */
 } GroupEntry;
 
 /* What a receiving transaction must remember to undo a lease. */
@@ -203,6 +202,9 @@ extern uint64 lease_new_nonce(void);
 extern GroupEntry *group_lookup(const GroupKey *key);
 extern void group_attach(Lease *lease, const GroupKey *key);
 extern bool group_busy(GroupEntry *group, TimestampTz now);
+extern TimestampTz group_order_key(const GroupKey *key, TimestampTz msg_key,
+								   TimestampTz now);
+extern void group_forget_if_idle(GroupEntry *group, TimestampTz now);
 extern uint64 group_hash_text(const char *group_id, int len);
 
 /* receipt.c */

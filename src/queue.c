@@ -82,6 +82,24 @@ resolve_dead_letter_queue(const char *name, const char *dlq_name,
 	int			depth = 0;
 
 	pgmsg_validate_name("queue", dlq_name);
+
+	/*
+	 * Serialize dead-letter changes, so that two transactions cannot each
+	 * pass the cycle check and close a cycle together.  The lookups below
+	 * then see every committed change.
+	 */
+	{
+		Oid			save_userid;
+		int			save_sec;
+
+		pgmsg_become_owner(&save_userid, &save_sec);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		spi_exec("LOCK TABLE pgmsg.queue_meta IN SHARE ROW EXCLUSIVE MODE",
+				 0, NULL, NULL, SPI_OK_UTILITY);
+		SPI_finish();
+		pgmsg_restore_user(save_userid, save_sec);
+	}
 	if (strcmp(dlq_name, name) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -350,6 +350,11 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 					{
 						GroupEntry *group = group_lookup(&gkey);
 
+						if (group != NULL && dlist_is_empty(&group->leases))
+						{
+							group_forget_if_idle(group, ts.now);
+							group = NULL;
+						}
 						if (group == NULL)
 							ts.groups[ts.ngroups++] = gkey.group_hash;
 						else if (group_busy(group, ts.now))
@@ -492,7 +497,14 @@ move_to_dead_letter_queue(QueueInfo *qi, QueueShared *qs, Relation rel,
 	Datum		group;
 	LeaseKey	key;
 
+	/* the row must still be ours to delete: a purge may have taken it */
+	key.dbid = MyDatabaseId;
+	key.queue_id = qi->queue_id;
+	key.msg_id = t->msg_id;
 	slot_getallattrs(slot);
+	if (!pgmsg_delete_leased(qs, rel, &key, t->nonce))
+		return;
+
 	attrs = slot_getattr(slot, Anum_q_attributes, &attrs_null);
 	source = slot_getattr(slot, Anum_q_source_queue, &source_null);
 	group = slot_getattr(slot, Anum_q_group_id, &group_null);
@@ -503,12 +515,7 @@ move_to_dead_letter_queue(QueueInfo *qi, QueueShared *qs, Relation rel,
 					 t->receive_count - 1,
 					 source_null ? qi->name : TextDatumGetCString(source),
 					 group_null ? NULL : DatumGetTextPP(group));
-
-	key.dbid = MyDatabaseId;
-	key.queue_id = qi->queue_id;
-	key.msg_id = t->msg_id;
-	if (pgmsg_delete_leased(qs, rel, &key, t->nonce))
-		xact_track_dead_letter(qs);
+	xact_track_dead_letter(qs);
 }
 
 /*

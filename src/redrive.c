@@ -130,23 +130,25 @@ pgmsg_redrive_batch(QueueInfo *qi, QueueInfo *dest, int64 max_messages)
 				pgmsg_become_owner(&save_userid, &save_sec);
 			}
 
-			attrs = slot_getattr(slot, Anum_q_attributes, &attrs_null);
 			group = slot_getattr(slot, Anum_q_group_id, &group_null);
 			if (target->fifo && group_null)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("cannot redrive messages of standard queue \"%s\" into FIFO queue \"%s\"",
 								qi->name, target->name)));
+
+			/* delete first: a concurrent purge may have taken the message */
+			key.dbid = MyDatabaseId;
+			key.queue_id = qi->queue_id;
+			key.msg_id = t->msg_id;
+			if (!pgmsg_delete_leased(qs, rel, &key, t->nonce))
+				continue;
+			attrs = slot_getattr(slot, Anum_q_attributes, &attrs_null);
 			pgmsg_send_moved(target, pgmsg_queue_slot(target),
 							 DatumGetJsonbP(slot_getattr(slot, Anum_q_body, &isnull)),
 							 attrs_null ? NULL : DatumGetJsonbP(attrs), 0, 0, NULL,
 							 target->fifo ? DatumGetTextPP(group) : NULL);
-
-			key.dbid = MyDatabaseId;
-			key.queue_id = qi->queue_id;
-			key.msg_id = t->msg_id;
-			if (pgmsg_delete_leased(qs, rel, &key, t->nonce))
-				moved++;
+			moved++;
 		}
 		ExecDropSingleTupleTableSlot(slot);
 		UnregisterSnapshot(snapshot);

@@ -30,6 +30,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -162,7 +163,18 @@ append_message(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
 	}
 
 	first = xact_track_publish(qs, 1);
-	key = cursor_assign_key(qs, first, delay, qi->fifo, &ts);
+	key = cursor_assign_key(qs, first, delay, &ts);
+	if (qi->fifo && group_id != NULL)
+	{
+		GroupKey	gkey;
+
+		gkey.dbid = MyDatabaseId;
+		gkey.queue_id = qi->queue_id;
+		gkey.group_hash = group_hash_text(VARDATA_ANY(group_id), VARSIZE_ANY_EXHDR(group_id));
+		LWLockAcquire(qs->lock, LW_EXCLUSIVE);
+		key = group_order_key(&gkey, key, ts);
+		LWLockRelease(qs->lock);
+	}
 	if (first && qi->notify)
 	{
 		/* delivered by LISTEN/NOTIFY at commit, and only then */

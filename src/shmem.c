@@ -191,7 +191,6 @@ pgmsg_queue_shared(int32 queue_id, bool create)
 		result = free_slot;
 		SpinLockAcquire(&result->mutex);
 		result->clock = 0;
-		result->last_key = 0;
 		result->cursor_at = DT_NOBEGIN;
 		result->cursor_id = PG_INT64_MIN;
 		result->count_valid = false;

@@ -18,12 +18,13 @@
  * there is never more than one per database.
  *
  * Each database's worker does what must happen without a client:
- *	- retention: messages older than their queue's retention are deleted,
- *	  in bounded batches, every pgmsg.retention_interval;
- *	- redrive tasks started with start_redrive, one batch per transaction
- *	  (redrive.c);
- *	- forgetting FIFO dedup ids older than five minutes;
- *	- recounting the stored messages of queues whose count is stale.
+ *	- every pgmsg.retention_interval: deleting messages older than their
+ *	  queue's retention, in bounded batches; recounting the stored messages
+ *	  of queues whose count is stale; forgetting FIFO dedup ids older than
+ *	  five minutes;
+ *	- every round (pgmsg.worker_naptime, or at once when start_redrive
+ *	  commits and sets the worker's latch): redrive tasks, one batch per
+ *	  transaction (redrive.c).
  * Waking long-polling receivers when a delayed message becomes due needs no
  * worker: a waiting receive sleeps until the next delayed key (receive.c).
  * DROP EXTENSION pgmsg ends the worker within a naptime; DROP DATABASE of a
@@ -104,8 +105,8 @@ static WorkerShared *worker_shared = NULL;
 
 int			pgmsg_max_databases = 64;
 int			pgmsg_launcher_naptime = 10000;
-int			pgmsg_worker_naptime = 1000;
-int			pgmsg_retention_interval = 10000;
+int			pgmsg_worker_naptime = 2000;
+int			pgmsg_retention_interval = 30000;
 
 Size
 worker_shmem_size(void)
@@ -154,14 +155,14 @@ pgmsg_worker_init(void)
 							"How long a pgmsg worker sleeps between rounds of work.",
 							NULL,
 							&pgmsg_worker_naptime,
-							1000, 10, INT_MAX,
+							2000, 10, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("pgmsg.retention_interval",
 							"How often a pgmsg worker deletes messages past their queue's retention.",
 							NULL,
 							&pgmsg_retention_interval,
-							10000, 10, INT_MAX,
+							30000, 10, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
@@ -585,6 +586,7 @@ pgmsg_worker_main(Datum arg)
 			last_retention = now;
 			busy |= run_unit(WORK_RETENTION);
 			run_unit(WORK_RECOUNT);
+			busy |= run_unit(WORK_DEDUP);
 		}
 		for (int i = 0; i < REDRIVE_STEPS_PER_ROUND; i++)
 		{
@@ -592,7 +594,6 @@ pgmsg_worker_main(Datum arg)
 				break;
 			busy = true;
 		}
-		busy |= run_unit(WORK_DEDUP);
 
 		MemoryContextSwitchTo(TopMemoryContext);
 		MemoryContextReset(round_cxt);

@@ -64,6 +64,7 @@ typedef enum QueueActionKind
 	QACT_DROP,
 	QACT_PURGE,
 	QACT_DEAD_LETTER,
+	QACT_SENT,
 	QACT_WAKE_WORKER,
 	QACT_START_WORKER
 } QueueActionKind;
@@ -188,21 +189,34 @@ bool
 xact_track_publish(QueueShared *qs, int64 nsent)
 {
 	QueueAction *a;
+	bool		first = true;
+	int			level = GetCurrentTransactionNestLevel();
 
 	for (int i = 0; i < n_queue_actions; i++)
 	{
 		a = &queue_actions[i];
 		if (a->kind == QACT_PUBLISH && a->qs == qs)
 		{
-			a->nsent += nsent;
-			return false;
+			first = false;
+			break;
 		}
 	}
-	a = new_queue_action(QACT_PUBLISH);
-	a->qs = qs;
-	a->nsent = nsent;
-	a->nestlevel = 1;
-	return true;
+	if (first)
+	{
+		a = new_queue_action(QACT_PUBLISH);
+		a->qs = qs;
+		a->nestlevel = 1;
+	}
+
+	/* the count, at this level, so a rolled-back savepoint takes it back */
+	a = n_queue_actions > 0 ? &queue_actions[n_queue_actions - 1] : NULL;
+	if (a == NULL || a->kind != QACT_SENT || a->qs != qs || a->nestlevel != level)
+	{
+		a = new_queue_action(QACT_SENT);
+		a->qs = qs;
+	}
+	a->nsent += nsent;
+	return first;
 }
 
 /*
@@ -388,11 +402,13 @@ commit_queue_actions(void)
 		{
 			case QACT_PUBLISH:
 				cursor_clear_bound(a->qs);
+				wake_waiters(a->qs);
+				break;
+			case QACT_SENT:
 				pg_atomic_fetch_add_u64(&a->qs->sent, a->nsent);
 				SpinLockAcquire(&a->qs->mutex);
 				a->qs->count += a->nsent;
 				SpinLockRelease(&a->qs->mutex);
-				wake_waiters(a->qs);
 				break;
 			case QACT_DEAD_LETTER:
 				pg_atomic_fetch_add_u64(&a->qs->dead_lettered, 1);
