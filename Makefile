@@ -16,7 +16,8 @@ OBJS = \
 	src/ack.o \
 	src/redrive.o \
 	src/worker.o \
-	src/stats.o
+	src/stats.o \
+	src/filter.o
 
 EXTENSION = pgmsg
 DATA = pgmsg--1.0.sql

@@ -279,3 +279,9 @@ REVOKE ALL ON FUNCTION pgmsg.start_worker() FROM PUBLIC;
 
 -- start this database's worker once CREATE EXTENSION commits
 SELECT pgmsg.start_worker();
+
+/* SNS subscription filter policies (filter.c) */
+
+CREATE FUNCTION pgmsg.filter_matches(filter_policy jsonb, attributes jsonb, body jsonb DEFAULT NULL,
+    filter_policy_scope text DEFAULT 'MessageAttributes')
+RETURNS boolean AS 'MODULE_PATHNAME', 'pgmsg_filter_matches' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;

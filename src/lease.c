@@ -178,11 +178,12 @@ group_lookup(const GroupKey *key)
 }
 
 /*
- * Append a newly handed-out lease to its group.  Cannot run out of space:
- * there are as many group entries as leases.
+ * Find or create a group entry.  Cannot run out of space in practice: an
+ * entry holds a lease or a delayed message, and there are as many entries
+ * as leases.
  */
-void
-group_attach(Lease *lease, const GroupKey *key)
+static GroupEntry *
+group_enter(const GroupKey *key)
 {
 	uint32		hashcode = get_hash_value(group_hash, key);
 	LWLock	   *plock = pgmsg_partition_lock(hashcode % LEASE_PARTITIONS);
@@ -193,12 +194,26 @@ group_attach(Lease *lease, const GroupKey *key)
 	group = hash_search_with_hash_value(group_hash, key, hashcode, HASH_ENTER_NULL, &found);
 	LWLockRelease(plock);
 	if (group == NULL)
-		elog(ERROR, "out of shared memory for pgmsg groups");
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of shared memory for pgmsg message groups"),
+				 errhint("Raise pgmsg.max_leases and restart the server.")));
 	if (!found)
 	{
 		dlist_init(&group->leases);
 		group->last_key = 0;
 	}
+	return group;
+}
+
+/*
+ * Append a newly handed-out lease to its group.
+ */
+void
+group_attach(Lease *lease, const GroupKey *key)
+{
+	GroupEntry *group = group_enter(key);
+
 	lease->group_hash = key->group_hash;
 	dlist_push_tail(&group->leases, &lease->group_node);
 }
@@ -207,8 +222,6 @@ static void
 group_detach(Lease *lease)
 {
 	GroupKey	key;
-	uint32		hashcode;
-	LWLock	   *plock;
 	GroupEntry *group;
 
 	key.dbid = lease->key.dbid;
@@ -217,14 +230,8 @@ group_detach(Lease *lease)
 	group = group_lookup(&key);
 	dlist_delete(&lease->group_node);
 	lease->group_hash = 0;
-	if (group == NULL || !dlist_is_empty(&group->leases) ||
-		group->last_key > GetCurrentTimestamp())
-		return;
-	hashcode = get_hash_value(group_hash, &key);
-	plock = pgmsg_partition_lock(hashcode % LEASE_PARTITIONS);
-	LWLockAcquire(plock, LW_EXCLUSIVE);
-	hash_search_with_hash_value(group_hash, &key, hashcode, HASH_REMOVE, NULL);
-	LWLockRelease(plock);
+	if (group != NULL)
+		group_forget_if_idle(group, GetCurrentTimestamp());
 }
 
 /*
@@ -238,25 +245,12 @@ group_detach(Lease *lease)
 TimestampTz
 group_order_key(const GroupKey *key, TimestampTz msg_key, TimestampTz now)
 {
-	uint32		hashcode = get_hash_value(group_hash, key);
-	LWLock	   *plock = pgmsg_partition_lock(hashcode % LEASE_PARTITIONS);
-	GroupEntry *group;
-	bool		found;
+	GroupEntry *group = group_lookup(key);
 
-	group = group_lookup(key);
 	if (group != NULL && group->last_key > msg_key)
 		msg_key = group->last_key;
-	if (msg_key <= now)
-		return msg_key;
-
-	LWLockAcquire(plock, LW_EXCLUSIVE);
-	group = hash_search_with_hash_value(group_hash, key, hashcode, HASH_ENTER_NULL, &found);
-	LWLockRelease(plock);
-	if (group == NULL)
-		elog(ERROR, "out of shared memory for pgmsg groups");
-	if (!found)
-		dlist_init(&group->leases);
-	group->last_key = msg_key;
+	if (msg_key > now)
+		group_enter(key)->last_key = msg_key;
 	return msg_key;
 }
 

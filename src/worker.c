@@ -5,47 +5,96 @@
  *		where pgmsg is installed.
  *
  * The launcher is a static background worker connected to no database.
- * It reads pg_database every pgmsg.launcher_naptime (or when its latch is
- * set) and starts a dynamic worker in each database that allows
- * connections and is not a template, unless that database is known not to
- * have pgmsg.  A worker that finds no pgmsg in its database says so in
- * shared memory and exits; its database is then left alone until
- * CREATE EXTENSION pgmsg calls pgmsg.start_worker(), which clears the mark
- * and wakes the launcher.  A worker that dies otherwise is started again,
- * no sooner than RESTART_DELAY later.  After a crash of any backend the
- * postmaster restarts the launcher, which starts the workers again; the
- * dynamic workers themselves are never restarted by the postmaster, so
- * there is never more than one per database.
+ * Every pgmsg.launcher_naptime, and whenever its latch is set (a worker
+ * started or stopped, or pgmsg.start_worker() committed), it reads
+ * pg_database and starts a dynamic worker in each database that allows
+ * connections and is not a template, unless that database already has a
+ * worker or is known not to have pgmsg.  The launcher cannot see another
+ * database's pg_extension, so the first worker in a database is a probe: it
+ * connects, finds no pgmsg, records "not installed" and exits, and the
+ * database is left alone until CREATE EXTENSION pgmsg calls
+ * pgmsg.start_worker(), which clears the mark when it commits and wakes
+ * the launcher.  A scan that forks nothing costs one catalog scan.
+ *
+ * A worker that dies (an error that escaped it, pg_terminate_backend, a
+ * database that cannot be connected to) is started again no sooner than
+ * RESTART_DELAY_MS later; the dynamic workers are registered with
+ * BGW_NEVER_RESTART, so only the launcher restarts them.  After a crash of
+ * any backend the postmaster reinitialises shared memory and restarts the
+ * launcher, which starts the workers again.  The launcher itself may exit
+ * (pg_terminate_backend) while its workers keep running; its successor,
+ * started by the postmaster, finds them in shared memory.
+ *
+ * Shared state: one DbEntry per database the launcher tracks (at most
+ * pgmsg.max_databases: every database that allows connections and is not a
+ * template, pgmsg or not, since "not installed" is remembered there too),
+ * and the launcher's latch.  Entries of databases that disappeared from
+ * pg_database (or stopped allowing connections) are recycled once no
+ * worker runs there.
+ *
+ *	state			meaning; who sets it
+ *	UNKNOWN			to be looked at (again): launcher (new entry),
+ *					start_worker() (was NOT_INSTALLED), a probe that raced a
+ *					CREATE EXTENSION
+ *	STARTING		a worker was registered (launcher) or has claimed the
+ *					entry and is checking for pgmsg (worker)
+ *	RUNNING			the worker found pgmsg and runs (worker)
+ *	NOT_INSTALLED	no pgmsg there (worker, then it exits)
+ *	FAILED			the worker died at failed_at (the worker's exit
+ *					callback, or the launcher for one that died before
+ *					claiming the entry)
+ *
+ * At most one worker per database: a worker claims its database's entry by
+ * writing its pid there, and exits at once if another live worker already
+ * did; its exit callback clears the pid.  So a worker registered twice (by
+ * a launcher and by its successor) never runs twice.  The launcher keeps
+ * the BackgroundWorkerHandle of each worker it registered in its own
+ * memory (the handle type is opaque, so it cannot live in shared memory),
+ * only to notice a worker that died before claiming its entry.
+ *
+ * Locking: WorkerShared is protected by its spinlock, held only to read or
+ * write a few fields, never across anything that can fail.  Entries are
+ * added and recycled by the launcher only; a worker writes its own entry
+ * (state, pid, latch) only while its pid is in it; start_worker() bumps
+ * start_requests and turns NOT_INSTALLED into UNKNOWN.  Latches are set
+ * after releasing the lock: a stale pointer still points at a PGPROC latch,
+ * which is always safe to set (a spurious wakeup at worst).
  *
  * Each database's worker does what must happen without a client:
  *	- every pgmsg.retention_interval: deleting messages older than their
- *	  queue's retention, in bounded batches; recounting the stored messages
- *	  of queues whose count is stale; forgetting FIFO dedup ids older than
- *	  five minutes;
+ *	  queue's retention, at most RETENTION_BATCH per transaction and until
+ *	  none is left; then recounting the stored messages of queues whose
+ *	  count is stale; forgetting FIFO dedup ids older than five minutes;
  *	- every round (pgmsg.worker_naptime, or at once when start_redrive
  *	  commits and sets the worker's latch): redrive tasks, one batch per
  *	  transaction (redrive.c).
+ * Each unit of work runs in its own transaction; an error is logged, the
+ * transaction aborted, and the worker carries on: a failing queue is
+ * retried at the next sweep, failing redrive tasks after a pause that
+ * doubles up to MAX_RETRY_DELAY_MS.  An idle worker runs two tiny
+ * transactions per round and one index probe per queue per sweep.
  * Waking long-polling receivers when a delayed message becomes due needs no
- * worker: a waiting receive sleeps until the next delayed key (receive.c).
- * DROP EXTENSION pgmsg ends the worker within a naptime; DROP DATABASE of a
- * database with pgmsg installed needs the extension dropped first, or
- * WITH (FORCE), as for any connected session.
- *
- * Locking: the WorkerShared struct is protected by its spinlock.  Entries
- * are added by the launcher only; a worker writes its own entry's state,
- * pid and latch.  Latches are set without the lock: a stale pointer only
- * ever points at a PGPROC latch, which is always valid to set.
+ * worker: a waiting receive sleeps until the next delayed key or lease
+ * expiry of its queue (receive.c).
+ * DROP EXTENSION pgmsg ends the worker within a naptime: it checks for the
+ * extension first in every round.  DROP DATABASE of a database with pgmsg
+ * installed needs the extension dropped first, or WITH (FORCE), as for any
+ * connected session; so does CREATE DATABASE ... TEMPLATE of such a
+ * database.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "access/genam.h"
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_database.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -54,14 +103,17 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
@@ -72,32 +124,39 @@ PG_FUNCTION_INFO_V1(pgmsg_start_worker);
 PGDLLEXPORT void pgmsg_launcher_main(Datum arg);
 PGDLLEXPORT void pgmsg_worker_main(Datum arg);
 
-#define RESTART_DELAY_MS		10000
-#define RETENTION_BATCH			10000
+#define RESTART_DELAY_MS		10000	/* before a dead worker is started again */
+#define MAX_RETRY_DELAY_MS		60000	/* longest pause of a failing duty */
+#define RETENTION_BATCH			10000	/* rows deleted per transaction */
 #define DEDUP_BATCH				10000
 #define REDRIVE_STEPS_PER_ROUND 10
 
 typedef enum DbState
 {
-	DB_UNKNOWN,					/* no worker has looked yet */
-	DB_RUNNING,					/* a worker runs there */
-	DB_NOT_INSTALLED			/* pgmsg is not installed there */
+	DB_FREE = 0,				/* entry unused */
+	DB_UNKNOWN,
+	DB_STARTING,
+	DB_RUNNING,
+	DB_NOT_INSTALLED,
+	DB_FAILED
 } DbState;
 
 typedef struct DbEntry
 {
 	Oid			dboid;
 	DbState		state;
-	uint32		start_requests; /* bumped by pgmsg.start_worker() commits */
-	pid_t		pid;
-	Latch	   *latch;
+	TimestampTz failed_at;		/* DB_FAILED: when the worker died */
+	uint32		start_requests; /* bumped by each committed start_worker() */
+	pid_t		pid;			/* the worker that claimed the entry, or 0 */
+	Latch	   *latch;			/* its latch, or NULL */
 } DbEntry;
 
 typedef struct WorkerShared
 {
 	slock_t		mutex;
+	pid_t		launcher_pid;
 	Latch	   *launcher_latch;
-	int			nentries;
+	int			max_entries;
+	int			nentries;		/* entries[] in use or freed, from the start */
 	DbEntry		entries[FLEXIBLE_ARRAY_MEMBER];
 } WorkerShared;
 
@@ -125,6 +184,7 @@ worker_shmem_init(void)
 	{
 		memset(worker_shared, 0, worker_shmem_size());
 		SpinLockInit(&worker_shared->mutex);
+		worker_shared->max_entries = pgmsg_max_databases;
 	}
 }
 
@@ -138,8 +198,8 @@ pgmsg_worker_init(void)
 	BackgroundWorker worker;
 
 	DefineCustomIntVariable("pgmsg.max_databases",
-							"Maximum number of databases with a pgmsg worker.",
-							NULL,
+							"Maximum number of databases the pgmsg launcher keeps track of.",
+							"Every database that allows connections and is not a template takes one, whether pgmsg is installed there or not.",
 							&pgmsg_max_databases,
 							64, 1, 10000,
 							PGC_POSTMASTER, 0,
@@ -177,46 +237,83 @@ pgmsg_worker_init(void)
 	RegisterBackgroundWorker(&worker);
 }
 
+/* The entry of a database, or NULL.  Caller holds the spinlock. */
 static DbEntry *
 find_entry(Oid dboid)
 {
 	for (int i = 0; i < worker_shared->nentries; i++)
-		if (worker_shared->entries[i].dboid == dboid)
-			return &worker_shared->entries[i];
+	{
+		DbEntry    *e = &worker_shared->entries[i];
+
+		if (e->state != DB_FREE && e->dboid == dboid)
+			return e;
+	}
 	return NULL;
 }
 
-/*
- * Launcher-local: the handles of the workers it started.
- */
-typedef struct LaunchedWorker
+/* A new entry, or NULL if all are in use.  Launcher only, spinlock held. */
+static DbEntry *
+add_entry(Oid dboid)
 {
-	Oid			dboid;
-	BackgroundWorkerHandle *handle;
-	TimestampTz stopped_at;		/* 0 while running or never started */
-} LaunchedWorker;
+	DbEntry    *e = NULL;
 
-static LaunchedWorker *launched = NULL;
-static int	nlaunched = 0;
-
-static LaunchedWorker *
-launched_for(Oid dboid)
-{
-	for (int i = 0; i < nlaunched; i++)
-		if (launched[i].dboid == dboid)
-			return &launched[i];
-	if (nlaunched >= pgmsg_max_databases)
-		return NULL;
-	launched[nlaunched].dboid = dboid;
-	launched[nlaunched].handle = NULL;
-	launched[nlaunched].stopped_at = 0;
-	return &launched[nlaunched++];
+	for (int i = 0; i < worker_shared->nentries; i++)
+	{
+		if (worker_shared->entries[i].state == DB_FREE)
+		{
+			e = &worker_shared->entries[i];
+			break;
+		}
+	}
+	if (e == NULL)
+	{
+		if (worker_shared->nentries >= worker_shared->max_entries)
+			return NULL;
+		e = &worker_shared->entries[worker_shared->nentries++];
+	}
+	memset(e, 0, sizeof(DbEntry));
+	e->dboid = dboid;
+	e->state = DB_UNKNOWN;
+	return e;
 }
 
+/* ----------------------------------------------------------------------
+ * The launcher
+ * ----------------------------------------------------------------------
+ */
+
+static MemoryContext launcher_cxt = NULL;
+static BackgroundWorkerHandle **handles = NULL;	/* by entry index */
+static bool *seen = NULL;		/* by entry index, per scan */
+static bool out_of_slots_logged = false;
+static bool out_of_entries_logged = false;
+
+/*
+ * Register the worker of entry "idx".  The entry is STARTING before the
+ * worker can run, so the worker's own state changes are never overwritten;
+ * if registration fails it goes back to what it was, and the next scan
+ * tries again.
+ */
 static void
-start_worker_for(LaunchedWorker *lw, const char *datname)
+start_worker_for(int idx, Oid dboid, const char *datname)
 {
+	DbEntry    *e = &worker_shared->entries[idx];
 	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	MemoryContext old;
+	DbState		prev;
+	bool		ok;
+
+	SpinLockAcquire(&worker_shared->mutex);
+	prev = e->state;
+	if (e->dboid == dboid && e->pid == 0 &&
+		(prev == DB_UNKNOWN || prev == DB_FAILED))
+		e->state = DB_STARTING;
+	else
+		prev = DB_FREE;			/* changed under us: leave it */
+	SpinLockRelease(&worker_shared->mutex);
+	if (prev == DB_FREE)
+		return;
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -226,92 +323,216 @@ start_worker_for(LaunchedWorker *lw, const char *datname)
 	strlcpy(worker.bgw_function_name, "pgmsg_worker_main", BGW_MAXLEN);
 	snprintf(worker.bgw_name, BGW_MAXLEN, "pgmsg worker for database %s", datname);
 	strlcpy(worker.bgw_type, "pgmsg worker", BGW_MAXLEN);
-	worker.bgw_main_arg = ObjectIdGetDatum(lw->dboid);
+	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
 	worker.bgw_notify_pid = MyProcPid;
 
-	MemoryContextSwitchTo(TopMemoryContext);
-	if (!RegisterDynamicBackgroundWorker(&worker, &lw->handle))
+	old = MemoryContextSwitchTo(launcher_cxt);
+	ok = RegisterDynamicBackgroundWorker(&worker, &handle);
+	MemoryContextSwitchTo(old);
+
+	if (!ok)
 	{
-		ereport(LOG,
-				(errmsg("pgmsg launcher could not start a worker for database \"%s\"", datname),
-				 errhint("Raise max_worker_processes.")));
-		lw->handle = NULL;
-		lw->stopped_at = GetCurrentTimestamp();
+		SpinLockAcquire(&worker_shared->mutex);
+		if (e->dboid == dboid && e->state == DB_STARTING && e->pid == 0)
+			e->state = prev;
+		SpinLockRelease(&worker_shared->mutex);
+		if (!out_of_slots_logged)
+			ereport(LOG,
+					(errmsg("pgmsg launcher could not start a worker for database \"%s\"",
+							datname),
+					 errdetail("No background worker slot is free."),
+					 errhint("Raise max_worker_processes.")));
+		out_of_slots_logged = true;
+		return;
 	}
-	else
-		lw->stopped_at = 0;
+	out_of_slots_logged = false;
+	if (handles[idx] != NULL)
+		pfree(handles[idx]);
+	handles[idx] = handle;
+	ereport(DEBUG1,
+			(errmsg_internal("pgmsg launcher started a worker for database \"%s\"", datname)));
 }
 
 /*
- * One pass of the launcher over pg_database.
+ * Look at one database of pg_database.  Returns how long the launcher may
+ * sleep before this database needs it again, in milliseconds.
+ */
+static long
+launcher_visit(Form_pg_database db, TimestampTz now, bool *untracked)
+{
+	DbEntry    *e;
+	int			idx;
+	DbState		state = DB_FREE;
+	TimestampTz failed_at = 0;
+	pid_t		pid = 0;
+	long		secs;
+	int			usecs;
+
+	SpinLockAcquire(&worker_shared->mutex);
+	e = find_entry(db->oid);
+	if (e == NULL)
+		e = add_entry(db->oid);
+	if (e != NULL)
+	{
+		state = e->state;
+		failed_at = e->failed_at;
+		pid = e->pid;
+	}
+	SpinLockRelease(&worker_shared->mutex);
+
+	if (e == NULL)
+	{
+		*untracked = true;
+		if (!out_of_entries_logged)
+			ereport(LOG,
+					(errmsg("pgmsg launcher cannot look after database \"%s\"",
+							NameStr(db->datname)),
+					 errdetail("All %d entries of pgmsg.max_databases are in use.",
+							   worker_shared->max_entries),
+					 errhint("Raise pgmsg.max_databases and restart the server.")));
+		out_of_entries_logged = true;
+		return pgmsg_launcher_naptime;
+	}
+	idx = e - worker_shared->entries;
+	seen[idx] = true;
+
+	switch (state)
+	{
+		case DB_UNKNOWN:
+			start_worker_for(idx, db->oid, NameStr(db->datname));
+			break;
+		case DB_FAILED:
+			if (TimestampDifferenceExceeds(failed_at, now, RESTART_DELAY_MS))
+				start_worker_for(idx, db->oid, NameStr(db->datname));
+			else
+			{
+				TimestampDifference(now,
+									TimestampTzPlusMilliseconds(failed_at, RESTART_DELAY_MS),
+									&secs, &usecs);
+				return Max(secs * 1000 + usecs / 1000 + 1, 10);
+			}
+			break;
+		case DB_STARTING:
+			{
+				pid_t		wpid;
+
+				/* a worker that stopped before claiming its entry has failed */
+				if (pid == 0 && handles[idx] != NULL &&
+					GetBackgroundWorkerPid(handles[idx], &wpid) == BGWH_STOPPED)
+				{
+					SpinLockAcquire(&worker_shared->mutex);
+					if (e->dboid == db->oid && e->state == DB_STARTING && e->pid == 0)
+					{
+						e->state = DB_FAILED;
+						e->failed_at = now;
+					}
+					SpinLockRelease(&worker_shared->mutex);
+					return RESTART_DELAY_MS;
+				}
+			}
+			break;
+		case DB_RUNNING:
+		case DB_NOT_INSTALLED:
+		case DB_FREE:
+			break;
+	}
+	return pgmsg_launcher_naptime;
+}
+
+/*
+ * Recycle the entries of databases the last scan did not see, once no
+ * worker is there.
  */
 static void
+launcher_forget_unseen(void)
+{
+	for (int i = 0; i < worker_shared->max_entries; i++)
+	{
+		bool		stopped;
+		bool		freed = false;
+		pid_t		wpid;
+
+		if (seen[i])
+			continue;
+		stopped = handles[i] == NULL ||
+			GetBackgroundWorkerPid(handles[i], &wpid) == BGWH_STOPPED;
+		SpinLockAcquire(&worker_shared->mutex);
+		if (i < worker_shared->nentries)
+		{
+			DbEntry    *e = &worker_shared->entries[i];
+
+			if (e->state != DB_FREE && e->pid == 0 &&
+				(e->state != DB_STARTING || stopped))
+			{
+				e->state = DB_FREE;
+				e->dboid = InvalidOid;
+				freed = true;
+			}
+		}
+		SpinLockRelease(&worker_shared->mutex);
+		if (freed && handles[i] != NULL)
+		{
+			pfree(handles[i]);
+			handles[i] = NULL;
+		}
+	}
+}
+
+/*
+ * One pass over pg_database.  Returns how long to sleep, in milliseconds.
+ */
+static long
 launcher_scan(void)
 {
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tup;
-	MemoryContext cxt = CurrentMemoryContext;
 	TimestampTz now = GetCurrentTimestamp();
+	long		timeout = pgmsg_launcher_naptime;
+	bool		untracked = false;
+
+	memset(seen, 0, sizeof(bool) * worker_shared->max_entries);
 
 	StartTransactionCommand();
 	(void) GetTransactionSnapshot();
+	pgstat_report_activity(STATE_RUNNING, "scanning pg_database");
 	rel = table_open(DatabaseRelationId, AccessShareLock);
 	scan = table_beginscan_catalog(rel, 0, NULL);
 	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
-		DbEntry    *entry;
-		LaunchedWorker *lw;
-		pid_t		pid;
-		bool		skip = false;
-		DbState		state;
 
 		if (!db->datallowconn || db->datistemplate)
 			continue;
-
-		SpinLockAcquire(&worker_shared->mutex);
-		entry = find_entry(db->oid);
-		if (entry == NULL && worker_shared->nentries < pgmsg_max_databases)
-		{
-			entry = &worker_shared->entries[worker_shared->nentries++];
-			entry->dboid = db->oid;
-			entry->state = DB_UNKNOWN;
-			entry->start_requests = 0;
-			entry->pid = 0;
-			entry->latch = NULL;
-		}
-		skip = entry == NULL || entry->state == DB_NOT_INSTALLED;
-		state = entry != NULL ? entry->state : DB_UNKNOWN;
-		SpinLockRelease(&worker_shared->mutex);
-		if (skip)
+#ifdef DATCONNLIMIT_INVALID_DB
+		/* left behind by an interrupted DROP DATABASE */
+		if (db->datconnlimit == DATCONNLIMIT_INVALID_DB)
 			continue;
-
-		lw = launched_for(db->oid);
-		if (lw == NULL)
-			continue;
-		if (lw->handle != NULL &&
-			GetBackgroundWorkerPid(lw->handle, &pid) != BGWH_STOPPED)
-			continue;
-		if (lw->handle != NULL)
-		{
-			/*
-			 * It stopped.  One that left saying "look again" (state unknown)
-			 * is started at once; one that died while running, not at once.
-			 */
-			pfree(lw->handle);
-			lw->handle = NULL;
-			lw->stopped_at = state == DB_RUNNING ? now : 0;
-		}
-		if (lw->stopped_at != 0 &&
-			!TimestampDifferenceExceeds(lw->stopped_at, now, RESTART_DELAY_MS))
-			continue;
-		start_worker_for(lw, NameStr(db->datname));
+#endif
+		timeout = Min(timeout, launcher_visit(db, now, &untracked));
 	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
 	CommitTransactionCommand();
-	MemoryContextSwitchTo(cxt);
+	pgstat_report_activity(STATE_IDLE, NULL);
+
+	launcher_forget_unseen();
+	/* log again the next time the entries run out */
+	if (!untracked)
+		out_of_entries_logged = false;
+	return timeout;
+}
+
+static void
+launcher_exit(int code, Datum arg)
+{
+	SpinLockAcquire(&worker_shared->mutex);
+	if (worker_shared->launcher_pid == MyProcPid)
+	{
+		worker_shared->launcher_pid = 0;
+		worker_shared->launcher_latch = NULL;
+	}
+	SpinLockRelease(&worker_shared->mutex);
 }
 
 void
@@ -322,241 +543,527 @@ pgmsg_launcher_main(Datum arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 
-	launched = MemoryContextAllocZero(TopMemoryContext,
-									  sizeof(LaunchedWorker) * pgmsg_max_databases);
+	launcher_cxt = AllocSetContextCreate(TopMemoryContext, "pgmsg launcher",
+										 ALLOCSET_DEFAULT_SIZES);
+	handles = MemoryContextAllocZero(launcher_cxt,
+									 sizeof(BackgroundWorkerHandle *) * worker_shared->max_entries);
+	seen = MemoryContextAllocZero(launcher_cxt, sizeof(bool) * worker_shared->max_entries);
+
+	on_shmem_exit(launcher_exit, (Datum) 0);
 	SpinLockAcquire(&worker_shared->mutex);
+	worker_shared->launcher_pid = MyProcPid;
 	worker_shared->launcher_latch = MyLatch;
+
+	/*
+	 * A previous launcher may have registered workers that have not claimed
+	 * their entry yet, and whose handles died with it: look again.  Should
+	 * two workers start in one database, only one claims it.
+	 */
+	for (int i = 0; i < worker_shared->nentries; i++)
+	{
+		DbEntry    *e = &worker_shared->entries[i];
+
+		if (e->state == DB_STARTING && e->pid == 0)
+			e->state = DB_UNKNOWN;
+	}
 	SpinLockRelease(&worker_shared->mutex);
 
 	for (;;)
 	{
+		long		timeout;
+
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		launcher_scan();
+		timeout = launcher_scan();
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 Min(pgmsg_launcher_naptime, RESTART_DELAY_MS),
-						 PG_WAIT_EXTENSION);
+						 timeout, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 }
 
-/*
- * Worker-local: when the last retention sweep ran.
+/* ----------------------------------------------------------------------
+ * The per-database worker
+ * ----------------------------------------------------------------------
  */
-static TimestampTz last_retention = 0;
+
+static Oid	my_dboid = InvalidOid;
 
 /*
- * Delete messages past retention from every queue; returns how many.
- */
-static uint64
-retention_sweep(void)
-{
-	SPITupleTable *queues;
-	uint64		nqueues;
-	uint64		total = 0;
-
-	if (SPI_execute("SELECT queue_id, name, retention FROM pgmsg.queue_meta", true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not list queues");
-	queues = SPI_tuptable;
-	nqueues = SPI_processed;
-	for (uint64 i = 0; i < nqueues; i++)
-	{
-		bool		isnull;
-		int32		queue_id = DatumGetInt32(SPI_getbinval(queues->vals[i], queues->tupdesc, 1, &isnull));
-		char	   *name = SPI_getvalue(queues->vals[i], queues->tupdesc, 2);
-		Datum		retention = SPI_getbinval(queues->vals[i], queues->tupdesc, 3, &isnull);
-		const char *table = quote_identifier(pgmsg_table_name(name));
-		Oid			argtypes[2] = {INTERVALOID, INT4OID};
-		Datum		args[2];
-		int			ret;
-
-		args[0] = retention;
-		args[1] = Int32GetDatum(RETENTION_BATCH);
-		/* visible_at is at most 15 minutes after sent_at: bound the index range */
-		ret = SPI_execute_with_args(psprintf("DELETE FROM pgmsg.%s WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
-											 " SELECT ctid FROM pgmsg.%s"
-											 "  WHERE visible_at OPERATOR(pg_catalog.<) ((pg_catalog.now() OPERATOR(pg_catalog.-) $1) OPERATOR(pg_catalog.+) interval '15 minutes')"
-											 "    AND sent_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) $1)"
-											 "  LIMIT $2))", table, table),
-									2, argtypes, args, NULL, false, 0);
-		if (ret != SPI_OK_DELETE)
-			elog(ERROR, "could not apply retention to queue \"%s\"", name);
-		if (SPI_processed > 0)
-		{
-			QueueShared *qs = pgmsg_queue_shared(queue_id, false);
-
-			total += SPI_processed;
-			/* the stored-message count is recounted below, after commit */
-			if (qs != NULL)
-			{
-				SpinLockAcquire(&qs->mutex);
-				qs->count_valid = false;
-				SpinLockRelease(&qs->mutex);
-			}
-		}
-	}
-	return total;
-}
-
-/*
- * Recount stored messages of this database's queues whose count is stale.
- */
-static void
-recount_stale(void)
-{
-	SPITupleTable *queues;
-	uint64		nqueues;
-
-	if (SPI_execute("SELECT queue_id, name FROM pgmsg.queue_meta", true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not list queues");
-	queues = SPI_tuptable;
-	nqueues = SPI_processed;
-	for (uint64 i = 0; i < nqueues; i++)
-	{
-		bool		isnull;
-		int32		queue_id = DatumGetInt32(SPI_getbinval(queues->vals[i], queues->tupdesc, 1, &isnull));
-		QueueShared *qs = pgmsg_queue_shared(queue_id, false);
-
-		if (qs != NULL)
-			(void) pgmsg_stored_messages(qs, SPI_getvalue(queues->vals[i], queues->tupdesc, 2));
-	}
-}
-
-typedef enum WorkKind
-{
-	WORK_CHECK,					/* is pgmsg still installed? */
-	WORK_RETENTION,
-	WORK_RECOUNT,
-	WORK_REDRIVE,
-	WORK_DEDUP
-} WorkKind;
-
-static const char *const work_names[] = {
-	"checking for pgmsg", "applying retention", "recounting messages",
-	"moving redrive tasks", "forgetting dedup ids"
-};
-
-/*
- * Run one unit of work in its own transaction.  Errors are logged and
- * swallowed: the worker carries on with its next round.  Returns the
- * unit's result (work done, or for WORK_CHECK whether pgmsg is there).
+ * Take this database's entry.  Fails if there is none or another live
+ * worker has it.  Returns the entry's start_requests in *requests.
  */
 static bool
-run_unit(WorkKind kind)
+claim_entry(uint32 *requests)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	volatile bool result = false;
+	DbEntry    *e;
+	bool		ok = false;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PG_TRY();
+	SpinLockAcquire(&worker_shared->mutex);
+	e = find_entry(my_dboid);
+	if (e != NULL && e->pid == 0)
 	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, work_names[kind]);
-
-		switch (kind)
-		{
-			case WORK_CHECK:
-				result = OidIsValid(get_extension_oid("pgmsg", true));
-				break;
-			case WORK_RETENTION:
-				result = retention_sweep() > 0;
-				break;
-			case WORK_RECOUNT:
-				recount_stale();
-				break;
-			case WORK_REDRIVE:
-				result = pgmsg_redrive_task_step();
-				break;
-			case WORK_DEDUP:
-				result = pgmsg_dedup_cleanup(DEDUP_BATCH) > 0;
-				break;
-		}
-
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
+		e->pid = MyProcPid;
+		e->latch = MyLatch;
+		e->state = DB_STARTING;
+		*requests = e->start_requests;
+		ok = true;
 	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		result = (kind == WORK_CHECK);	/* keep running after a failed check */
-	}
-	PG_END_TRY();
-	pgstat_report_stat(false);
-	pgstat_report_activity(STATE_IDLE, NULL);
-	MemoryContextSwitchTo(cxt);
-	return result;
+	SpinLockRelease(&worker_shared->mutex);
+	return ok;
 }
 
 static uint32
-start_requests(Oid dboid)
+start_requests(void)
 {
-	DbEntry    *entry;
+	DbEntry    *e;
 	uint32		n = 0;
 
 	SpinLockAcquire(&worker_shared->mutex);
-	entry = find_entry(dboid);
-	if (entry != NULL)
-		n = entry->start_requests;
+	e = find_entry(my_dboid);
+	if (e != NULL)
+		n = e->start_requests;
 	SpinLockRelease(&worker_shared->mutex);
 	return n;
 }
 
 /*
- * Record this worker's state.  "Not installed" becomes "unknown" if a start
- * was requested since "requests" was read, before the check that found no
+ * Record this worker's state in its entry.  Leaving (NOT_INSTALLED) also
+ * gives the entry up; "not installed" becomes UNKNOWN if a start was
+ * requested since "requests" was read, before the check that found no
  * pgmsg: the extension may have been created after that check's snapshot,
  * and the launcher must look again.
  */
 static void
-set_own_state(Oid dboid, DbState state, uint32 requests)
+set_own_state(DbState state, uint32 requests)
 {
-	DbEntry    *entry;
+	DbEntry    *e;
+	Latch	   *launcher = NULL;
 
 	SpinLockAcquire(&worker_shared->mutex);
-	entry = find_entry(dboid);
-	if (entry != NULL)
+	e = find_entry(my_dboid);
+	if (e != NULL && e->pid == MyProcPid)
 	{
-		if (state == DB_NOT_INSTALLED && entry->start_requests != requests)
-			state = DB_UNKNOWN;
-		entry->state = state;
-		entry->pid = state == DB_RUNNING ? MyProcPid : 0;
-		entry->latch = state == DB_RUNNING ? MyLatch : NULL;
+		if (state == DB_NOT_INSTALLED)
+		{
+			if (e->start_requests != requests)
+				state = DB_UNKNOWN;
+			e->pid = 0;
+			e->latch = NULL;
+			launcher = worker_shared->launcher_latch;
+		}
+		e->state = state;
 	}
 	SpinLockRelease(&worker_shared->mutex);
+	if (launcher != NULL)
+		SetLatch(launcher);
+}
+
+/*
+ * Exit callback: give the entry up.  A worker that leaves while starting or
+ * running has failed; the launcher starts another after RESTART_DELAY_MS.
+ */
+static void
+worker_exit(int code, Datum arg)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	DbEntry    *e;
+	Latch	   *launcher;
+
+	SpinLockAcquire(&worker_shared->mutex);
+	e = find_entry(my_dboid);
+	if (e != NULL && e->pid == MyProcPid)
+	{
+		e->pid = 0;
+		e->latch = NULL;
+		if (e->state == DB_STARTING || e->state == DB_RUNNING)
+		{
+			e->state = DB_FAILED;
+			e->failed_at = now;
+		}
+	}
+	launcher = worker_shared->launcher_latch;
+	SpinLockRelease(&worker_shared->mutex);
+	if (launcher != NULL)
+		SetLatch(launcher);
+}
+
+/*
+ * Units of work.  Each runs in its own transaction, connected to SPI with
+ * an active snapshot, as the bootstrap superuser with search_path pinned
+ * to pg_catalog.
+ */
+typedef uint64 (*UnitFunc) (void *arg);
+
+static void
+unit_error_context(void *arg)
+{
+	errcontext("pgmsg worker: %s", (const char *) arg);
+}
+
+/*
+ * Run a unit of work in its own transaction.  An error is logged and the
+ * transaction aborted; returns false then.  *result gets the unit's result.
+ */
+static bool
+run_unit(const char *activity, UnitFunc func, void *arg, uint64 *result)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool ok = true;
+	volatile uint64 res = 0;
+
+	CHECK_FOR_INTERRUPTS();
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		ErrorContextCallback errcb;
+
+		errcb.callback = unit_error_context;
+		errcb.arg = (void *) activity;
+		errcb.previous = error_context_stack;
+		error_context_stack = &errcb;
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, activity);
+
+		res = func(arg);
+
+		SPI_finish();
+		PopActiveSnapshot();
+		error_context_stack = errcb.previous;
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		HOLD_INTERRUPTS();
+		MemoryContextSwitchTo(cxt);
+		EmitErrorReport();
+		AbortCurrentTransaction();
+		FlushErrorState();
+		RESUME_INTERRUPTS();
+		ok = false;
+	}
+	PG_END_TRY();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	MemoryContextSwitchTo(cxt);
+	if (result != NULL)
+		*result = res;
+	return ok;
+}
+
+static uint64
+unit_check(void *arg)
+{
+	return OidIsValid(get_extension_oid("pgmsg", true)) ? 1 : 0;
+}
+
+/* A queue, as listed at the start of a sweep. */
+typedef struct QueueRef
+{
+	int32		queue_id;
+	char		name[PGMSG_NAME_MAXLEN + 1];
+} QueueRef;
+
+typedef struct QueueList
+{
+	MemoryContext cxt;			/* where the list goes: outlives the unit */
+	QueueRef   *queues;
+	int			n;
+} QueueList;
+
+/*
+ * Hold pgmsg in place for the rest of this transaction: a concurrent
+ * DROP EXTENSION waits for it, or has already happened and we skip the
+ * work.
+ */
+static bool
+lock_extension(void)
+{
+	Oid			extoid = get_extension_oid("pgmsg", true);
+
+	if (!OidIsValid(extoid))
+		return false;
+	LockDatabaseObject(ExtensionRelationId, extoid, 0, AccessShareLock);
+	return OidIsValid(get_extension_oid("pgmsg", true));
+}
+
+static uint64
+unit_list_queues(void *arg)
+{
+	QueueList  *list = arg;
+
+	if (!lock_extension())
+		return 0;
+	if (SPI_execute("SELECT queue_id, name FROM pgmsg.queue_meta ORDER BY queue_id",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list queues");
+	list->n = (int) SPI_processed;
+	list->queues = MemoryContextAllocZero(list->cxt, sizeof(QueueRef) * Max(list->n, 1));
+	for (int i = 0; i < list->n; i++)
+	{
+		bool		isnull;
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		char	   *name = SPI_getvalue(tup, SPI_tuptable->tupdesc, 2);
+
+		list->queues[i].queue_id =
+			DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+		strlcpy(list->queues[i].name, name, sizeof(list->queues[i].name));
+	}
+	return list->n;
+}
+
+/*
+ * Lock a queue's table for this transaction.  False if the queue is gone
+ * (dropped since the sweep listed it): nothing to do then.
+ */
+static bool
+lock_queue_table(const QueueRef *q, LOCKMODE mode)
+{
+	Oid			nsp = get_namespace_oid("pgmsg", true);
+	Oid			relid;
+
+	if (!OidIsValid(nsp))
+		return false;
+	relid = get_relname_relid(pgmsg_table_name(q->name), nsp);
+	if (!OidIsValid(relid))
+		return false;
+	LockRelationOid(relid, mode);
+	/* taking the lock processed invalidations: is it still there? */
+	return SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid));
+}
+
+/*
+ * Delete at most "limit" messages of a queue whose sent_at is before
+ * "cutoff".  Ordinary messages have sent_at <= visible_at <= sent_at + 15
+ * minutes, so an index range on visible_at finds them; messages moved to a
+ * dead-letter queue keep their original sent_at but have the time of the
+ * move as visible_at, so "moved" looks for them with no such bound.  Rows
+ * locked by a client transaction (a receive recording a redelivery, a
+ * delete, a move) are skipped and left for a later sweep, so the worker
+ * never waits for a client.
+ */
+static uint64
+delete_expired(const char *table, Datum cutoff, bool moved, int limit)
+{
+	Oid			argtypes[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID};
+	Datum		args[3];
+	const char *qt = quote_identifier(table);
+	char	   *sql;
+
+	args[0] = cutoff;
+	args[1] = TimestampTzGetDatum(DatumGetTimestampTz(cutoff) + PGMSG_MAX_DELAY);
+	args[2] = Int32GetDatum(limit);
+	if (!moved)
+		sql = psprintf("DELETE FROM pgmsg.%s WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
+					   "SELECT ctid FROM pgmsg.%s"
+					   " WHERE visible_at OPERATOR(pg_catalog.<) $2"
+					   "   AND sent_at OPERATOR(pg_catalog.<) $1"
+					   " LIMIT $3 FOR UPDATE SKIP LOCKED))", qt, qt);
+	else
+		sql = psprintf("DELETE FROM pgmsg.%s WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
+					   "SELECT ctid FROM pgmsg.%s"
+					   " WHERE source_queue IS NOT NULL"
+					   "   AND visible_at OPERATOR(pg_catalog.>=) $2"
+					   "   AND sent_at OPERATOR(pg_catalog.<) $1"
+					   " LIMIT $3 FOR UPDATE SKIP LOCKED))", qt, qt);
+	if (SPI_execute_with_args(sql, 3, argtypes, args, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not delete expired messages from \"%s\"", table);
+	return SPI_processed;
+}
+
+/*
+ * One batch of retention for a queue: at most RETENTION_BATCH messages.
+ * The queue's settings are read again under the table lock, so a queue
+ * dropped and created again under the same name is never swept with the
+ * old one's retention.
+ */
+static uint64
+unit_retention_batch(void *arg)
+{
+	const QueueRef *q = arg;
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1];
+	Datum		cutoff;
+	bool		isnull;
+	bool		is_dlq;
+	char	   *table = pgmsg_table_name(q->name);
+	uint64		n;
+
+	if (!lock_extension())
+		return 0;
+	if (!lock_queue_table(q, RowExclusiveLock))
+		return 0;
+	/* not read_only: a snapshot taken after the lock */
+	args[0] = Int32GetDatum(q->queue_id);
+	if (SPI_execute_with_args("SELECT pg_catalog.now() OPERATOR(pg_catalog.-) m.retention,"
+							  "       EXISTS (SELECT FROM pgmsg.queue_meta s"
+							  "                WHERE s.dead_letter_queue_id OPERATOR(pg_catalog.=) m.queue_id)"
+							  "  FROM pgmsg.queue_meta m WHERE m.queue_id OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read queue \"%s\"", q->name);
+	if (SPI_processed == 0)
+		return 0;
+	cutoff = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	is_dlq = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+
+	n = delete_expired(table, cutoff, false, RETENTION_BATCH);
+	/* only a dead-letter queue gets moved messages */
+	if (is_dlq && n < RETENTION_BATCH)
+		n += delete_expired(table, cutoff, true, RETENTION_BATCH - (int) n);
+	return n;
+}
+
+/* Count a queue's stored messages again, if its count is stale. */
+static uint64
+unit_recount(void *arg)
+{
+	const QueueRef *q = arg;
+	QueueShared *qs;
+
+	if (!lock_extension())
+		return 0;
+	if (!lock_queue_table(q, AccessShareLock))
+		return 0;
+	qs = pgmsg_queue_shared(q->queue_id, false);
+	if (qs != NULL)
+		(void) pgmsg_stored_messages(qs, q->name);
+	return 0;
+}
+
+static uint64
+unit_dedup(void *arg)
+{
+	return lock_extension() ? pgmsg_dedup_cleanup(DEDUP_BATCH) : 0;
+}
+
+static uint64
+unit_redrive(void *arg)
+{
+	return lock_extension() && pgmsg_redrive_task_step() ? 1 : 0;
+}
+
+static bool
+count_is_stale(int32 queue_id)
+{
+	QueueShared *qs = pgmsg_queue_shared(queue_id, false);
+	bool		stale = false;
+
+	if (qs != NULL)
+	{
+		SpinLockAcquire(&qs->mutex);
+		stale = !qs->count_valid;
+		SpinLockRelease(&qs->mutex);
+	}
+	return stale;
+}
+
+static void
+invalidate_count(int32 queue_id)
+{
+	QueueShared *qs = pgmsg_queue_shared(queue_id, false);
+
+	if (qs != NULL)
+	{
+		SpinLockAcquire(&qs->mutex);
+		qs->count_valid = false;
+		SpinLockRelease(&qs->mutex);
+	}
+}
+
+/*
+ * Apply retention to every queue, recount stale counts and forget expired
+ * dedup ids.  A queue whose batch fails is left for the next sweep.
+ */
+static void
+retention_sweep(MemoryContext cxt)
+{
+	QueueList	list;
+	uint64		n;
+
+	list.cxt = cxt;
+	list.queues = NULL;
+	list.n = 0;
+	if (!run_unit("listing queues", unit_list_queues, &list, NULL))
+		return;
+
+	for (int i = 0; i < list.n; i++)
+	{
+		QueueRef   *q = &list.queues[i];
+		char	   *activity = psprintf("applying retention to queue \"%s\"", q->name);
+
+		for (;;)
+		{
+			if (!run_unit(activity, unit_retention_batch, q, &n))
+				break;
+			/* after the commit: a count taken before it would be stale */
+			if (n > 0)
+				invalidate_count(q->queue_id);
+			if (n < RETENTION_BATCH)
+				break;
+		}
+		pfree(activity);
+	}
+
+	for (int i = 0; i < list.n; i++)
+	{
+		QueueRef   *q = &list.queues[i];
+
+		if (count_is_stale(q->queue_id))
+		{
+			char	   *activity = psprintf("counting the messages of queue \"%s\"", q->name);
+
+			(void) run_unit(activity, unit_recount, q, NULL);
+			pfree(activity);
+		}
+	}
+
+	while (run_unit("forgetting expired dedup ids", unit_dedup, NULL, &n) &&
+		   n >= DEDUP_BATCH)
+		;
+}
+
+/* A pause that doubles with each consecutive failure. */
+static long
+retry_delay(int failures)
+{
+	long		delay = Max(pgmsg_worker_naptime, 100);
+
+	for (int i = 1; i < failures && delay < MAX_RETRY_DELAY_MS; i++)
+		delay *= 2;
+	return Min(delay, MAX_RETRY_DELAY_MS);
 }
 
 void
 pgmsg_worker_main(Datum arg)
 {
-	Oid			dboid = DatumGetObjectId(arg);
 	MemoryContext round_cxt;
 	uint32		requests;
+	TimestampTz next_retention = 0;
+	TimestampTz next_redrive = 0;
+	int			redrive_failures = 0;
+	uint64		result;
 
+	my_dboid = DatumGetObjectId(arg);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	BackgroundWorkerInitializeConnectionByOid(my_dboid, InvalidOid, 0);
 	SetConfigOption("search_path", "pg_catalog", PGC_SUSET, PGC_S_OVERRIDE);
 
-	requests = start_requests(dboid);
-	if (!run_unit(WORK_CHECK))
+	on_shmem_exit(worker_exit, (Datum) 0);
+	if (!claim_entry(&requests))
 	{
-		set_own_state(dboid, DB_NOT_INSTALLED, requests);
+		ereport(DEBUG1,
+				(errmsg_internal("pgmsg worker exits: another one runs in this database")));
 		proc_exit(0);
 	}
-	set_own_state(dboid, DB_RUNNING, requests);
-	ereport(DEBUG1, (errmsg("pgmsg worker started")));
 
 	round_cxt = AllocSetContextCreate(TopMemoryContext, "pgmsg worker round",
 									  ALLOCSET_DEFAULT_SIZES);
@@ -571,35 +1078,47 @@ pgmsg_worker_main(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		MemoryContextSwitchTo(round_cxt);
-
-		requests = start_requests(dboid);
-		if (!run_unit(WORK_CHECK))
-		{
-			set_own_state(dboid, DB_NOT_INSTALLED, requests);
-			proc_exit(0);
-		}
-
-		now = GetCurrentTimestamp();
-		if (TimestampDifferenceExceeds(last_retention, now, pgmsg_retention_interval))
-		{
-			last_retention = now;
-			busy |= run_unit(WORK_RETENTION);
-			run_unit(WORK_RECOUNT);
-			busy |= run_unit(WORK_DEDUP);
-		}
-		for (int i = 0; i < REDRIVE_STEPS_PER_ROUND; i++)
-		{
-			if (!run_unit(WORK_REDRIVE))
-				break;
-			busy = true;
-		}
-
 		MemoryContextSwitchTo(TopMemoryContext);
 		MemoryContextReset(round_cxt);
+		MemoryContextSwitchTo(round_cxt);
+
+		/* first, is pgmsg still here?  (A failed check counts as yes.) */
+		requests = start_requests();
+		if (run_unit("checking for pgmsg", unit_check, NULL, &result) && result == 0)
+		{
+			set_own_state(DB_NOT_INSTALLED, requests);
+			proc_exit(0);
+		}
+		set_own_state(DB_RUNNING, requests);
+
+		now = GetCurrentTimestamp();
+		if (now >= next_retention)
+		{
+			next_retention = TimestampTzPlusMilliseconds(now, pgmsg_retention_interval);
+			retention_sweep(round_cxt);
+		}
+
+		if (GetCurrentTimestamp() >= next_redrive)
+		{
+			for (int i = 0; i < REDRIVE_STEPS_PER_ROUND; i++)
+			{
+				if (!run_unit("moving messages of a redrive task", unit_redrive, NULL, &result))
+				{
+					redrive_failures++;
+					next_redrive = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+															   retry_delay(redrive_failures));
+					busy = false;
+					break;
+				}
+				redrive_failures = 0;
+				if (result == 0)
+					break;
+				busy = (i == REDRIVE_STEPS_PER_ROUND - 1);
+			}
+		}
+
 		if (busy)
 			continue;
-
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 pgmsg_worker_naptime, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
@@ -612,15 +1131,15 @@ pgmsg_worker_main(Datum arg)
 void
 pgmsg_worker_wake(void)
 {
-	DbEntry    *entry;
+	DbEntry    *e;
 	Latch	   *latch = NULL;
 
 	if (worker_shared == NULL)
 		return;
 	SpinLockAcquire(&worker_shared->mutex);
-	entry = find_entry(MyDatabaseId);
-	if (entry != NULL)
-		latch = entry->latch;
+	e = find_entry(MyDatabaseId);
+	if (e != NULL)
+		latch = e->latch;
 	SpinLockRelease(&worker_shared->mutex);
 	if (latch != NULL)
 		SetLatch(latch);
@@ -634,18 +1153,18 @@ pgmsg_worker_wake(void)
 void
 pgmsg_worker_request_start(void)
 {
-	DbEntry    *entry;
+	DbEntry    *e;
 	Latch	   *latch;
 
 	if (worker_shared == NULL)
 		return;
 	SpinLockAcquire(&worker_shared->mutex);
-	entry = find_entry(MyDatabaseId);
-	if (entry != NULL)
+	e = find_entry(MyDatabaseId);
+	if (e != NULL)
 	{
-		entry->start_requests++;
-		if (entry->state == DB_NOT_INSTALLED)
-			entry->state = DB_UNKNOWN;
+		e->start_requests++;
+		if (e->state == DB_NOT_INSTALLED)
+			e->state = DB_UNKNOWN;
 	}
 	latch = worker_shared->launcher_latch;
 	SpinLockRelease(&worker_shared->mutex);
@@ -666,7 +1185,7 @@ pgmsg_start_worker(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to start the pgmsg worker"),
-				 errdetail("Only superusers and the database owner may start it.")));
+				 errdetail("Only superusers and the owner of the database may start it.")));
 	if (worker_shared != NULL)
 		xact_track_worker(true);
 	PG_RETURN_VOID();
