@@ -5,8 +5,9 @@
  *
  * pgmsg must be loaded through shared_preload_libraries, because leases,
  * cursors and publisher bounds live in shared memory.  Loaded any other way
- * the library defines nothing but its GUCs, and every SQL function raises
- * an error saying so (shmem.c, pgmsg_check_loaded).
+ * the library only reserves the pgmsg GUC prefix (a postmaster-level GUC
+ * cannot be defined after startup), and every SQL function raises an error
+ * saying so (shmem.c, pgmsg_check_loaded).
  *
  *-------------------------------------------------------------------------
  */
