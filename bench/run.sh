@@ -36,6 +36,7 @@ LEASES_HI=1100000
 PAYLOAD='{"order_id": 12345, "item": "widget", "qty": 3}'
 
 require_root "$@"
+hold_install_lock
 ensure_packages
 [ -x "$PGBIN/pgbench" ] || {
     # Debian 12 ships pgbench in postgresql-15; postgresql-contrib depends on it

@@ -45,6 +45,17 @@ ensure_packages() {
     [ -x "$PG_CONFIG" ] || die "$PG_CONFIG missing after installing packages"
 }
 
+# Serialise with any other test or benchmark run on this machine: they all
+# install into the same PostgreSQL, and a server started by one would load
+# the library another just replaced.  Held until the calling script exits.
+hold_install_lock() {
+    exec 9>/var/lock/pgmsg-install.lock
+    if ! flock -n 9; then
+        say "waiting for another pgmsg test or benchmark run to finish"
+        flock 9
+    fi
+}
+
 # Build pgmsg in source tree $1 and install it into PostgreSQL 15.
 build_and_install() {
     local jobs

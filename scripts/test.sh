@@ -20,6 +20,7 @@ PROVE_FLAGS=${PROVE_FLAGS:---timer}
 set -E
 trap 'echo "test.sh: setup failed at: $BASH_COMMAND"; echo "0 passed, 1 failed"' ERR
 require_root "$@"
+hold_install_lock
 ensure_packages
 
 # The scratch copy, owned by postgres for the tests: installcheck writes
