@@ -11,6 +11,8 @@ OBJS = \
 	src/catalog.o \
 	src/acl.o \
 	src/queue.o \
+	src/topic.o \
+	src/trigger.o \
 	src/send.o \
 	src/receive.o \
 	src/ack.o \

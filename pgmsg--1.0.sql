@@ -285,3 +285,124 @@ SELECT pgmsg.start_worker();
 CREATE FUNCTION pgmsg.filter_matches(filter_policy jsonb, attributes jsonb, body jsonb DEFAULT NULL,
     filter_policy_scope text DEFAULT 'MessageAttributes')
 RETURNS boolean AS 'MODULE_PATHNAME', 'pgmsg_filter_matches' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+
+/*
+ * Topics (topic.c).  A topic fans each published message out to its
+ * subscribed queues, inside the publisher's transaction.  Queue and topic
+ * names share one namespace, so pgmsg.grant can name either.
+ */
+CREATE SEQUENCE pgmsg.topic_id_seq AS integer;
+
+CREATE TABLE pgmsg.topic_meta (
+    topic_id            integer PRIMARY KEY DEFAULT nextval('pgmsg.topic_id_seq'),
+    name                text NOT NULL UNIQUE,
+    owner               oid NOT NULL,
+    fifo                boolean NOT NULL,
+    content_based_dedup boolean NOT NULL,
+    created_at          timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+CREATE TABLE pgmsg.subscription (
+    subscription_id      serial PRIMARY KEY,
+    topic_id             integer NOT NULL REFERENCES pgmsg.topic_meta ON DELETE CASCADE,
+    queue_id             integer NOT NULL REFERENCES pgmsg.queue_meta ON DELETE CASCADE,
+    filter_policy        jsonb,
+    filter_policy_scope  text NOT NULL
+                         CHECK (filter_policy_scope IN ('MessageAttributes', 'MessageBody')),
+    raw_message_delivery boolean NOT NULL,
+    owner                oid NOT NULL,
+    created_at           timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    UNIQUE (topic_id, queue_id)
+);
+CREATE INDEX ON pgmsg.subscription (queue_id);
+
+CREATE TABLE pgmsg.topic_grants (
+    topic_id    integer NOT NULL REFERENCES pgmsg.topic_meta ON DELETE CASCADE,
+    grantee     oid NOT NULL,
+    privilege   text NOT NULL,
+    PRIMARY KEY (topic_id, grantee, privilege)
+);
+
+REVOKE ALL ON pgmsg.topic_meta, pgmsg.subscription, pgmsg.topic_grants,
+    pgmsg.topic_id_seq, pgmsg.subscription_subscription_id_seq FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('pgmsg.topic_meta', '');
+SELECT pg_catalog.pg_extension_config_dump('pgmsg.subscription', '');
+SELECT pg_catalog.pg_extension_config_dump('pgmsg.topic_grants', '');
+SELECT pg_catalog.pg_extension_config_dump('pgmsg.topic_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pgmsg.subscription_subscription_id_seq', '');
+
+CREATE FUNCTION pgmsg.create_topic(topic text, fifo boolean DEFAULT false,
+    content_based_dedup boolean DEFAULT false)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgmsg_create_topic'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION pgmsg.drop_topic(topic text, if_exists boolean DEFAULT false)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'pgmsg_drop_topic'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION pgmsg.subscribe(topic text, queue text,
+    filter_policy        jsonb   DEFAULT NULL,
+    filter_policy_scope  text    DEFAULT 'MessageAttributes',
+    raw_message_delivery boolean DEFAULT true)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgmsg_subscribe'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION pgmsg.unsubscribe(topic text, queue text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'pgmsg_unsubscribe'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+-- on the message path, like send: no SET clause, see above
+CREATE FUNCTION pgmsg.publish(topic text, body jsonb, attributes jsonb DEFAULT NULL,
+    group_id text DEFAULT NULL, dedup_id text DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'pgmsg_publish'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgmsg.publish_batch(topic text, bodies jsonb[], attributes jsonb[] DEFAULT NULL,
+    group_ids text[] DEFAULT NULL, dedup_ids text[] DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pgmsg_publish_batch'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+-- CREATE TRIGGER ... AFTER INSERT OR UPDATE OR DELETE ON t
+--     FOR EACH ROW EXECUTE FUNCTION pgmsg.publish_trigger('topic')
+CREATE FUNCTION pgmsg.publish_trigger()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'pgmsg_publish_trigger'
+LANGUAGE C;
+
+CREATE VIEW pgmsg.topics AS
+SELECT t.name,
+       t.fifo,
+       t.content_based_dedup,
+       pg_catalog.pg_get_userbyid(t.owner) AS owner,
+       t.created_at,
+       (SELECT pg_catalog.count(*) FROM pgmsg.subscription s
+         WHERE s.topic_id = t.topic_id) AS subscriptions
+  FROM pgmsg.topic_meta t;
+
+GRANT SELECT ON pgmsg.topics TO PUBLIC;
+
+CREATE VIEW pgmsg.subscriptions AS
+SELECT s.subscription_id,
+       t.name AS topic,
+       'queue'::text AS protocol,
+       q.name AS endpoint,
+       s.filter_policy,
+       s.filter_policy_scope,
+       s.raw_message_delivery,
+       pg_catalog.pg_get_userbyid(s.owner) AS owner,
+       s.created_at
+  FROM pgmsg.subscription s
+  JOIN pgmsg.topic_meta t USING (topic_id)
+  JOIN pgmsg.queue_meta q USING (queue_id);
+
+GRANT SELECT ON pgmsg.subscriptions TO PUBLIC;

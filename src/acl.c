@@ -4,14 +4,18 @@
  *		pgmsg's own privileges: pgmsg.grant, pgmsg.revoke and the checks
  *		every entry point makes.
  *
- * A queue's creator owns it; superusers and members of the owning role may
- * do anything with it.  Other roles need a privilege granted on the queue:
- * "send", "receive" (which includes delete and change_visibility) or
- * "manage" (alter, purge, drop, grant and revoke).  Grants to PUBLIC are
- * stored with grantee 0.  Grants live in pgmsg.queue_grants; a backend
- * computes the privileges of its current role on a queue once and keeps
- * them in the queue cache (catalog.c) until a grant, a revoke or a role
- * membership change invalidates it.
+ * A queue's or topic's creator owns it; superusers and members of the
+ * owning role may do anything with it.  Other roles need a privilege
+ * granted on it.  On a queue: "send", "receive" (which includes delete and
+ * change_visibility) or "manage" (alter, purge, drop, grant and revoke).
+ * On a topic: "publish", "subscribe" (subscribe and unsubscribe queues the
+ * role manages) or "manage" (drop, grant, revoke, and unsubscribe any
+ * queue).  Queues and topics share one namespace, so an object name says
+ * which it is.  Grants to PUBLIC are stored with grantee 0.  Grants live in
+ * pgmsg.queue_grants and pgmsg.topic_grants; a backend computes the
+ * privileges of its current role on an object once and keeps them in the
+ * queue or topic cache (catalog.c, topic.c) until a grant, a revoke or a
+ * role membership change invalidates it.
  *
  *-------------------------------------------------------------------------
  */
@@ -38,7 +42,12 @@ static const struct
 	{"send", PGMSG_PRIV_SEND},
 	{"receive", PGMSG_PRIV_RECEIVE},
 	{"manage", PGMSG_PRIV_MANAGE},
+	{"publish", PGMSG_PRIV_PUBLISH},
+	{"subscribe", PGMSG_PRIV_SUBSCRIBE},
 };
+
+#define QUEUE_PRIVILEGES	(PGMSG_PRIV_SEND | PGMSG_PRIV_RECEIVE | PGMSG_PRIV_MANAGE)
+#define TOPIC_PRIVILEGES	(PGMSG_PRIV_PUBLISH | PGMSG_PRIV_SUBSCRIBE | PGMSG_PRIV_MANAGE)
 
 static const char *
 privilege_name(uint32 priv)
@@ -49,24 +58,32 @@ privilege_name(uint32 priv)
 	return "?";
 }
 
+/*
+ * The bit of a privilege named by the user, which must apply to the kind
+ * of object ("queue" or "topic") it is granted on.
+ */
 static uint32
-privilege_bit(const char *name)
+privilege_bit(const char *name, bool topic)
 {
+	uint32		valid = topic ? TOPIC_PRIVILEGES : QUEUE_PRIVILEGES;
+
 	for (int i = 0; i < lengthof(privilege_names); i++)
-		if (strcmp(privilege_names[i].name, name) == 0)
+		if (strcmp(privilege_names[i].name, name) == 0 &&
+			(privilege_names[i].bit & valid) != 0)
 			return privilege_names[i].bit;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("unrecognized privilege \"%s\"", name),
-			 errhint("Queue privileges are \"send\", \"receive\" and \"manage\".")));
+			 errmsg("unrecognized %s privilege \"%s\"", topic ? "topic" : "queue", name),
+			 errhint(topic ? "Topic privileges are \"publish\", \"subscribe\" and \"manage\"."
+					 : "Queue privileges are \"send\", \"receive\" and \"manage\".")));
 	return 0;					/* keep compiler quiet */
 }
 
 /*
- * The privileges "roleid" holds on a queue through grants.
+ * The privileges "roleid" holds through grants on the queue or topic "id".
  */
-uint32
-pgmsg_load_privileges(QueueInfo *qi, Oid roleid)
+static uint32
+load_grants(bool topic, int32 id, Oid roleid)
 {
 	Oid			save_userid;
 	int			save_sec;
@@ -78,8 +95,11 @@ pgmsg_load_privileges(QueueInfo *qi, Oid roleid)
 	pgmsg_become_owner(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	args[0] = Int32GetDatum(qi->queue_id);
-	ret = SPI_execute_with_args("SELECT grantee, privilege FROM pgmsg.queue_grants"
+	args[0] = Int32GetDatum(id);
+	ret = SPI_execute_with_args(topic ?
+								"SELECT grantee, privilege FROM pgmsg.topic_grants"
+								" WHERE topic_id OPERATOR(pg_catalog.=) $1" :
+								"SELECT grantee, privilege FROM pgmsg.queue_grants"
 								" WHERE queue_id OPERATOR(pg_catalog.=) $1",
 								1, argtypes, args, NULL, true, 0);
 	if (ret != SPI_OK_SELECT)
@@ -94,11 +114,20 @@ pgmsg_load_privileges(QueueInfo *qi, Oid roleid)
 												 SPI_tuptable->tupdesc, 1, &isnull));
 		priv = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
 		if (grantee == InvalidOid || has_privs_of_role(roleid, grantee))
-			privs |= privilege_bit(priv);
+			privs |= privilege_bit(priv, topic);
 	}
 	SPI_finish();
 	pgmsg_restore_user(save_userid, save_sec);
 	return privs;
+}
+
+/*
+ * The privileges "roleid" holds on a queue through grants.
+ */
+uint32
+pgmsg_load_privileges(QueueInfo *qi, Oid roleid)
+{
+	return load_grants(false, qi->queue_id, roleid);
 }
 
 /*
@@ -129,6 +158,39 @@ pgmsg_check_privilege(QueueInfo *qi, uint32 priv)
 }
 
 /*
+ * Does the current user hold "priv" on the topic?
+ */
+bool
+pgmsg_has_topic_privilege(TopicInfo *ti, uint32 priv)
+{
+	Oid			roleid = GetUserId();
+
+	if (ti->privs_role != roleid)
+	{
+		if (superuser_arg(roleid) || has_privs_of_role(roleid, ti->owner))
+			ti->privs = TOPIC_PRIVILEGES;
+		else
+			ti->privs = load_grants(true, ti->topic_id, roleid);
+		ti->privs_role = roleid;
+	}
+	return (ti->privs & priv) != 0;
+}
+
+/*
+ * Raise an error unless the current user holds "priv" on the topic.
+ */
+void
+pgmsg_check_topic_privilege(TopicInfo *ti, uint32 priv)
+{
+	if (!pgmsg_has_topic_privilege(ti, priv))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for topic \"%s\"", ti->name),
+				 errdetail("The \"%s\" privilege on the topic is required.",
+						   privilege_name(priv))));
+}
+
+/*
  * Shared part of grant and revoke.
  */
 static void
@@ -136,6 +198,8 @@ change_grants(FunctionCallInfo fcinfo, bool is_grant)
 {
 	char	   *object = pgmsg_text_arg(fcinfo, 0, "object");
 	QueueInfo  *qi;
+	TopicInfo  *ti = NULL;
+	int32		id;
 	Oid			grantee;
 	ArrayType  *privs;
 	Datum	   *elems;
@@ -154,8 +218,23 @@ change_grants(FunctionCallInfo fcinfo, bool is_grant)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("privileges must not be null")));
 
-	qi = pgmsg_queue_lookup(object, false);
-	pgmsg_check_privilege(qi, PGMSG_PRIV_MANAGE);
+	qi = pgmsg_queue_lookup(object, true);
+	if (qi == NULL)
+		ti = pgmsg_topic_lookup(object, true);
+	if (qi == NULL && ti == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("queue or topic \"%s\" does not exist", object)));
+	if (qi != NULL)
+	{
+		pgmsg_check_privilege(qi, PGMSG_PRIV_MANAGE);
+		id = qi->queue_id;
+	}
+	else
+	{
+		pgmsg_check_topic_privilege(ti, PGMSG_PRIV_MANAGE);
+		id = ti->topic_id;
+	}
 
 	if (strcmp(NameStr(*PG_GETARG_NAME(1)), "public") == 0)
 		grantee = InvalidOid;
@@ -174,7 +253,7 @@ change_grants(FunctionCallInfo fcinfo, bool is_grant)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("privileges must not contain null")));
-		bits |= privilege_bit(TextDatumGetCString(elems[i]));
+		bits |= privilege_bit(TextDatumGetCString(elems[i]), ti != NULL);
 	}
 
 	pgmsg_become_owner(&save_userid, &save_sec);
@@ -188,16 +267,26 @@ change_grants(FunctionCallInfo fcinfo, bool is_grant)
 
 		if ((bits & privilege_names[i].bit) == 0)
 			continue;
-		args[0] = Int32GetDatum(qi->queue_id);
+		args[0] = Int32GetDatum(id);
 		args[1] = ObjectIdGetDatum(grantee);
 		args[2] = CStringGetTextDatum(privilege_names[i].name);
-		if (is_grant)
+		if (is_grant && ti == NULL)
 			ret = SPI_execute_with_args("INSERT INTO pgmsg.queue_grants (queue_id, grantee, privilege)"
 										" VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
 										3, argtypes, args, NULL, false, 0);
-		else
+		else if (is_grant)
+			ret = SPI_execute_with_args("INSERT INTO pgmsg.topic_grants (topic_id, grantee, privilege)"
+										" VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+										3, argtypes, args, NULL, false, 0);
+		else if (ti == NULL)
 			ret = SPI_execute_with_args("DELETE FROM pgmsg.queue_grants"
 										" WHERE queue_id OPERATOR(pg_catalog.=) $1"
+										"   AND grantee OPERATOR(pg_catalog.=) $2"
+										"   AND privilege OPERATOR(pg_catalog.=) $3",
+										3, argtypes, args, NULL, false, 0);
+		else
+			ret = SPI_execute_with_args("DELETE FROM pgmsg.topic_grants"
+										" WHERE topic_id OPERATOR(pg_catalog.=) $1"
 										"   AND grantee OPERATOR(pg_catalog.=) $2"
 										"   AND privilege OPERATOR(pg_catalog.=) $3",
 										3, argtypes, args, NULL, false, 0);

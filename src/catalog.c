@@ -45,17 +45,26 @@ static Oid	meta_relid = InvalidOid;
 static Oid	meta_owner = InvalidOid;
 static SPIPlanPtr meta_plan = NULL;
 
+/* bumped whenever the caches go stale; other caches (topic.c) compare it */
+static uint64 catalog_generation = 1;
+
+static void load_meta(void);
+
 static void
 queue_meta_callback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == meta_relid)
+	{
 		queue_cache_stale = true;
+		catalog_generation++;
+	}
 }
 
 static void
 role_membership_callback(Datum arg, int cacheid, uint32 hashvalue)
 {
 	queue_cache_stale = true;
+	catalog_generation++;
 }
 
 void
@@ -73,9 +82,21 @@ pgmsg_catalog_init(void)
 void
 pgmsg_catalog_invalidate(void)
 {
-	if (OidIsValid(meta_relid))
-		CacheInvalidateRelcacheByRelid(meta_relid);
+	if (!OidIsValid(meta_relid))
+		load_meta();
+	CacheInvalidateRelcacheByRelid(meta_relid);
 	queue_cache_stale = true;
+	catalog_generation++;
+}
+
+/*
+ * A number that changes whenever pgmsg's metadata or privileges may have
+ * changed: a cache built at one generation is stale at any other.
+ */
+uint64
+pgmsg_catalog_generation(void)
+{
+	return catalog_generation;
 }
 
 static void

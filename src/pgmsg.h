@@ -258,6 +258,7 @@ extern QueueInfo *pgmsg_queue_lookup(const char *name, bool missing_ok);
 extern QueueShared *pgmsg_queue_slot(QueueInfo *qi);
 extern void pgmsg_catalog_init(void);
 extern void pgmsg_catalog_invalidate(void);
+extern uint64 pgmsg_catalog_generation(void);
 extern Oid	pgmsg_owner(void);
 extern void pgmsg_become_owner(Oid *save_userid, int *save_sec);
 extern void pgmsg_restore_user(Oid save_userid, int save_sec);
@@ -267,9 +268,14 @@ extern char *pgmsg_table_name(const char *queue);
 #define PGMSG_PRIV_SEND		(1 << 0)
 #define PGMSG_PRIV_RECEIVE	(1 << 1)
 #define PGMSG_PRIV_MANAGE	(1 << 2)
+#define PGMSG_PRIV_PUBLISH	(1 << 3)
+#define PGMSG_PRIV_SUBSCRIBE (1 << 4)
 
 extern void pgmsg_check_privilege(QueueInfo *qi, uint32 priv);
 extern uint32 pgmsg_load_privileges(QueueInfo *qi, Oid roleid);
+struct TopicInfo;
+extern void pgmsg_check_topic_privilege(struct TopicInfo *ti, uint32 priv);
+extern bool pgmsg_has_topic_privilege(struct TopicInfo *ti, uint32 priv);
 
 /* xact.c */
 extern void pgmsg_xact_init(void);
@@ -297,6 +303,10 @@ extern void pgmsg_worker_wake(void);
 extern void pgmsg_worker_request_start(void);
 
 /* send.c */
+extern void pgmsg_check_attributes(Jsonb *attributes);
+extern void pgmsg_check_message(QueueInfo *qi, Jsonb *body, Jsonb *attributes);
+extern text *pgmsg_content_dedup_id(Jsonb *body);
+extern bool pgmsg_queue_lock(QueueInfo *qi);
 extern int64 pgmsg_send_one(QueueInfo *qi, QueueShared *qs, Jsonb *body,
 							Jsonb *attributes, int64 delay, text *group_id,
 							text *dedup_id);
@@ -304,6 +314,36 @@ extern int64 pgmsg_send_moved(QueueInfo *qi, QueueShared *qs, Jsonb *body,
 							  Jsonb *attributes, TimestampTz sent_at,
 							  int32 receive_count, const char *source_queue,
 							  text *group_id);
+
+/* topic.c */
+typedef struct Subscription
+{
+	int32		subscription_id;
+	char		queue[PGMSG_NAME_MAXLEN + 1];
+	struct FilterPolicy *policy;	/* NULL: every message matches */
+	bool		raw;			/* false: deliver the SNS JSON envelope */
+} Subscription;
+
+typedef struct TopicInfo
+{
+	char		name[PGMSG_NAME_MAXLEN + 1];	/* hash key: must be first */
+	int32		topic_id;
+	Oid			owner;
+	bool		fifo;
+	bool		content_based_dedup;
+	Oid			privs_role;		/* privileges of privs_role (acl.c) */
+	uint32		privs;
+	int			nsubs;
+	Subscription *subs;			/* in subscription order, in cxt */
+	MemoryContext cxt;			/* owns subs and their compiled policies */
+} TopicInfo;
+
+extern TopicInfo *pgmsg_topic_lookup(const char *name, bool missing_ok);
+extern void pgmsg_claim_name(const char *kind, const char *name);
+extern int	pgmsg_publish_one(TopicInfo *ti, Jsonb *body, Jsonb *attributes,
+							  text *group_id, text *dedup_id);
+extern void pgmsg_check_publish_args(TopicInfo *ti, Jsonb *body, Jsonb *attributes,
+									 text *group_id, text *dedup_id);
 
 /* redrive.c */
 extern int64 pgmsg_redrive_batch(QueueInfo *qi, QueueInfo *dest, int64 max_messages);

@@ -224,6 +224,8 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 				 errmsg("permission denied to create queue \"%s\"", name),
 				 errdetail("Creating a queue requires the CREATE privilege on the current database.")));
 
+	pgmsg_claim_name("queue", name);
+
 	table = quote_identifier(pgmsg_table_name(name));
 	index = quote_identifier(psprintf("%s_key", pgmsg_table_name(name)));
 

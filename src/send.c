@@ -35,7 +35,9 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "storage/lmgr.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "pgmsg.h"
 
@@ -46,8 +48,8 @@ PG_FUNCTION_INFO_V1(pgmsg_send_batch);
  * Message attributes: a JSON object of at most 10 keys whose values are
  * strings, numbers or arrays of strings.
  */
-static void
-check_attributes(Jsonb *attributes)
+void
+pgmsg_check_attributes(Jsonb *attributes)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -105,14 +107,14 @@ check_attributes(Jsonb *attributes)
 /*
  * Check one message against the queue's limits.
  */
-static void
-check_message(QueueInfo *qi, Jsonb *body, Jsonb *attributes)
+void
+pgmsg_check_message(QueueInfo *qi, Jsonb *body, Jsonb *attributes)
 {
 	Size		size = VARSIZE(body);
 
 	if (attributes != NULL)
 	{
-		check_attributes(attributes);
+		pgmsg_check_attributes(attributes);
 		size += VARSIZE(attributes);
 	}
 	if (size > (Size) qi->max_message_size)
@@ -122,6 +124,22 @@ check_message(QueueInfo *qi, Jsonb *body, Jsonb *attributes)
 						size, qi->name),
 				 errdetail("The queue's max_message_size is %d bytes, body and attributes together.",
 						   qi->max_message_size)));
+}
+
+/*
+ * Lock a queue's table for writing, and report whether it still exists.
+ * A queue dropped by a transaction that committed while this backend held
+ * its cached description is gone once the lock is granted; then the lock is
+ * released and the caller decides what a missing queue means.
+ */
+bool
+pgmsg_queue_lock(QueueInfo *qi)
+{
+	LockRelationOid(qi->relid, RowExclusiveLock);
+	if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(qi->relid)))
+		return true;
+	UnlockRelationOid(qi->relid, RowExclusiveLock);
+	return false;
 }
 
 /*
@@ -149,10 +167,14 @@ append_message(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
 	HeapTuple	tuple;
 	int64		msg_id;
 
+	if (!pgmsg_queue_lock(qi))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("queue \"%s\" does not exist", qi->name),
+				 errdetail("It was dropped by a concurrent transaction.")));
+	rel = table_open(qi->relid, NoLock);
 	if (!OidIsValid(qi->sequenceid))
 		qi->sequenceid = getIdentitySequence(qi->relid, Anum_q_msg_id, false);
-
-	rel = table_open(qi->relid, RowExclusiveLock);
 	index = index_open(qi->indexid, RowExclusiveLock);
 	if (qi->index_info == NULL)
 	{
@@ -294,8 +316,8 @@ record_dedup_id(QueueInfo *qi, text *dedup_id, int64 msg_id)
 /*
  * The content-based dedup id: the SHA-256 of the body's canonical text.
  */
-static text *
-content_dedup_id(Jsonb *body)
+text *
+pgmsg_content_dedup_id(Jsonb *body)
 {
 	char	   *str = JsonbToCString(NULL, &body->root, VARSIZE(body));
 	uint8		digest[PG_SHA256_DIGEST_LENGTH];
@@ -325,7 +347,7 @@ pgmsg_send_one(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
 	int64		msg_id;
 
 	if (qi->fifo && dedup_id == NULL && qi->content_based_dedup)
-		dedup_id = content_dedup_id(body);
+		dedup_id = pgmsg_content_dedup_id(body);
 	if (qi->fifo && dedup_id != NULL)
 	{
 		int64		original = claim_dedup_id(qi, dedup_id);
@@ -423,7 +445,7 @@ pgmsg_send(PG_FUNCTION_ARGS)
 	group_id = PG_ARGISNULL(4) ? NULL : PG_GETARG_TEXT_PP(4);
 	dedup_id = PG_ARGISNULL(5) ? NULL : PG_GETARG_TEXT_PP(5);
 	check_fifo_args(qi, group_id, dedup_id, !PG_ARGISNULL(3));
-	check_message(qi, body, attributes);
+	pgmsg_check_message(qi, body, attributes);
 	qs = pgmsg_queue_slot(qi);
 
 	pgmsg_become_owner(&save_userid, &save_sec);
@@ -511,7 +533,7 @@ pgmsg_send_batch(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("message body must not be null"),
 					 errdetail("Element %d of bodies is null.", i + 1)));
-		check_message(qi, DatumGetJsonbP(bodies[i]),
+		pgmsg_check_message(qi, DatumGetJsonbP(bodies[i]),
 					  attrs != NULL && !attr_nulls[i] ? DatumGetJsonbP(attrs[i]) : NULL);
 	}
 

@@ -1,0 +1,168 @@
+/*-------------------------------------------------------------------------
+ *
+ * trigger.c
+ *		pgmsg.publish_trigger(topic): a row trigger that publishes each
+ *		INSERT, UPDATE and DELETE of a table to a topic.
+ *
+ *		CREATE TRIGGER orders_changes
+ *			AFTER INSERT OR UPDATE OR DELETE ON orders
+ *			FOR EACH ROW EXECUTE FUNCTION pgmsg.publish_trigger('orders');
+ *
+ * The message body is {"schema", "table", "operation", "old", "new"}, the
+ * rows as JSON objects (null where the operation has none); the attributes
+ * are {"schema", "table", "operation"}, so filter policies can select by
+ * table and operation.  On a FIFO topic the group id is the table's
+ * qualified name, so each table's changes stay in order.  The message is
+ * published in the transaction that changed the row, with the privileges
+ * of the role that changed it, which needs "publish" on the topic.
+ *
+ * Nothing here takes locks of its own; publishing does (topic.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "commands/trigger.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "pgmsg.h"
+
+PG_FUNCTION_INFO_V1(pgmsg_publish_trigger);
+
+/* A row as a jsonb object, as row_to_json renders it. */
+static JsonbValue *
+row_value(HeapTuple tuple, TupleDesc tupdesc)
+{
+	Datum		row = heap_copy_tuple_as_datum(tuple, tupdesc);
+	text	   *json = DatumGetTextPP(DirectFunctionCall1(row_to_json, row));
+	Jsonb	   *jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+														CStringGetDatum(text_to_cstring(json))));
+	JsonbValue *v = palloc(sizeof(JsonbValue));
+
+	v->type = jbvBinary;
+	v->val.binary.data = &jb->root;
+	v->val.binary.len = VARSIZE(jb) - VARHDRSZ;
+	return v;
+}
+
+static void
+push_string_pair(JsonbParseState **state, const char *key, const char *value)
+{
+	JsonbValue	k;
+	JsonbValue	v;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	pushJsonbValue(state, WJB_KEY, &k);
+	v.type = jbvString;
+	v.val.string.val = (char *) value;
+	v.val.string.len = strlen(value);
+	pushJsonbValue(state, WJB_VALUE, &v);
+}
+
+static void
+push_row(JsonbParseState **state, const char *key, JsonbValue *row)
+{
+	JsonbValue	k;
+	JsonbValue	null;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	pushJsonbValue(state, WJB_KEY, &k);
+	if (row == NULL)
+	{
+		null.type = jbvNull;
+		row = &null;
+	}
+	pushJsonbValue(state, WJB_VALUE, row);
+}
+
+Datum
+pgmsg_publish_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	tupdesc;
+	const char *topic;
+	const char *operation;
+	char	   *schema;
+	char	   *table;
+	JsonbValue *old_row = NULL;
+	JsonbValue *new_row = NULL;
+	JsonbParseState *state = NULL;
+	Jsonb	   *body;
+	Jsonb	   *attributes;
+	TopicInfo  *ti;
+	text	   *group_id = NULL;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("pgmsg.publish_trigger() must be called as a trigger")));
+	if (!TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("pgmsg.publish_trigger() must be fired FOR EACH ROW")));
+	if (td->tg_trigger->tgnargs != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pgmsg.publish_trigger() takes one argument, the topic name"),
+				 errdetail("Trigger \"%s\" passes %d.", td->tg_trigger->tgname,
+						   td->tg_trigger->tgnargs)));
+	topic = td->tg_trigger->tgargs[0];
+	ti = pgmsg_topic_lookup(topic, false);
+	pgmsg_check_topic_privilege(ti, PGMSG_PRIV_PUBLISH);
+
+	rel = td->tg_relation;
+	tupdesc = RelationGetDescr(rel);
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+	{
+		operation = "INSERT";
+		new_row = row_value(td->tg_trigtuple, tupdesc);
+	}
+	else if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		operation = "UPDATE";
+		old_row = row_value(td->tg_trigtuple, tupdesc);
+		new_row = row_value(td->tg_newtuple, tupdesc);
+	}
+	else
+	{
+		operation = "DELETE";
+		old_row = row_value(td->tg_trigtuple, tupdesc);
+	}
+	schema = get_namespace_name(RelationGetNamespace(rel));
+	table = RelationGetRelationName(rel);
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	push_string_pair(&state, "schema", schema);
+	push_string_pair(&state, "table", table);
+	push_string_pair(&state, "operation", operation);
+	push_row(&state, "old", old_row);
+	push_row(&state, "new", new_row);
+	body = JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+
+	state = NULL;
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	push_string_pair(&state, "schema", schema);
+	push_string_pair(&state, "table", table);
+	push_string_pair(&state, "operation", operation);
+	attributes = JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+
+	if (ti->fifo)
+		group_id = cstring_to_text(quote_qualified_identifier(schema, table));
+	pgmsg_check_publish_args(ti, body, attributes, group_id, NULL);
+	pgmsg_publish_one(ti, body, attributes, group_id, NULL);
+
+	if (TRIGGER_FIRED_AFTER(td->tg_event))
+		return PointerGetDatum(NULL);
+	return PointerGetDatum(TRIGGER_FIRED_BY_UPDATE(td->tg_event) ?
+						   td->tg_newtuple : td->tg_trigtuple);
+}
