@@ -297,3 +297,10 @@ SELECT pgmsg.publish('events', '{}');
 SELECT count(*) FROM pgmsg.subscriptions WHERE topic = 'events';
 -- the queues stay
 SELECT name FROM pgmsg.queues WHERE name LIKE 't\_%' ORDER BY name;
+
+-- clean up
+SELECT count(pgmsg.drop_topic(name)) FROM pgmsg.topics;
+SELECT count(pgmsg.drop_queue(name)) FROM pgmsg.queues WHERE name LIKE 't\_%';
+DROP TABLE accounts, notes, ledger;
+REVOKE CREATE ON DATABASE contrib_regression FROM topic_sub;
+DROP ROLE topic_pub, topic_sub;

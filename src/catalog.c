@@ -300,6 +300,19 @@ pgmsg_interval_arg(FunctionCallInfo fcinfo, int argno, const char *what,
 	return (int64) usecs;
 }
 
+/*
+ * Run one statement through SPI (connected by the caller) with parameters,
+ * and raise an internal error unless it returns "expected".
+ */
+void
+pgmsg_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *args, int expected)
+{
+	int			ret = SPI_execute_with_args(sql, nargs, argtypes, args, NULL, false, 0);
+
+	if (ret != expected)
+		elog(ERROR, "pgmsg statement failed (%s): %s", SPI_result_code_string(ret), sql);
+}
+
 char *
 pgmsg_table_name(const char *queue)
 {

@@ -263,6 +263,8 @@ extern Oid	pgmsg_owner(void);
 extern void pgmsg_become_owner(Oid *save_userid, int *save_sec);
 extern void pgmsg_restore_user(Oid save_userid, int save_sec);
 extern char *pgmsg_table_name(const char *queue);
+extern void pgmsg_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *args,
+						   int expected);
 
 /* acl.c */
 #define PGMSG_PRIV_SEND		(1 << 0)
@@ -306,6 +308,8 @@ extern void pgmsg_worker_request_start(void);
 extern void pgmsg_check_attributes(Jsonb *attributes);
 extern void pgmsg_check_message(QueueInfo *qi, Jsonb *body, Jsonb *attributes);
 extern text *pgmsg_content_dedup_id(Jsonb *body);
+extern void pgmsg_check_fifo_ids(const char *kind, const char *name, bool fifo,
+								 text *group_id, text *dedup_id);
 extern bool pgmsg_queue_lock(QueueInfo *qi);
 extern int64 pgmsg_send_one(QueueInfo *qi, QueueShared *qs, Jsonb *body,
 							Jsonb *attributes, int64 delay, text *group_id,

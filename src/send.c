@@ -381,23 +381,19 @@ text_chars(text *t)
 }
 
 /*
- * Check the FIFO arguments of a message: FIFO queues need a group id and
- * take no per-message delay; other queues take neither group nor dedup id.
+ * Check the group and dedup ids of a message for a queue or topic (kind
+ * "queue" or "topic"): FIFO ones need a group id, others take neither.
  */
-static void
-check_fifo_args(QueueInfo *qi, text *group_id, text *dedup_id, bool has_delay)
+void
+pgmsg_check_fifo_ids(const char *kind, const char *name, bool fifo,
+					 text *group_id, text *dedup_id)
 {
-	if (qi->fifo)
+	if (fifo)
 	{
 		if (group_id == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("group_id is required on FIFO queue \"%s\"", qi->name)));
-		if (has_delay)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("per-message delay is not allowed on FIFO queue \"%s\"", qi->name),
-					 errhint("Set the queue's delay instead.")));
+					 errmsg("group_id is required on FIFO %s \"%s\"", kind, name)));
 		if (text_chars(group_id) < 1 || text_chars(group_id) > 128)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -411,8 +407,25 @@ check_fifo_args(QueueInfo *qi, text *group_id, text *dedup_id, bool has_delay)
 	else if (group_id != NULL || dedup_id != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s is only allowed on FIFO queues", group_id != NULL ? "group_id" : "dedup_id"),
-				 errdetail("Queue \"%s\" is a standard queue.", qi->name)));
+				 errmsg("%s is only allowed on FIFO %ss",
+						group_id != NULL ? "group_id" : "dedup_id", kind),
+				 errdetail("%c%s \"%s\" is a standard %s.",
+						   pg_toupper((unsigned char) kind[0]), kind + 1, name, kind)));
+}
+
+/*
+ * Check the FIFO arguments of a message: FIFO queues need a group id and
+ * take no per-message delay; other queues take neither group nor dedup id.
+ */
+static void
+check_fifo_args(QueueInfo *qi, text *group_id, text *dedup_id, bool has_delay)
+{
+	if (qi->fifo && group_id != NULL && has_delay)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("per-message delay is not allowed on FIFO queue \"%s\"", qi->name),
+				 errhint("Set the queue's delay instead.")));
+	pgmsg_check_fifo_ids("queue", qi->name, qi->fifo, group_id, dedup_id);
 }
 
 /*

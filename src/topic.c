@@ -69,15 +69,6 @@ static TimestampTz retired_topics_at = 0;
 static char *arn_prefix = NULL;
 
 static void
-spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *args, int expected)
-{
-	int			ret = SPI_execute_with_args(sql, nargs, argtypes, args, NULL, false, 0);
-
-	if (ret != expected)
-		elog(ERROR, "pgmsg statement failed (%s): %s", SPI_result_code_string(ret), sql);
-}
-
-static void
 destroy_topics(HTAB *cache)
 {
 	HASH_SEQ_STATUS status;
@@ -264,10 +255,10 @@ pgmsg_claim_name(const char *kind, const char *name)
 	pgmsg_become_owner(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	spi_exec("LOCK TABLE pgmsg.topic_meta IN SHARE ROW EXCLUSIVE MODE",
+	pgmsg_spi_exec("LOCK TABLE pgmsg.topic_meta IN SHARE ROW EXCLUSIVE MODE",
 			 0, NULL, NULL, SPI_OK_UTILITY);
 	args[0] = CStringGetTextDatum(name);
-	spi_exec(topic ?
+	pgmsg_spi_exec(topic ?
 			 "SELECT 1 FROM pgmsg.queue_meta WHERE name OPERATOR(pg_catalog.=) $1" :
 			 "SELECT 1 FROM pgmsg.topic_meta WHERE name OPERATOR(pg_catalog.=) $1",
 			 1, argtypes, args, SPI_OK_SELECT);
@@ -326,7 +317,7 @@ pgmsg_create_topic(PG_FUNCTION_ARGS)
 	args[1] = ObjectIdGetDatum(creator);
 	args[2] = BoolGetDatum(fifo);
 	args[3] = BoolGetDatum(content_based_dedup);
-	spi_exec("INSERT INTO pgmsg.topic_meta (name, owner, fifo, content_based_dedup)"
+	pgmsg_spi_exec("INSERT INTO pgmsg.topic_meta (name, owner, fifo, content_based_dedup)"
 			 " VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING",
 			 4, argtypes, args, SPI_OK_INSERT);
 	if (SPI_processed == 0)
@@ -367,7 +358,7 @@ pgmsg_drop_topic(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	args[0] = Int32GetDatum(ti->topic_id);
-	spi_exec("DELETE FROM pgmsg.topic_meta WHERE topic_id OPERATOR(pg_catalog.=) $1",
+	pgmsg_spi_exec("DELETE FROM pgmsg.topic_meta WHERE topic_id OPERATOR(pg_catalog.=) $1",
 			 1, argtypes, args, SPI_OK_DELETE);
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -498,7 +489,7 @@ pgmsg_unsubscribe(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	args[0] = Int32GetDatum(ti->topic_id);
 	args[1] = Int32GetDatum(qi->queue_id);
-	spi_exec("DELETE FROM pgmsg.subscription"
+	pgmsg_spi_exec("DELETE FROM pgmsg.subscription"
 			 " WHERE topic_id OPERATOR(pg_catalog.=) $1"
 			 "   AND queue_id OPERATOR(pg_catalog.=) $2",
 			 2, argtypes, args, SPI_OK_DELETE);
@@ -659,12 +650,6 @@ new_message_id(char *buf)
  * Publishing
  */
 
-static int
-text_chars(text *t)
-{
-	return pg_mbstrlen_with_len(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-}
-
 /*
  * Check a message before any copy of it is sent: its attributes, and the
  * group and dedup ids, which a FIFO topic requires (the group) and a
@@ -677,28 +662,7 @@ pgmsg_check_publish_args(TopicInfo *ti, Jsonb *body, Jsonb *attributes,
 {
 	if (attributes != NULL)
 		pgmsg_check_attributes(attributes);
-	if (ti->fifo)
-	{
-		if (group_id == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("group_id is required on FIFO topic \"%s\"", ti->name)));
-		if (text_chars(group_id) < 1 || text_chars(group_id) > 128)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("group_id must have 1 to 128 characters")));
-		if (dedup_id != NULL &&
-			(text_chars(dedup_id) < 1 || text_chars(dedup_id) > 128))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("dedup_id must have 1 to 128 characters")));
-	}
-	else if (group_id != NULL || dedup_id != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s is only allowed on FIFO topics",
-						group_id != NULL ? "group_id" : "dedup_id"),
-				 errdetail("Topic \"%s\" is a standard topic.", ti->name)));
+	pgmsg_check_fifo_ids("topic", ti->name, ti->fifo, group_id, dedup_id);
 }
 
 /* One message being published, with what its copies share. */
