@@ -12,7 +12,10 @@
  * followed by a relcache invalidation of queue_meta (see
  * pgmsg_catalog_invalidate), which marks every backend's cache stale; the
  * cache is rebuilt on the next lookup.  Role membership changes mark the
- * cached privileges stale the same way (acl.c).
+ * cached privileges stale the same way (acl.c).  The OID and owner of
+ * queue_meta itself are cached too, and looked up again after any
+ * invalidation of it: DROP EXTENSION and CREATE EXTENSION give it a new
+ * OID, possibly a new owner, and a session must go on working across them.
  *
  * The functions check pgmsg's own privileges as the calling user, then
  * run their statements as the owner of pgmsg's tables, so ordinary roles
@@ -43,14 +46,20 @@ static TimestampTz retired_at = 0;
 static bool queue_cache_stale = false;
 static Oid	meta_relid = InvalidOid;
 static Oid	meta_owner = InvalidOid;
+static bool meta_stale = false;
 static SPIPlanPtr meta_plan = NULL;
 
 static void
 queue_meta_callback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == meta_relid)
+	{
 		queue_cache_stale = true;
+		meta_stale = true;
+	}
 }
+
+static void load_meta(void);
 
 static void
 role_membership_callback(Datum arg, int cacheid, uint32 hashvalue)
@@ -73,8 +82,9 @@ pgmsg_catalog_init(void)
 void
 pgmsg_catalog_invalidate(void)
 {
-	if (OidIsValid(meta_relid))
-		CacheInvalidateRelcacheByRelid(meta_relid);
+	if (!OidIsValid(meta_relid) || meta_stale)
+		load_meta();
+	CacheInvalidateRelcacheByRelid(meta_relid);
 	queue_cache_stale = true;
 }
 
@@ -139,7 +149,8 @@ reset_cache(void)
 }
 
 /*
- * Find pgmsg's metadata table and its owner, once per cache generation.
+ * Find pgmsg's metadata table and its owner, once per cache generation and
+ * again after the table was invalidated.
  */
 static void
 load_meta(void)
@@ -158,6 +169,7 @@ load_meta(void)
 		elog(ERROR, "cache lookup failed for relation %u", meta_relid);
 	meta_owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 	ReleaseSysCache(tup);
+	meta_stale = false;
 }
 
 static void
@@ -165,7 +177,7 @@ ensure_cache(void)
 {
 	if (queue_cache == NULL || queue_cache_stale)
 		reset_cache();
-	if (!OidIsValid(meta_relid))
+	if (!OidIsValid(meta_relid) || meta_stale)
 		load_meta();
 }
 
@@ -176,7 +188,7 @@ ensure_cache(void)
 Oid
 pgmsg_owner(void)
 {
-	if (!OidIsValid(meta_owner))
+	if (!OidIsValid(meta_owner) || meta_stale)
 		load_meta();
 	return meta_owner;
 }
