@@ -307,7 +307,9 @@ extern int64 pgmsg_send_moved(QueueInfo *qi, QueueShared *qs, Jsonb *body,
 
 /* redrive.c */
 extern int64 pgmsg_redrive_batch(QueueInfo *qi, QueueInfo *dest, int64 max_messages);
-extern bool pgmsg_redrive_task_step(void);
+extern bool pgmsg_redrive_task_step(int64 *task_id);
+extern void pgmsg_redrive_task_failed(int64 task_id, int sqlerrcode,
+									  const char *message);
 extern uint64 pgmsg_dedup_cleanup(int limit);
 
 /* ack.c */
