@@ -7,13 +7,16 @@
  * not roll back.  Every entry point that changes them for the current
  * transaction records here what must happen at its end:
  *
- *	receive		commit: the lease becomes HELD (into the redelivery heap);
+ *	receive		commit: the lease becomes HELD (into the redelivery heap)
+ *				and the receive is counted in the queue's statistics;
  *				abort: the message is released at once: a redelivered one
  *				gets its previous receipt, receive count and row version
  *				back, a first receive's lease is dropped and the cursor
  *				moved back before the message.
  *	delete		commit: the lease is dropped; abort: it is held again.
- *	visibility	commit: the new expiry takes effect.
+ *	visibility	commit: the new expiry takes effect.  A lease taken by
+ *				this same transaction gets its new expiry at once, and
+ *				abort gives it back the previous one.
  *	publish		end: the backend's lower bound for the queue is cleared;
  *				commit: waiting receivers are woken.
  *	drop, purge	commit: the queue's leases are dropped and its slot is
@@ -55,7 +58,9 @@ typedef struct LeaseAction
 	int			nestlevel;
 	QueueShared *qs;
 	LeaseUndo	undo;			/* key and nonce are set for every kind */
-	TimestampTz expires_at;		/* ACT_VISIBILITY */
+	TimestampTz expires_at;		/* ACT_VISIBILITY; if undo.prev_state is
+								 * RECEIVING it took effect at once, and
+								 * undo.prev_expires_at is the one before */
 } LeaseAction;
 
 typedef enum QueueActionKind
@@ -65,6 +70,7 @@ typedef enum QueueActionKind
 	QACT_PURGE,
 	QACT_DEAD_LETTER,
 	QACT_SENT,
+	QACT_RECEIVED,
 	QACT_WAKE_WORKER,
 	QACT_START_WORKER
 } QueueActionKind;
@@ -73,9 +79,10 @@ typedef struct QueueAction
 {
 	QueueActionKind kind;
 	int			nestlevel;
-	QueueShared *qs;			/* QACT_PUBLISH, QACT_DEAD_LETTER */
+	QueueShared *qs;			/* QACT_PUBLISH, QACT_DEAD_LETTER, QACT_SENT,
+								 * QACT_RECEIVED */
 	int32		queue_id;		/* QACT_DROP, QACT_PURGE */
-	int64		nsent;
+	int64		count;			/* QACT_SENT, QACT_RECEIVED: messages */
 } QueueAction;
 
 static LeaseAction *lease_actions = NULL;
@@ -141,14 +148,22 @@ xact_track_delete(QueueShared *qs, const LeaseKey *key, uint64 nonce,
 	a->undo.prev_state = prev_state;
 }
 
+/*
+ * A visibility change.  "state" is the lease's state when it was made: for
+ * a lease this transaction took (RECEIVING) the caller has already set the
+ * new expiry, and prev_expires_at is restored if the change is rolled back.
+ */
 void
 xact_track_visibility(QueueShared *qs, const LeaseKey *key, uint64 nonce,
-					  TimestampTz expires_at)
+					  TimestampTz expires_at, LeaseState state,
+					  TimestampTz prev_expires_at)
 {
 	LeaseAction *a = new_lease_action(ACT_VISIBILITY, qs);
 
 	a->undo.key = *key;
 	a->undo.nonce = nonce;
+	a->undo.prev_state = state;
+	a->undo.prev_expires_at = prev_expires_at;
 	a->expires_at = expires_at;
 }
 
@@ -180,6 +195,25 @@ new_queue_action(QueueActionKind kind)
 }
 
 /*
+ * Add n to a per-queue count of kind QACT_SENT or QACT_RECEIVED, applied at
+ * commit.  The count is kept at the current nesting level, so a rolled-back
+ * savepoint takes it back.
+ */
+static void
+add_count(QueueActionKind kind, QueueShared *qs, int64 n)
+{
+	QueueAction *a = n_queue_actions > 0 ? &queue_actions[n_queue_actions - 1] : NULL;
+
+	if (a == NULL || a->kind != kind || a->qs != qs ||
+		a->nestlevel != GetCurrentTransactionNestLevel())
+	{
+		a = new_queue_action(kind);
+		a->qs = qs;
+	}
+	a->count += n;
+}
+
+/*
  * Note that this transaction sends nsent messages to a queue.  Returns true
  * the first time for a queue, when the caller must register its lower
  * bound (cursor_assign_key); the bound is cleared at the end of the
@@ -190,7 +224,6 @@ xact_track_publish(QueueShared *qs, int64 nsent)
 {
 	QueueAction *a;
 	bool		first = true;
-	int			level = GetCurrentTransactionNestLevel();
 
 	for (int i = 0; i < n_queue_actions; i++)
 	{
@@ -208,15 +241,17 @@ xact_track_publish(QueueShared *qs, int64 nsent)
 		a->nestlevel = 1;
 	}
 
-	/* the count, at this level, so a rolled-back savepoint takes it back */
-	a = n_queue_actions > 0 ? &queue_actions[n_queue_actions - 1] : NULL;
-	if (a == NULL || a->kind != QACT_SENT || a->qs != qs || a->nestlevel != level)
-	{
-		a = new_queue_action(QACT_SENT);
-		a->qs = qs;
-	}
-	a->nsent += nsent;
+	add_count(QACT_SENT, qs, nsent);
 	return first;
+}
+
+/*
+ * Count n messages received from a queue, once this transaction commits.
+ */
+void
+xact_track_received(QueueShared *qs, int64 n)
+{
+	add_count(QACT_RECEIVED, qs, n);
 }
 
 /*
@@ -384,6 +419,10 @@ abort_lease_actions(int level)
 				}
 				break;
 			case ACT_VISIBILITY:
+				/* a change made at once is taken back */
+				if (a->undo.prev_state == LEASE_RECEIVING &&
+					lease->state == LEASE_RECEIVING)
+					lease->expires_at = a->undo.prev_expires_at;
 				break;
 		}
 	}
@@ -405,10 +444,13 @@ commit_queue_actions(void)
 				wake_waiters(a->qs);
 				break;
 			case QACT_SENT:
-				pg_atomic_fetch_add_u64(&a->qs->sent, a->nsent);
+				pg_atomic_fetch_add_u64(&a->qs->sent, a->count);
 				SpinLockAcquire(&a->qs->mutex);
-				a->qs->count += a->nsent;
+				a->qs->count += a->count;
 				SpinLockRelease(&a->qs->mutex);
+				break;
+			case QACT_RECEIVED:
+				pg_atomic_fetch_add_u64(&a->qs->received, a->count);
 				break;
 			case QACT_DEAD_LETTER:
 				pg_atomic_fetch_add_u64(&a->qs->dead_lettered, 1);
