@@ -197,7 +197,8 @@ extern void lease_remove(QueueShared *qs, Lease *lease);
 extern void lease_heap_push(QueueShared *qs, Lease *lease);
 extern Lease *lease_heap_pop_expired(QueueShared *qs, TimestampTz now);
 extern TimestampTz lease_next_expiry(QueueShared *qs);
-extern void lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id);
+extern void lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id,
+							   int64 max_msg_id);
 extern uint64 lease_new_nonce(void);
 extern GroupEntry *group_lookup(const GroupKey *key);
 extern void group_attach(Lease *lease, const GroupKey *key);
@@ -283,7 +284,7 @@ extern bool xact_track_publish(QueueShared *qs, int64 nsent);
 extern void xact_track_drop(int32 queue_id);
 extern void xact_track_dead_letter(QueueShared *qs);
 extern void xact_track_worker(bool start);
-extern void xact_track_purge(int32 queue_id);
+extern void xact_track_purge(int32 queue_id, int64 max_msg_id);
 extern void xact_track_received(QueueShared *qs, int64 n);
 extern void xact_reserve(int n);
 extern bool xact_uses_pgmsg(void);

@@ -467,6 +467,8 @@ pgmsg_drop_queue(PG_FUNCTION_ARGS)
 
 /*
  * pgmsg.purge_queue(queue) removes every message and returns how many.
+ * The leases that exist when it runs go when it commits; messages sent
+ * after it, and leases taken on them, stay.
  */
 Datum
 pgmsg_purge_queue(PG_FUNCTION_ARGS)
@@ -475,7 +477,10 @@ pgmsg_purge_queue(PG_FUNCTION_ARGS)
 	QueueInfo  *qi;
 	Oid			save_userid;
 	int			save_sec;
-	uint64		removed;
+	int64		removed;
+	int64		max_msg_id;
+	bool		isnull;
+	const char *table;
 
 	qi = pgmsg_queue_lookup(name, false);
 	pgmsg_check_privilege(qi, PGMSG_PRIV_MANAGE);
@@ -483,12 +488,25 @@ pgmsg_purge_queue(PG_FUNCTION_ARGS)
 	pgmsg_become_owner(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	spi_exec(psprintf("DELETE FROM pgmsg.%s", quote_identifier(pgmsg_table_name(name))),
-			 0, NULL, NULL, SPI_OK_DELETE);
-	removed = SPI_processed;
+	table = quote_identifier(pgmsg_table_name(name));
+	spi_exec(psprintf("DELETE FROM pgmsg.%s", table), 0, NULL, NULL, SPI_OK_DELETE);
+	removed = (int64) SPI_processed;
+
+	/*
+	 * Every message that can have a lease now has an id up to the last one
+	 * assigned; messages sent from here on get greater ids.
+	 */
+	spi_exec(psprintf("SELECT pg_catalog.pg_sequence_last_value("
+					  "pg_catalog.pg_get_serial_sequence('pgmsg.%s', 'msg_id')::pg_catalog.regclass)",
+					  table),
+			 0, NULL, NULL, SPI_OK_SELECT);
+	max_msg_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+											 1, &isnull));
+	if (isnull)
+		max_msg_id = 0;
 	SPI_finish();
 	pgmsg_restore_user(save_userid, save_sec);
 
-	xact_track_purge(qi->queue_id);
-	PG_RETURN_INT64((int64) removed);
+	xact_track_purge(qi->queue_id, max_msg_id);
+	PG_RETURN_INT64(removed);
 }

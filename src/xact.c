@@ -19,8 +19,12 @@
  *				abort gives it back the previous one.
  *	publish		end: the backend's lower bound for the queue is cleared;
  *				commit: waiting receivers are woken.
- *	drop, purge	commit: the queue's leases are dropped and its slot is
- *				released or its cursor reset.
+ *	drop		commit: the queue's leases are dropped and its slot
+ *				released.
+ *	purge		commit: the leases that existed when the purge ran (of
+ *				messages with ids up to the last one assigned then) are
+ *				dropped and the cursor reset; leases taken later on newer
+ *				messages are kept.
  *	dead letter	commit: the move is counted in the queue's statistics.
  *	worker		commit: the database's worker is woken or started.
  *
@@ -82,7 +86,8 @@ typedef struct QueueAction
 	QueueShared *qs;			/* QACT_PUBLISH, QACT_DEAD_LETTER, QACT_SENT,
 								 * QACT_RECEIVED */
 	int32		queue_id;		/* QACT_DROP, QACT_PURGE */
-	int64		count;			/* QACT_SENT, QACT_RECEIVED: messages */
+	int64		count;			/* QACT_SENT, QACT_RECEIVED: messages;
+								 * QACT_PURGE: last message id when it ran */
 } QueueAction;
 
 static LeaseAction *lease_actions = NULL;
@@ -280,10 +285,19 @@ xact_track_drop(int32 queue_id)
 	new_queue_action(QACT_DROP)->queue_id = queue_id;
 }
 
+/*
+ * A purge, run when max_msg_id was the last message id assigned (0 if
+ * none): the leases of messages up to it go when the purge commits.
+ * Messages sent later have greater ids, so leases taken on them after the
+ * purge, by this transaction or another, are kept.
+ */
 void
-xact_track_purge(int32 queue_id)
+xact_track_purge(int32 queue_id, int64 max_msg_id)
 {
-	new_queue_action(QACT_PURGE)->queue_id = queue_id;
+	QueueAction *a = new_queue_action(QACT_PURGE);
+
+	a->queue_id = queue_id;
+	a->count = max_msg_id;
 }
 
 bool
@@ -467,7 +481,8 @@ commit_queue_actions(void)
 				if (qs == NULL)
 					break;
 				LWLockAcquire(qs->lock, LW_EXCLUSIVE);
-				lease_remove_queue(qs, MyDatabaseId, a->queue_id);
+				lease_remove_queue(qs, MyDatabaseId, a->queue_id,
+								   a->kind == QACT_DROP ? PG_INT64_MAX : a->count);
 				LWLockRelease(qs->lock);
 				if (a->kind == QACT_DROP)
 					pgmsg_queue_release(qs, a->queue_id);
