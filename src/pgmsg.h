@@ -114,7 +114,8 @@ extern void pgmsg_shmem_request(void);
 extern void pgmsg_shmem_startup(void);
 extern void pgmsg_check_loaded(void);
 extern QueueShared *pgmsg_queue_shared(int32 queue_id, bool create);
-extern void pgmsg_queue_release(QueueShared *qs, int32 queue_id);
+extern int32 pgmsg_max_slot_queue_id(void);
+extern void pgmsg_release_slots(Oid dbid, int32 first_id, int32 last_id);
 extern pg_atomic_uint64 *pgmsg_publisher_bounds(QueueShared *qs);
 
 /* cursor.c */
@@ -285,6 +286,7 @@ extern void xact_track_drop(int32 queue_id);
 extern void xact_track_dead_letter(QueueShared *qs);
 extern void xact_track_worker(bool start);
 extern void xact_track_purge(int32 queue_id, int64 max_msg_id);
+extern void xact_track_create(int32 queue_id);
 extern void xact_track_received(QueueShared *qs, int64 n);
 extern void xact_reserve(int n);
 extern bool xact_uses_pgmsg(void);

@@ -7,9 +7,12 @@
  * A queue is a row of pgmsg.queue_meta plus its message table
  * pgmsg.q_<name>, created and dropped in the caller's transaction as the
  * extension owner.  Shared state is touched only when the transaction
- * commits (xact.c): a dropped queue's slot and leases go away then, and a
- * purge resets the cursor.  Names are validated before use and still pass
- * through quote_identifier; values always travel as parameters.
+ * ends (xact.c): a dropped queue's slot and leases go away when the drop
+ * commits, the slot of a queue whose creation rolls back goes then, and a
+ * purge drops the leases of the messages it removed and resets the cursor
+ * when it commits.  Queue ids come from pgmsg.queue_id_seq, skipping any id
+ * that still has a slot (shmem.c).  Names are validated before use and
+ * still pass through quote_identifier; values always travel as parameters.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,6 +24,7 @@
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
+#include "commands/sequence.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -65,6 +69,30 @@ spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *args, int expected)
 
 	if (ret != expected)
 		elog(ERROR, "pgmsg statement failed (%s): %s", SPI_result_code_string(ret), sql);
+}
+
+/*
+ * A new queue id: the next value of pgmsg.queue_id_seq above every id that
+ * still has a slot in this database.  Ids at or below that can only come
+ * up when the extension was dropped and created again in this
+ * transaction, whose commit releases the old slots; they are skipped, so a
+ * new queue never inherits an old queue's leases, counters or cursor.
+ * Caller runs as the extension owner.
+ */
+static int32
+new_queue_id(void)
+{
+	Oid			seqid = get_relname_relid("queue_id_seq",
+										  get_namespace_oid("pgmsg", false));
+	int32		floor = pgmsg_max_slot_queue_id();
+	int64		id;
+
+	if (!OidIsValid(seqid))
+		elog(ERROR, "sequence pgmsg.queue_id_seq is missing");
+	do
+		id = nextval_internal(seqid, true);
+	while (id <= floor);
+	return (int32) id;
 }
 
 /*
@@ -175,10 +203,11 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 	Oid			creator = GetUserId();
 	const char *table;
 	const char *index;
-	Oid			argtypes[11] = {TEXTOID, OIDOID, INTERVALOID, INTERVALOID,
-	INTERVALOID, INT4OID, BOOLOID, INT4OID, INT4OID, BOOLOID, BOOLOID};
-	Datum		args[11];
-	char		nulls[11] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n', 'n', ' ', ' '};
+	int32		queue_id;
+	Oid			argtypes[12] = {TEXTOID, OIDOID, INTERVALOID, INTERVALOID,
+	INTERVALOID, INT4OID, BOOLOID, INT4OID, INT4OID, BOOLOID, BOOLOID, INT4OID};
+	Datum		args[12];
+	char		nulls[12] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n', 'n', ' ', ' ', ' '};
 	ObjectAddress table_addr;
 	ObjectAddress extension_addr;
 
@@ -246,13 +275,15 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 	}
 	args[9] = BoolGetDatum(fifo);
 	args[10] = BoolGetDatum(content_based_dedup);
+	queue_id = new_queue_id();
+	args[11] = Int32GetDatum(queue_id);
 	if (SPI_execute_with_args("INSERT INTO pgmsg.queue_meta"
 							  " (name, owner, visibility_timeout, delay, retention,"
 							  "  max_message_size, notify, dead_letter_queue_id, max_receive_count,"
-							  "  fifo, content_based_dedup)"
-							  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+							  "  fifo, content_based_dedup, queue_id)"
+							  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
 							  " ON CONFLICT (name) DO NOTHING",
-							  11, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
+							  12, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not insert queue \"%s\"", name);
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -288,6 +319,7 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 
 	SPI_finish();
 	pgmsg_restore_user(save_userid, save_sec);
+	xact_track_create(queue_id);
 	pgmsg_catalog_invalidate();
 	PG_RETURN_VOID();
 }

@@ -19,12 +19,18 @@
  *				abort gives it back the previous one.
  *	publish		end: the backend's lower bound for the queue is cleared;
  *				commit: waiting receivers are woken.
+ *	create		abort: the queue's slot, if it was used, is released.
  *	drop		commit: the queue's leases are dropped and its slot
  *				released.
  *	purge		commit: the leases that existed when the purge ran (of
  *				messages with ids up to the last one assigned then) are
  *				dropped and the cursor reset; leases taken later on newer
  *				messages are kept.
+ *	DROP EXTENSION pgmsg, DROP DATABASE
+ *				commit: every slot of the database is released (noticed by
+ *				an object access hook); for DROP EXTENSION only the slots
+ *				that existed when it ran, since the extension may be
+ *				created again and used in the same transaction.
  *	dead letter	commit: the move is counted in the queue's statistics.
  *	worker		commit: the database's worker is woken or started.
  *
@@ -44,6 +50,10 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_database.h"
+#include "catalog/pg_extension.h"
+#include "commands/extension.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
 
@@ -70,8 +80,10 @@ typedef struct LeaseAction
 typedef enum QueueActionKind
 {
 	QACT_PUBLISH,
+	QACT_CREATE,
 	QACT_DROP,
 	QACT_PURGE,
+	QACT_RELEASE,
 	QACT_DEAD_LETTER,
 	QACT_SENT,
 	QACT_RECEIVED,
@@ -85,7 +97,9 @@ typedef struct QueueAction
 	int			nestlevel;
 	QueueShared *qs;			/* QACT_PUBLISH, QACT_DEAD_LETTER, QACT_SENT,
 								 * QACT_RECEIVED */
-	int32		queue_id;		/* QACT_DROP, QACT_PURGE */
+	int32		queue_id;		/* QACT_CREATE, QACT_DROP, QACT_PURGE; for
+								 * QACT_RELEASE the greatest id released */
+	Oid			dbid;			/* QACT_RELEASE */
 	int64		count;			/* QACT_SENT, QACT_RECEIVED: messages;
 								 * QACT_PURGE: last message id when it ran */
 } QueueAction;
@@ -96,6 +110,8 @@ static int	max_lease_actions = 0;
 static QueueAction *queue_actions = NULL;
 static int	n_queue_actions = 0;
 static int	max_queue_actions = 0;
+
+static object_access_hook_type prev_object_access_hook = NULL;
 
 /*
  * Make room for n more lease actions, so that recording them later cannot
@@ -300,6 +316,29 @@ xact_track_purge(int32 queue_id, int64 max_msg_id)
 	a->count = max_msg_id;
 }
 
+/*
+ * A queue created by this transaction: if it rolls back, the queue's slot,
+ * set up if the queue was used meanwhile, is released.
+ */
+void
+xact_track_create(int32 queue_id)
+{
+	new_queue_action(QACT_CREATE)->queue_id = queue_id;
+}
+
+/*
+ * Release the slots of database dbid with queue ids up to last_id once
+ * this transaction commits.
+ */
+static void
+track_release(Oid dbid, int32 last_id)
+{
+	QueueAction *a = new_queue_action(QACT_RELEASE);
+
+	a->dbid = dbid;
+	a->queue_id = last_id;
+}
+
 bool
 xact_uses_pgmsg(void)
 {
@@ -475,25 +514,26 @@ commit_queue_actions(void)
 			case QACT_START_WORKER:
 				pgmsg_worker_request_start();
 				break;
+			case QACT_CREATE:
+				break;
 			case QACT_DROP:
+				pgmsg_release_slots(MyDatabaseId, a->queue_id, a->queue_id);
+				break;
+			case QACT_RELEASE:
+				pgmsg_release_slots(a->dbid, PG_INT32_MIN, a->queue_id);
+				break;
 			case QACT_PURGE:
 				qs = pgmsg_queue_shared(a->queue_id, false);
 				if (qs == NULL)
 					break;
 				LWLockAcquire(qs->lock, LW_EXCLUSIVE);
-				lease_remove_queue(qs, MyDatabaseId, a->queue_id,
-								   a->kind == QACT_DROP ? PG_INT64_MAX : a->count);
+				lease_remove_queue(qs, MyDatabaseId, a->queue_id, a->count);
 				LWLockRelease(qs->lock);
-				if (a->kind == QACT_DROP)
-					pgmsg_queue_release(qs, a->queue_id);
-				else
-				{
-					cursor_reset(qs);
-					SpinLockAcquire(&qs->mutex);
-					qs->count_valid = false;
-					qs->count = 0;
-					SpinLockRelease(&qs->mutex);
-				}
+				cursor_reset(qs);
+				SpinLockAcquire(&qs->mutex);
+				qs->count_valid = false;
+				qs->count = 0;
+				SpinLockRelease(&qs->mutex);
 				break;
 		}
 	}
@@ -517,6 +557,8 @@ abort_queue_actions(int level)
 		}
 		else if (a->nestlevel < level)
 			queue_actions[kept++] = *a;
+		else if (a->kind == QACT_CREATE)
+			pgmsg_release_slots(MyDatabaseId, a->queue_id, a->queue_id);
 	}
 	n_queue_actions = kept;
 }
@@ -578,9 +620,41 @@ pgmsg_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	}
 }
 
+/*
+ * Notice DROP EXTENSION pgmsg and DROP DATABASE, whose commit must release
+ * the slots of the database's queues.  The hook runs in the dropping
+ * backend before the object is deleted, so the extension can still be
+ * looked up by its OID.
+ */
+static void
+pgmsg_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+					int subId, void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+	if (access != OAT_DROP || pgmsg_shared == NULL)
+		return;
+	if (classId == DatabaseRelationId)
+		track_release(objectId, PG_INT32_MAX);
+	else if (classId == ExtensionRelationId)
+	{
+		char	   *name = get_extension_name(objectId);
+
+		if (name != NULL && strcmp(name, "pgmsg") == 0)
+		{
+			int32		last_id = pgmsg_max_slot_queue_id();
+
+			if (last_id > 0)
+				track_release(MyDatabaseId, last_id);
+		}
+	}
+}
+
 void
 pgmsg_xact_init(void)
 {
 	RegisterXactCallback(pgmsg_xact_callback, NULL);
 	RegisterSubXactCallback(pgmsg_subxact_callback, NULL);
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = pgmsg_object_access;
 }
