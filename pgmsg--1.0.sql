@@ -243,7 +243,9 @@ SELECT m.name,
        m.fifo,
        m.content_based_dedup,
        m.notify,
-       pg_catalog.pg_get_userbyid(m.owner) AS owner,
+       -- NULL once the owning role has been dropped
+       (SELECT r.rolname FROM pg_catalog.pg_roles r
+         WHERE r.oid OPERATOR(pg_catalog.=) m.owner) AS owner,
        m.created_at,
        s.messages - s.messages_in_flight - s.messages_delayed AS messages_visible,
        s.messages_in_flight,
@@ -261,7 +263,9 @@ GRANT SELECT ON pgmsg.queues TO PUBLIC;
 
 CREATE VIEW pgmsg.redrive_tasks AS
 SELECT task_id, dead_letter_queue, destination, max_messages, moved, state,
-       last_error, pg_catalog.pg_get_userbyid(started_by) AS started_by,
+       last_error,
+       (SELECT r.rolname FROM pg_catalog.pg_roles r
+         WHERE r.oid OPERATOR(pg_catalog.=) started_by) AS started_by,
        started_at, finished_at
   FROM pgmsg.redrive_task;
 
@@ -383,7 +387,8 @@ CREATE VIEW pgmsg.topics AS
 SELECT t.name,
        t.fifo,
        t.content_based_dedup,
-       pg_catalog.pg_get_userbyid(t.owner) AS owner,
+       (SELECT r.rolname FROM pg_catalog.pg_roles r
+         WHERE r.oid OPERATOR(pg_catalog.=) t.owner) AS owner,
        t.created_at,
        (SELECT pg_catalog.count(*) FROM pgmsg.subscription s
          WHERE s.topic_id = t.topic_id) AS subscriptions
@@ -399,7 +404,8 @@ SELECT s.subscription_id,
        s.filter_policy,
        s.filter_policy_scope,
        s.raw_message_delivery,
-       pg_catalog.pg_get_userbyid(s.owner) AS owner,
+       (SELECT r.rolname FROM pg_catalog.pg_roles r
+         WHERE r.oid OPERATOR(pg_catalog.=) s.owner) AS owner,
        s.created_at
   FROM pgmsg.subscription s
   JOIN pgmsg.topic_meta t USING (topic_id)

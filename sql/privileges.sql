@@ -305,6 +305,32 @@ SELECT count(*) FROM pgmsg.queues WHERE name LIKE 'pt\_%';
 SELECT count(*) FROM pgmsg.queue_grants g
  WHERE NOT EXISTS (SELECT 1 FROM pgmsg.queue_meta m WHERE m.queue_id = g.queue_id);
 
+--
+-- a queue whose owner is dropped: the view shows no owner, and superusers
+-- and holders of manage still manage it
+--
+CREATE ROLE pgmsg_test_gone;
+GRANT CREATE ON DATABASE :"DBNAME" TO pgmsg_test_gone;
+SET ROLE pgmsg_test_gone;
+SELECT pgmsg.create_queue('pt_orphan');
+SELECT pgmsg.create_queue('pt_orphan2');
+SELECT pgmsg.grant('pt_orphan', 'pgmsg_test_manager', ARRAY['manage', 'send']);
+RESET ROLE;
+REVOKE CREATE ON DATABASE :"DBNAME" FROM pgmsg_test_gone;
+DROP ROLE pgmsg_test_gone;
+SELECT name, owner IS NULL AS no_owner FROM pgmsg.queues
+ WHERE name LIKE 'pt\_orphan%' ORDER BY name;
+SET ROLE pgmsg_test_manager;
+SELECT pgmsg.alter_queue('pt_orphan', delay => '1 second');
+SELECT pgmsg.send('pt_orphan', '{}') > 0 AS sent;
+SELECT pgmsg.purge_queue('pt_orphan');
+SELECT pgmsg.drop_queue('pt_orphan');
+SELECT pgmsg.drop_queue('pt_orphan2');
+RESET ROLE;
+SELECT pgmsg.alter_queue('pt_orphan2', delay => '1 second');
+SELECT pgmsg.drop_queue('pt_orphan2');
+SELECT count(*) FROM pgmsg.queues WHERE name LIKE 'pt\_orphan%';
+
 REVOKE CREATE ON DATABASE :"DBNAME" FROM pgmsg_test_owner;
 DROP ROLE pgmsg_test_member;
 DROP ROLE pgmsg_test_noinherit;

@@ -13,7 +13,9 @@
  * the lease.  Commit drops the lease; abort makes it held again (xact.c).
  * Receive, business writes and delete in one transaction therefore process
  * a message exactly once.  change_visibility sets a new expiry at commit,
- * or at once for a lease taken by the same transaction.
+ * or at once for a lease taken by the same transaction, in which case a
+ * rollback (of the transaction or to a savepoint) restores the expiry it
+ * replaced.
  *
  *-------------------------------------------------------------------------
  */
@@ -244,10 +246,14 @@ change_one(QueueInfo *qi, QueueShared *qs, text *receipt, int64 timeout)
 	lease = lease_lookup(&key);
 	if (lease == NULL || lease->nonce != nonce || lease->state == LEASE_DELETING)
 		result = false;
-	else if (lease->state == LEASE_RECEIVING)
-		lease->expires_at = expires_at; /* taken by this very transaction */
 	else
-		xact_track_visibility(qs, &key, nonce, expires_at);
+	{
+		xact_track_visibility(qs, &key, nonce, expires_at, lease->state,
+							  lease->expires_at);
+		/* taken by this very transaction: at once, undone by an abort */
+		if (lease->state == LEASE_RECEIVING)
+			lease->expires_at = expires_at;
+	}
 	LWLockRelease(qs->lock);
 	return result;
 }

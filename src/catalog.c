@@ -12,7 +12,10 @@
  * followed by a relcache invalidation of queue_meta (see
  * pgmsg_catalog_invalidate), which marks every backend's cache stale; the
  * cache is rebuilt on the next lookup.  Role membership changes mark the
- * cached privileges stale the same way (acl.c).
+ * cached privileges stale the same way (acl.c).  The OID and owner of
+ * queue_meta itself are cached too, and looked up again after any
+ * invalidation of it: DROP EXTENSION and CREATE EXTENSION give it a new
+ * OID, possibly a new owner, and a session must go on working across them.
  *
  * The functions check pgmsg's own privileges as the calling user, then
  * run their statements as the owner of pgmsg's tables, so ordinary roles
@@ -43,12 +46,11 @@ static TimestampTz retired_at = 0;
 static bool queue_cache_stale = false;
 static Oid	meta_relid = InvalidOid;
 static Oid	meta_owner = InvalidOid;
+static bool meta_stale = false;
 static SPIPlanPtr meta_plan = NULL;
 
 /* bumped whenever the caches go stale; other caches (topic.c) compare it */
 static uint64 catalog_generation = 1;
-
-static void load_meta(void);
 
 static void
 queue_meta_callback(Datum arg, Oid relid)
@@ -57,8 +59,11 @@ queue_meta_callback(Datum arg, Oid relid)
 	{
 		queue_cache_stale = true;
 		catalog_generation++;
+		meta_stale = true;
 	}
 }
+
+static void load_meta(void);
 
 static void
 role_membership_callback(Datum arg, int cacheid, uint32 hashvalue)
@@ -82,7 +87,7 @@ pgmsg_catalog_init(void)
 void
 pgmsg_catalog_invalidate(void)
 {
-	if (!OidIsValid(meta_relid))
+	if (!OidIsValid(meta_relid) || meta_stale)
 		load_meta();
 	CacheInvalidateRelcacheByRelid(meta_relid);
 	queue_cache_stale = true;
@@ -160,7 +165,8 @@ reset_cache(void)
 }
 
 /*
- * Find pgmsg's metadata table and its owner, once per cache generation.
+ * Find pgmsg's metadata table and its owner, once per cache generation and
+ * again after the table was invalidated.
  */
 static void
 load_meta(void)
@@ -179,6 +185,7 @@ load_meta(void)
 		elog(ERROR, "cache lookup failed for relation %u", meta_relid);
 	meta_owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 	ReleaseSysCache(tup);
+	meta_stale = false;
 }
 
 static void
@@ -186,7 +193,7 @@ ensure_cache(void)
 {
 	if (queue_cache == NULL || queue_cache_stale)
 		reset_cache();
-	if (!OidIsValid(meta_relid))
+	if (!OidIsValid(meta_relid) || meta_stale)
 		load_meta();
 }
 
@@ -197,7 +204,7 @@ ensure_cache(void)
 Oid
 pgmsg_owner(void)
 {
-	if (!OidIsValid(meta_owner))
+	if (!OidIsValid(meta_owner) || meta_stale)
 		load_meta();
 	return meta_owner;
 }

@@ -371,42 +371,64 @@ lease_next_expiry(QueueShared *qs)
 }
 
 /*
- * Drop every lease of a queue (after a purge or drop committed).  Caller
- * holds the queue lock.  This walks the whole map, which only management
- * commands do.
+ * Drop the leases of a queue whose message ids are at most max_msg_id:
+ * every lease when its queue is dropped (PG_INT64_MAX), the leases that
+ * existed when a committed purge ran otherwise.  Caller holds the queue
+ * lock.  This walks the whole map, which only management commands do.
  */
 void
-lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id)
+lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id, int64 max_msg_id)
 {
 	HASH_SEQ_STATUS status;
 	Lease	   *lease;
+	GroupEntry *group;
 	int			nremoved = 0;
+	bool		all = (max_msg_id == PG_INT64_MAX);
 
-	/* Take every partition lock, in order, to walk the table safely. */
+	/*
+	 * Take every partition lock, in order, to walk the tables safely.  With
+	 * them held, the heap and group links are unlinked here directly
+	 * (lease_remove and group_detach would take a partition lock again).
+	 */
 	for (int i = 0; i < LEASE_PARTITIONS; i++)
 		LWLockAcquire(pgmsg_partition_lock(i), LW_EXCLUSIVE);
 	hash_seq_init(&status, lease_hash);
 	while ((lease = hash_seq_search(&status)) != NULL)
 	{
-		if (lease->key.dbid != dbid || lease->key.queue_id != queue_id)
+		if (lease->key.dbid != dbid || lease->key.queue_id != queue_id ||
+			lease->key.msg_id > max_msg_id)
 			continue;
+		if (!all)
+		{
+			if (lease->state == LEASE_HELD)
+				pairingheap_remove(&qs->redelivery, &lease->node);
+			if (lease->group_hash != 0)
+				dlist_delete(&lease->group_node);
+		}
+		/* removing the entry just returned is allowed during a walk */
 		hash_search(lease_hash, &lease->key, HASH_REMOVE, NULL);
 		nremoved++;
 	}
 	hash_seq_init(&status, group_hash);
+	while ((group = hash_seq_search(&status)) != NULL)
 	{
-		GroupEntry *group;
-
-		while ((group = hash_seq_search(&status)) != NULL)
-			if (group->key.dbid == dbid && group->key.queue_id == queue_id)
-				hash_search(group_hash, &group->key, HASH_REMOVE, NULL);
+		if (group->key.dbid != dbid || group->key.queue_id != queue_id)
+			continue;
+		/* a group that still has leases keeps its entry */
+		if (all || dlist_is_empty(&group->leases))
+			hash_search(group_hash, &group->key, HASH_REMOVE, NULL);
 	}
 	for (int i = LEASE_PARTITIONS - 1; i >= 0; i--)
 		LWLockRelease(pgmsg_partition_lock(i));
 
 	pg_atomic_fetch_sub_u64(&pgmsg_shared->nleases, nremoved);
-	qs->nleases = 0;
-	lease_heap_init(qs);
+	if (all)
+	{
+		qs->nleases = 0;
+		lease_heap_init(qs);
+	}
+	else
+		qs->nleases -= nremoved;
 }
 
 /*

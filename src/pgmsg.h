@@ -114,7 +114,8 @@ extern void pgmsg_shmem_request(void);
 extern void pgmsg_shmem_startup(void);
 extern void pgmsg_check_loaded(void);
 extern QueueShared *pgmsg_queue_shared(int32 queue_id, bool create);
-extern void pgmsg_queue_release(QueueShared *qs, int32 queue_id);
+extern int32 pgmsg_max_slot_queue_id(void);
+extern void pgmsg_release_slots(Oid dbid, int32 first_id, int32 last_id);
 extern pg_atomic_uint64 *pgmsg_publisher_bounds(QueueShared *qs);
 
 /* cursor.c */
@@ -197,7 +198,8 @@ extern void lease_remove(QueueShared *qs, Lease *lease);
 extern void lease_heap_push(QueueShared *qs, Lease *lease);
 extern Lease *lease_heap_pop_expired(QueueShared *qs, TimestampTz now);
 extern TimestampTz lease_next_expiry(QueueShared *qs);
-extern void lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id);
+extern void lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id,
+							   int64 max_msg_id);
 extern uint64 lease_new_nonce(void);
 extern GroupEntry *group_lookup(const GroupKey *key);
 extern void group_attach(Lease *lease, const GroupKey *key);
@@ -285,12 +287,15 @@ extern void xact_track_receive(QueueShared *qs, const LeaseUndo *undo);
 extern void xact_track_delete(QueueShared *qs, const LeaseKey *key,
 							  uint64 nonce, LeaseState prev_state);
 extern void xact_track_visibility(QueueShared *qs, const LeaseKey *key,
-								  uint64 nonce, TimestampTz expires_at);
+								  uint64 nonce, TimestampTz expires_at,
+								  LeaseState state, TimestampTz prev_expires_at);
 extern bool xact_track_publish(QueueShared *qs, int64 nsent);
 extern void xact_track_drop(int32 queue_id);
 extern void xact_track_dead_letter(QueueShared *qs);
 extern void xact_track_worker(bool start);
-extern void xact_track_purge(int32 queue_id);
+extern void xact_track_purge(int32 queue_id, int64 max_msg_id);
+extern void xact_track_create(int32 queue_id);
+extern void xact_track_received(QueueShared *qs, int64 n);
 extern void xact_reserve(int n);
 extern bool xact_uses_pgmsg(void);
 
@@ -351,7 +356,9 @@ extern void pgmsg_check_publish_args(TopicInfo *ti, Jsonb *body, Jsonb *attribut
 
 /* redrive.c */
 extern int64 pgmsg_redrive_batch(QueueInfo *qi, QueueInfo *dest, int64 max_messages);
-extern bool pgmsg_redrive_task_step(void);
+extern bool pgmsg_redrive_task_step(int64 *task_id);
+extern void pgmsg_redrive_task_failed(int64 task_id, int sqlerrcode,
+									  const char *message);
 extern uint64 pgmsg_dedup_cleanup(int limit);
 
 /* ack.c */

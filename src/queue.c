@@ -7,9 +7,12 @@
  * A queue is a row of pgmsg.queue_meta plus its message table
  * pgmsg.q_<name>, created and dropped in the caller's transaction as the
  * extension owner.  Shared state is touched only when the transaction
- * commits (xact.c): a dropped queue's slot and leases go away then, and a
- * purge resets the cursor.  Names are validated before use and still pass
- * through quote_identifier; values always travel as parameters.
+ * ends (xact.c): a dropped queue's slot and leases go away when the drop
+ * commits, the slot of a queue whose creation rolls back goes then, and a
+ * purge drops the leases of the messages it removed and resets the cursor
+ * when it commits.  Queue ids come from pgmsg.queue_id_seq, skipping any id
+ * that still has a slot (shmem.c).  Names are validated before use and
+ * still pass through quote_identifier; values always travel as parameters.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,6 +24,7 @@
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
+#include "commands/sequence.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -58,13 +62,28 @@ usecs_interval(int64 usecs)
 	return IntervalPGetDatum(iv);
 }
 
-static void
-spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *args, int expected)
+/*
+ * A new queue id: the next value of pgmsg.queue_id_seq above every id that
+ * still has a slot in this database.  Ids at or below that can only come
+ * up when the extension was dropped and created again in this
+ * transaction, whose commit releases the old slots; they are skipped, so a
+ * new queue never inherits an old queue's leases, counters or cursor.
+ * Caller runs as the extension owner.
+ */
+static int32
+new_queue_id(void)
 {
-	int			ret = SPI_execute_with_args(sql, nargs, argtypes, args, NULL, false, 0);
+	Oid			seqid = get_relname_relid("queue_id_seq",
+										  get_namespace_oid("pgmsg", false));
+	int32		floor = pgmsg_max_slot_queue_id();
+	int64		id;
 
-	if (ret != expected)
-		elog(ERROR, "pgmsg statement failed (%s): %s", SPI_result_code_string(ret), sql);
+	if (!OidIsValid(seqid))
+		elog(ERROR, "sequence pgmsg.queue_id_seq is missing");
+	do
+		id = nextval_internal(seqid, true);
+	while (id <= floor);
+	return (int32) id;
 }
 
 /*
@@ -95,7 +114,7 @@ resolve_dead_letter_queue(const char *name, const char *dlq_name,
 		pgmsg_become_owner(&save_userid, &save_sec);
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		spi_exec("LOCK TABLE pgmsg.queue_meta IN SHARE ROW EXCLUSIVE MODE",
+		pgmsg_spi_exec("LOCK TABLE pgmsg.queue_meta IN SHARE ROW EXCLUSIVE MODE",
 				 0, NULL, NULL, SPI_OK_UTILITY);
 		SPI_finish();
 		pgmsg_restore_user(save_userid, save_sec);
@@ -175,10 +194,11 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 	Oid			creator = GetUserId();
 	const char *table;
 	const char *index;
-	Oid			argtypes[11] = {TEXTOID, OIDOID, INTERVALOID, INTERVALOID,
-	INTERVALOID, INT4OID, BOOLOID, INT4OID, INT4OID, BOOLOID, BOOLOID};
-	Datum		args[11];
-	char		nulls[11] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n', 'n', ' ', ' '};
+	int32		queue_id;
+	Oid			argtypes[12] = {TEXTOID, OIDOID, INTERVALOID, INTERVALOID,
+	INTERVALOID, INT4OID, BOOLOID, INT4OID, INT4OID, BOOLOID, BOOLOID, INT4OID};
+	Datum		args[12];
+	char		nulls[12] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n', 'n', ' ', ' ', ' '};
 	ObjectAddress table_addr;
 	ObjectAddress extension_addr;
 
@@ -248,20 +268,22 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 	}
 	args[9] = BoolGetDatum(fifo);
 	args[10] = BoolGetDatum(content_based_dedup);
+	queue_id = new_queue_id();
+	args[11] = Int32GetDatum(queue_id);
 	if (SPI_execute_with_args("INSERT INTO pgmsg.queue_meta"
 							  " (name, owner, visibility_timeout, delay, retention,"
 							  "  max_message_size, notify, dead_letter_queue_id, max_receive_count,"
-							  "  fifo, content_based_dedup)"
-							  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+							  "  fifo, content_based_dedup, queue_id)"
+							  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
 							  " ON CONFLICT (name) DO NOTHING",
-							  11, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
+							  12, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not insert queue \"%s\"", name);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("queue \"%s\" already exists", name)));
 
-	spi_exec(psprintf("CREATE TABLE pgmsg.%s ("
+	pgmsg_spi_exec(psprintf("CREATE TABLE pgmsg.%s ("
 					  " msg_id bigint GENERATED ALWAYS AS IDENTITY,"
 					  " visible_at timestamptz NOT NULL,"
 					  " sent_at timestamptz NOT NULL,"
@@ -273,7 +295,7 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 					  " group_id text"
 					  ") WITH (fillfactor = 90)", table),
 			 0, NULL, NULL, SPI_OK_UTILITY);
-	spi_exec(psprintf("CREATE INDEX %s ON pgmsg.%s (visible_at, msg_id)", index, table),
+	pgmsg_spi_exec(psprintf("CREATE INDEX %s ON pgmsg.%s (visible_at, msg_id)", index, table),
 			 0, NULL, NULL, SPI_OK_UTILITY);
 
 	/*
@@ -290,6 +312,7 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 
 	SPI_finish();
 	pgmsg_restore_user(save_userid, save_sec);
+	xact_track_create(queue_id);
 	pgmsg_catalog_invalidate();
 	PG_RETURN_VOID();
 }
@@ -442,7 +465,7 @@ pgmsg_drop_queue(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	args[0] = Int32GetDatum(queue_id);
-	spi_exec("SELECT name FROM pgmsg.queue_meta"
+	pgmsg_spi_exec("SELECT name FROM pgmsg.queue_meta"
 			 " WHERE dead_letter_queue_id OPERATOR(pg_catalog.=) $1 ORDER BY name LIMIT 1",
 			 1, argtypes, args, SPI_OK_SELECT);
 	if (SPI_processed > 0)
@@ -451,13 +474,13 @@ pgmsg_drop_queue(PG_FUNCTION_ARGS)
 				 errmsg("cannot drop queue \"%s\" because it is the dead-letter queue of queue \"%s\"",
 						name, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
 				 errhint("Remove the dead-letter queue from that queue first.")));
-	spi_exec("DELETE FROM pgmsg.queue_meta WHERE queue_id OPERATOR(pg_catalog.=) $1",
+	pgmsg_spi_exec("DELETE FROM pgmsg.queue_meta WHERE queue_id OPERATOR(pg_catalog.=) $1",
 			 1, argtypes, args, SPI_OK_DELETE);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("queue \"%s\" does not exist", name)));
-	spi_exec(psprintf("DROP TABLE pgmsg.%s", quote_identifier(pgmsg_table_name(name))),
+	pgmsg_spi_exec(psprintf("DROP TABLE pgmsg.%s", quote_identifier(pgmsg_table_name(name))),
 			 0, NULL, NULL, SPI_OK_UTILITY);
 	SPI_finish();
 	pgmsg_restore_user(save_userid, save_sec);
@@ -469,6 +492,8 @@ pgmsg_drop_queue(PG_FUNCTION_ARGS)
 
 /*
  * pgmsg.purge_queue(queue) removes every message and returns how many.
+ * The leases that exist when it runs go when it commits; messages sent
+ * after it, and leases taken on them, stay.
  */
 Datum
 pgmsg_purge_queue(PG_FUNCTION_ARGS)
@@ -477,7 +502,10 @@ pgmsg_purge_queue(PG_FUNCTION_ARGS)
 	QueueInfo  *qi;
 	Oid			save_userid;
 	int			save_sec;
-	uint64		removed;
+	int64		removed;
+	int64		max_msg_id;
+	bool		isnull;
+	const char *table;
 
 	qi = pgmsg_queue_lookup(name, false);
 	pgmsg_check_privilege(qi, PGMSG_PRIV_MANAGE);
@@ -485,12 +513,25 @@ pgmsg_purge_queue(PG_FUNCTION_ARGS)
 	pgmsg_become_owner(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	spi_exec(psprintf("DELETE FROM pgmsg.%s", quote_identifier(pgmsg_table_name(name))),
-			 0, NULL, NULL, SPI_OK_DELETE);
-	removed = SPI_processed;
+	table = quote_identifier(pgmsg_table_name(name));
+	pgmsg_spi_exec(psprintf("DELETE FROM pgmsg.%s", table), 0, NULL, NULL, SPI_OK_DELETE);
+	removed = (int64) SPI_processed;
+
+	/*
+	 * Every message that can have a lease now has an id up to the last one
+	 * assigned; messages sent from here on get greater ids.
+	 */
+	pgmsg_spi_exec(psprintf("SELECT pg_catalog.pg_sequence_last_value("
+					  "pg_catalog.pg_get_serial_sequence('pgmsg.%s', 'msg_id')::pg_catalog.regclass)",
+					  table),
+			 0, NULL, NULL, SPI_OK_SELECT);
+	max_msg_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+											 1, &isnull));
+	if (isnull)
+		max_msg_id = 0;
 	SPI_finish();
 	pgmsg_restore_user(save_userid, save_sec);
 
-	xact_track_purge(qi->queue_id);
-	PG_RETURN_INT64((int64) removed);
+	xact_track_purge(qi->queue_id, max_msg_id);
+	PG_RETURN_INT64(removed);
 }

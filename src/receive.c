@@ -658,7 +658,7 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 							taken, nonces, &next_wakeup);
 			if (n > 0)
 			{
-				pg_atomic_fetch_add_u64(&qs->received, n);
+				xact_track_received(qs, n);
 				if (deliver(qi, qs, rel, taken, n, rsinfo) > 0)
 					break;
 			}

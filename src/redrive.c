@@ -16,7 +16,11 @@
  * background worker (worker.c) calls pgmsg_redrive_task_step, which moves
  * one bounded batch of a running task per transaction, so a large
  * dead-letter queue is drained while producers and consumers keep running
- * and no transaction stays open long.
+ * and no transaction stays open long.  A batch that fails is rolled back
+ * and its error recorded in the task's last_error by the worker
+ * (pgmsg_redrive_task_failed): an error retrying cannot cure (a bad
+ * argument, say, or a missing object or privilege) fails the task, any
+ * other leaves it running, to be tried again after a pause.
  *
  *-------------------------------------------------------------------------
  */
@@ -25,6 +29,7 @@
 #include "access/genam.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -268,12 +273,13 @@ pgmsg_start_redrive(PG_FUNCTION_ARGS)
 /*
  * Move one batch of the oldest running redrive task, in the current
  * transaction.  Called by the background worker, connected to SPI.
- * Returns false when no task is running.  A task that cannot go on (its
- * queue is gone) is marked failed; other errors propagate, and the worker
- * records them and tries again later.
+ * Returns false when no task is running; *task_id is the task worked on,
+ * or 0.  A task that cannot go on (its queue is gone) is marked failed;
+ * other errors propagate, and the worker records them with
+ * pgmsg_redrive_task_failed.
  */
 bool
-pgmsg_redrive_task_step(void)
+pgmsg_redrive_task_step(int64 *task_id_out)
 {
 	int64		task_id;
 	char	   *dlq_name;
@@ -291,6 +297,7 @@ pgmsg_redrive_task_step(void)
 	HeapTuple	tup;
 	TupleDesc	tupdesc;
 
+	*task_id_out = 0;
 	if (SPI_execute("SELECT task_id, dead_letter_queue, destination, max_messages, moved"
 					"  FROM pgmsg.redrive_task WHERE state OPERATOR(pg_catalog.=) 'running'"
 					" ORDER BY task_id LIMIT 1 FOR UPDATE SKIP LOCKED", false, 1) != SPI_OK_SELECT)
@@ -300,6 +307,7 @@ pgmsg_redrive_task_step(void)
 	tup = SPI_tuptable->vals[0];
 	tupdesc = SPI_tuptable->tupdesc;
 	task_id = DatumGetInt64(SPI_getbinval(tup, tupdesc, 1, &isnull));
+	*task_id_out = task_id;
 	dlq_name = SPI_getvalue(tup, tupdesc, 2);
 	dest_name = SPI_getvalue(tup, tupdesc, 3);
 	max_messages = DatumGetInt64(SPI_getbinval(tup, tupdesc, 4, &isnull));
@@ -335,6 +343,34 @@ pgmsg_redrive_task_step(void)
 							  3, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update redrive task");
 	return true;
+}
+
+/*
+ * Record the error of a failed batch of a redrive task, in a transaction of
+ * its own after the batch rolled back.  Errors of SQLSTATE classes 22 (data
+ * exception) and 42 (a missing object or privilege) fail the task, since
+ * trying again would fail the same way; the task stays running after any
+ * other error.  Called by the background worker, connected to SPI.
+ */
+void
+pgmsg_redrive_task_failed(int64 task_id, int sqlerrcode, const char *message)
+{
+	Oid			argtypes[3] = {INT8OID, TEXTOID, BOOLOID};
+	Datum		args[3];
+	bool		permanent;
+
+	permanent = ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_DATA_EXCEPTION ||
+		ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION;
+	args[0] = Int64GetDatum(task_id);
+	args[1] = CStringGetTextDatum(message);
+	args[2] = BoolGetDatum(permanent);
+	if (SPI_execute_with_args("UPDATE pgmsg.redrive_task SET last_error = $2,"
+							  " state = CASE WHEN $3 THEN 'failed' ELSE state END,"
+							  " finished_at = CASE WHEN $3 THEN pg_catalog.now() END"
+							  " WHERE task_id OPERATOR(pg_catalog.=) $1"
+							  "   AND state OPERATOR(pg_catalog.=) 'running'",
+							  3, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update redrive task");
 }
 
 /*

@@ -12,10 +12,22 @@
  * Locking: a slot's identity (dbid, queue_id, in_use) is written only with
  * the directory lock held exclusively, and read with it held in shared
  * mode.  Backends cache a pointer to their slot and recheck its identity
- * on every use; a slot is released only when the drop of its queue
- * commits, and queue ids are never reused, so a stale cached pointer is
- * always detected.  Everything inside a slot is protected as described in
+ * on every use.  Everything inside a slot is protected as described in
  * cursor.c and lease.c.
+ *
+ * Slot lifetime: a slot is set up on the first use of its queue and given
+ * back, leases and all (pgmsg_release_slots, from xact.c), when
+ *	- the drop of the queue commits;
+ *	- the creation of the queue rolls back (the queue may have been used in
+ *	  its creating transaction);
+ *	- DROP EXTENSION pgmsg commits: every slot of the database goes;
+ *	- DROP DATABASE commits: every slot of that database goes.
+ * Queue ids come from a sequence, so they are not reused while the
+ * extension exists; after DROP EXTENSION the sequence starts again, which is
+ * safe because the old slots are gone by then, and create_queue never hands
+ * out an id at or below one that still has a slot (an extension dropped and
+ * created again in one transaction keeps its old slots until that commits).
+ * A stale cached pointer is therefore always detected.
  *
  * Nothing here survives a restart: after a crash or shutdown every slot is
  * rebuilt on first use from the durable tables (at-least-once delivery).
@@ -219,15 +231,51 @@ pgmsg_queue_shared(int32 queue_id, bool create)
 }
 
 /*
- * Give a slot back once the drop of its queue has committed.  Its leases
- * are gone by then (lease_remove_queue).
+ * The greatest queue id of the current database that has a slot, or 0.
+ * create_queue hands out ids above it, so a queue never inherits the slot
+ * of an older queue (one of an extension dropped and created again in the
+ * same transaction, whose slots go away only when that commits).
+ */
+int32
+pgmsg_max_slot_queue_id(void)
+{
+	int32		result = 0;
+
+	LWLockAcquire(pgmsg_shared->directory_lock, LW_SHARED);
+	for (int i = 0; i < pgmsg_shared->max_queues; i++)
+	{
+		QueueShared *qs = &pgmsg_shared->queues[i];
+
+		if (qs->in_use && qs->dbid == MyDatabaseId && qs->queue_id > result)
+			result = qs->queue_id;
+	}
+	LWLockRelease(pgmsg_shared->directory_lock);
+	return result;
+}
+
+/*
+ * Give back the slots of database "dbid" whose queue ids lie in
+ * [first_id, last_id], with every lease of those queues: once the drop of a
+ * queue, of the extension or of the database has committed, or once the
+ * creation of a queue has rolled back.  Called from transaction callbacks,
+ * so it only takes LWLocks: the directory lock, then each slot's queue lock
+ * (lease.c takes the partition locks after that).  Nobody takes the
+ * directory lock while holding a queue lock.
  */
 void
-pgmsg_queue_release(QueueShared *qs, int32 queue_id)
+pgmsg_release_slots(Oid dbid, int32 first_id, int32 last_id)
 {
 	LWLockAcquire(pgmsg_shared->directory_lock, LW_EXCLUSIVE);
-	if (qs->in_use && qs->queue_id == queue_id && qs->dbid == MyDatabaseId)
+	for (int i = 0; i < pgmsg_shared->max_queues; i++)
 	{
+		QueueShared *qs = &pgmsg_shared->queues[i];
+
+		if (!qs->in_use || qs->dbid != dbid ||
+			qs->queue_id < first_id || qs->queue_id > last_id)
+			continue;
+		LWLockAcquire(qs->lock, LW_EXCLUSIVE);
+		lease_remove_queue(qs, dbid, qs->queue_id, PG_INT64_MAX);
+		LWLockRelease(qs->lock);
 		qs->in_use = false;
 		qs->queue_id = 0;
 		qs->dbid = InvalidOid;

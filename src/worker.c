@@ -71,7 +71,10 @@
  * Each unit of work runs in its own transaction; an error is logged, the
  * transaction aborted, and the worker carries on: a failing queue is
  * retried at the next sweep, failing redrive tasks after a pause that
- * doubles up to MAX_RETRY_DELAY_MS.  An idle worker runs two tiny
+ * doubles up to MAX_RETRY_DELAY_MS.  The error of a failed redrive batch
+ * is also recorded in its task, in a transaction of its own
+ * (pgmsg_redrive_task_failed), which fails the task if retrying cannot
+ * help.  An idle worker runs two tiny
  * transactions per round and one index probe per queue per sweep.
  * Waking long-polling receivers when a delayed message becomes due needs no
  * worker: a waiting receive sleeps until the next delayed key or lease
@@ -698,6 +701,9 @@ worker_exit(int code, Datum arg)
  */
 typedef uint64 (*UnitFunc) (void *arg);
 
+/* The error of the last unit that failed, in the caller's memory context. */
+static ErrorData *unit_error = NULL;
+
 static void
 unit_error_context(void *arg)
 {
@@ -705,8 +711,9 @@ unit_error_context(void *arg)
 }
 
 /*
- * Run a unit of work in its own transaction.  An error is logged and the
- * transaction aborted; returns false then.  *result gets the unit's result.
+ * Run a unit of work in its own transaction.  An error is logged, kept in
+ * unit_error and the transaction aborted; returns false then.  *result
+ * gets the unit's result.
  */
 static bool
 run_unit(const char *activity, UnitFunc func, void *arg, uint64 *result)
@@ -716,6 +723,7 @@ run_unit(const char *activity, UnitFunc func, void *arg, uint64 *result)
 	volatile uint64 res = 0;
 
 	CHECK_FOR_INTERRUPTS();
+	unit_error = NULL;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PG_TRY();
@@ -743,6 +751,7 @@ run_unit(const char *activity, UnitFunc func, void *arg, uint64 *result)
 	{
 		HOLD_INTERRUPTS();
 		MemoryContextSwitchTo(cxt);
+		unit_error = CopyErrorData();
 		EmitErrorReport();
 		AbortCurrentTransaction();
 		FlushErrorState();
@@ -946,7 +955,28 @@ unit_dedup(void *arg)
 static uint64
 unit_redrive(void *arg)
 {
-	return lock_extension() && pgmsg_redrive_task_step() ? 1 : 0;
+	int64	   *task_id = arg;
+
+	*task_id = 0;
+	return lock_extension() && pgmsg_redrive_task_step(task_id) ? 1 : 0;
+}
+
+/* What a failed redrive batch leaves for unit_redrive_failed. */
+typedef struct RedriveFailure
+{
+	int64		task_id;
+	ErrorData  *error;
+} RedriveFailure;
+
+static uint64
+unit_redrive_failed(void *arg)
+{
+	RedriveFailure *f = arg;
+
+	if (lock_extension())
+		pgmsg_redrive_task_failed(f->task_id, f->error->sqlerrcode,
+								  f->error->message ? f->error->message : "unknown error");
+	return 0;
 }
 
 static bool
@@ -1102,8 +1132,19 @@ pgmsg_worker_main(Datum arg)
 		{
 			for (int i = 0; i < REDRIVE_STEPS_PER_ROUND; i++)
 			{
-				if (!run_unit("moving messages of a redrive task", unit_redrive, NULL, &result))
+				int64		task_id = 0;
+
+				if (!run_unit("moving messages of a redrive task", unit_redrive, &task_id, &result))
 				{
+					if (task_id != 0 && unit_error != NULL)
+					{
+						RedriveFailure f;
+
+						f.task_id = task_id;
+						f.error = unit_error;
+						(void) run_unit("recording the error of a redrive task",
+										unit_redrive_failed, &f, NULL);
+					}
 					redrive_failures++;
 					next_redrive = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 															   retry_delay(redrive_failures));

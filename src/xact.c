@@ -7,17 +7,30 @@
  * not roll back.  Every entry point that changes them for the current
  * transaction records here what must happen at its end:
  *
- *	receive		commit: the lease becomes HELD (into the redelivery heap);
+ *	receive		commit: the lease becomes HELD (into the redelivery heap)
+ *				and the receive is counted in the queue's statistics;
  *				abort: the message is released at once: a redelivered one
  *				gets its previous receipt, receive count and row version
  *				back, a first receive's lease is dropped and the cursor
  *				moved back before the message.
  *	delete		commit: the lease is dropped; abort: it is held again.
- *	visibility	commit: the new expiry takes effect.
+ *	visibility	commit: the new expiry takes effect.  A lease taken by
+ *				this same transaction gets its new expiry at once, and
+ *				abort gives it back the previous one.
  *	publish		end: the backend's lower bound for the queue is cleared;
  *				commit: waiting receivers are woken.
- *	drop, purge	commit: the queue's leases are dropped and its slot is
- *				released or its cursor reset.
+ *	create		abort: the queue's slot, if it was used, is released.
+ *	drop		commit: the queue's leases are dropped and its slot
+ *				released.
+ *	purge		commit: the leases that existed when the purge ran (of
+ *				messages with ids up to the last one assigned then) are
+ *				dropped and the cursor reset; leases taken later on newer
+ *				messages are kept.
+ *	DROP EXTENSION pgmsg, DROP DATABASE
+ *				commit: every slot of the database is released (noticed by
+ *				an object access hook); for DROP EXTENSION only the slots
+ *				that existed when it ran, since the extension may be
+ *				created again and used in the same transaction.
  *	dead letter	commit: the move is counted in the queue's statistics.
  *	worker		commit: the database's worker is woken or started.
  *
@@ -37,6 +50,10 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_database.h"
+#include "catalog/pg_extension.h"
+#include "commands/extension.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
 
@@ -55,16 +72,21 @@ typedef struct LeaseAction
 	int			nestlevel;
 	QueueShared *qs;
 	LeaseUndo	undo;			/* key and nonce are set for every kind */
-	TimestampTz expires_at;		/* ACT_VISIBILITY */
+	TimestampTz expires_at;		/* ACT_VISIBILITY; if undo.prev_state is
+								 * RECEIVING it took effect at once, and
+								 * undo.prev_expires_at is the one before */
 } LeaseAction;
 
 typedef enum QueueActionKind
 {
 	QACT_PUBLISH,
+	QACT_CREATE,
 	QACT_DROP,
 	QACT_PURGE,
+	QACT_RELEASE,
 	QACT_DEAD_LETTER,
 	QACT_SENT,
+	QACT_RECEIVED,
 	QACT_WAKE_WORKER,
 	QACT_START_WORKER
 } QueueActionKind;
@@ -73,9 +95,13 @@ typedef struct QueueAction
 {
 	QueueActionKind kind;
 	int			nestlevel;
-	QueueShared *qs;			/* QACT_PUBLISH, QACT_DEAD_LETTER */
-	int32		queue_id;		/* QACT_DROP, QACT_PURGE */
-	int64		nsent;
+	QueueShared *qs;			/* QACT_PUBLISH, QACT_DEAD_LETTER, QACT_SENT,
+								 * QACT_RECEIVED */
+	int32		queue_id;		/* QACT_CREATE, QACT_DROP, QACT_PURGE; for
+								 * QACT_RELEASE the greatest id released */
+	Oid			dbid;			/* QACT_RELEASE */
+	int64		count;			/* QACT_SENT, QACT_RECEIVED: messages;
+								 * QACT_PURGE: last message id when it ran */
 } QueueAction;
 
 static LeaseAction *lease_actions = NULL;
@@ -84,6 +110,8 @@ static int	max_lease_actions = 0;
 static QueueAction *queue_actions = NULL;
 static int	n_queue_actions = 0;
 static int	max_queue_actions = 0;
+
+static object_access_hook_type prev_object_access_hook = NULL;
 
 /*
  * Make room for n more lease actions, so that recording them later cannot
@@ -141,14 +169,22 @@ xact_track_delete(QueueShared *qs, const LeaseKey *key, uint64 nonce,
 	a->undo.prev_state = prev_state;
 }
 
+/*
+ * A visibility change.  "state" is the lease's state when it was made: for
+ * a lease this transaction took (RECEIVING) the caller has already set the
+ * new expiry, and prev_expires_at is restored if the change is rolled back.
+ */
 void
 xact_track_visibility(QueueShared *qs, const LeaseKey *key, uint64 nonce,
-					  TimestampTz expires_at)
+					  TimestampTz expires_at, LeaseState state,
+					  TimestampTz prev_expires_at)
 {
 	LeaseAction *a = new_lease_action(ACT_VISIBILITY, qs);
 
 	a->undo.key = *key;
 	a->undo.nonce = nonce;
+	a->undo.prev_state = state;
+	a->undo.prev_expires_at = prev_expires_at;
 	a->expires_at = expires_at;
 }
 
@@ -180,6 +216,25 @@ new_queue_action(QueueActionKind kind)
 }
 
 /*
+ * Add n to a per-queue count of kind QACT_SENT or QACT_RECEIVED, applied at
+ * commit.  The count is kept at the current nesting level, so a rolled-back
+ * savepoint takes it back.
+ */
+static void
+add_count(QueueActionKind kind, QueueShared *qs, int64 n)
+{
+	QueueAction *a = n_queue_actions > 0 ? &queue_actions[n_queue_actions - 1] : NULL;
+
+	if (a == NULL || a->kind != kind || a->qs != qs ||
+		a->nestlevel != GetCurrentTransactionNestLevel())
+	{
+		a = new_queue_action(kind);
+		a->qs = qs;
+	}
+	a->count += n;
+}
+
+/*
  * Note that this transaction sends nsent messages to a queue.  Returns true
  * the first time for a queue, when the caller must register its lower
  * bound (cursor_assign_key); the bound is cleared at the end of the
@@ -190,7 +245,6 @@ xact_track_publish(QueueShared *qs, int64 nsent)
 {
 	QueueAction *a;
 	bool		first = true;
-	int			level = GetCurrentTransactionNestLevel();
 
 	for (int i = 0; i < n_queue_actions; i++)
 	{
@@ -208,15 +262,17 @@ xact_track_publish(QueueShared *qs, int64 nsent)
 		a->nestlevel = 1;
 	}
 
-	/* the count, at this level, so a rolled-back savepoint takes it back */
-	a = n_queue_actions > 0 ? &queue_actions[n_queue_actions - 1] : NULL;
-	if (a == NULL || a->kind != QACT_SENT || a->qs != qs || a->nestlevel != level)
-	{
-		a = new_queue_action(QACT_SENT);
-		a->qs = qs;
-	}
-	a->nsent += nsent;
+	add_count(QACT_SENT, qs, nsent);
 	return first;
+}
+
+/*
+ * Count n messages received from a queue, once this transaction commits.
+ */
+void
+xact_track_received(QueueShared *qs, int64 n)
+{
+	add_count(QACT_RECEIVED, qs, n);
 }
 
 /*
@@ -245,10 +301,42 @@ xact_track_drop(int32 queue_id)
 	new_queue_action(QACT_DROP)->queue_id = queue_id;
 }
 
+/*
+ * A purge, run when max_msg_id was the last message id assigned (0 if
+ * none): the leases of messages up to it go when the purge commits.
+ * Messages sent later have greater ids, so leases taken on them after the
+ * purge, by this transaction or another, are kept.
+ */
 void
-xact_track_purge(int32 queue_id)
+xact_track_purge(int32 queue_id, int64 max_msg_id)
 {
-	new_queue_action(QACT_PURGE)->queue_id = queue_id;
+	QueueAction *a = new_queue_action(QACT_PURGE);
+
+	a->queue_id = queue_id;
+	a->count = max_msg_id;
+}
+
+/*
+ * A queue created by this transaction: if it rolls back, the queue's slot,
+ * set up if the queue was used meanwhile, is released.
+ */
+void
+xact_track_create(int32 queue_id)
+{
+	new_queue_action(QACT_CREATE)->queue_id = queue_id;
+}
+
+/*
+ * Release the slots of database dbid with queue ids up to last_id once
+ * this transaction commits.
+ */
+static void
+track_release(Oid dbid, int32 last_id)
+{
+	QueueAction *a = new_queue_action(QACT_RELEASE);
+
+	a->dbid = dbid;
+	a->queue_id = last_id;
 }
 
 bool
@@ -384,6 +472,10 @@ abort_lease_actions(int level)
 				}
 				break;
 			case ACT_VISIBILITY:
+				/* a change made at once is taken back */
+				if (a->undo.prev_state == LEASE_RECEIVING &&
+					lease->state == LEASE_RECEIVING)
+					lease->expires_at = a->undo.prev_expires_at;
 				break;
 		}
 	}
@@ -405,10 +497,13 @@ commit_queue_actions(void)
 				wake_waiters(a->qs);
 				break;
 			case QACT_SENT:
-				pg_atomic_fetch_add_u64(&a->qs->sent, a->nsent);
+				pg_atomic_fetch_add_u64(&a->qs->sent, a->count);
 				SpinLockAcquire(&a->qs->mutex);
-				a->qs->count += a->nsent;
+				a->qs->count += a->count;
 				SpinLockRelease(&a->qs->mutex);
+				break;
+			case QACT_RECEIVED:
+				pg_atomic_fetch_add_u64(&a->qs->received, a->count);
 				break;
 			case QACT_DEAD_LETTER:
 				pg_atomic_fetch_add_u64(&a->qs->dead_lettered, 1);
@@ -419,24 +514,26 @@ commit_queue_actions(void)
 			case QACT_START_WORKER:
 				pgmsg_worker_request_start();
 				break;
+			case QACT_CREATE:
+				break;
 			case QACT_DROP:
+				pgmsg_release_slots(MyDatabaseId, a->queue_id, a->queue_id);
+				break;
+			case QACT_RELEASE:
+				pgmsg_release_slots(a->dbid, PG_INT32_MIN, a->queue_id);
+				break;
 			case QACT_PURGE:
 				qs = pgmsg_queue_shared(a->queue_id, false);
 				if (qs == NULL)
 					break;
 				LWLockAcquire(qs->lock, LW_EXCLUSIVE);
-				lease_remove_queue(qs, MyDatabaseId, a->queue_id);
+				lease_remove_queue(qs, MyDatabaseId, a->queue_id, a->count);
 				LWLockRelease(qs->lock);
-				if (a->kind == QACT_DROP)
-					pgmsg_queue_release(qs, a->queue_id);
-				else
-				{
-					cursor_reset(qs);
-					SpinLockAcquire(&qs->mutex);
-					qs->count_valid = false;
-					qs->count = 0;
-					SpinLockRelease(&qs->mutex);
-				}
+				cursor_reset(qs);
+				SpinLockAcquire(&qs->mutex);
+				qs->count_valid = false;
+				qs->count = 0;
+				SpinLockRelease(&qs->mutex);
 				break;
 		}
 	}
@@ -460,6 +557,8 @@ abort_queue_actions(int level)
 		}
 		else if (a->nestlevel < level)
 			queue_actions[kept++] = *a;
+		else if (a->kind == QACT_CREATE)
+			pgmsg_release_slots(MyDatabaseId, a->queue_id, a->queue_id);
 	}
 	n_queue_actions = kept;
 }
@@ -521,9 +620,41 @@ pgmsg_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	}
 }
 
+/*
+ * Notice DROP EXTENSION pgmsg and DROP DATABASE, whose commit must release
+ * the slots of the database's queues.  The hook runs in the dropping
+ * backend before the object is deleted, so the extension can still be
+ * looked up by its OID.
+ */
+static void
+pgmsg_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+					int subId, void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+	if (access != OAT_DROP || pgmsg_shared == NULL)
+		return;
+	if (classId == DatabaseRelationId)
+		track_release(objectId, PG_INT32_MAX);
+	else if (classId == ExtensionRelationId)
+	{
+		char	   *name = get_extension_name(objectId);
+
+		if (name != NULL && strcmp(name, "pgmsg") == 0)
+		{
+			int32		last_id = pgmsg_max_slot_queue_id();
+
+			if (last_id > 0)
+				track_release(MyDatabaseId, last_id);
+		}
+	}
+}
+
 void
 pgmsg_xact_init(void)
 {
 	RegisterXactCallback(pgmsg_xact_callback, NULL);
 	RegisterSubXactCallback(pgmsg_subxact_callback, NULL);
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = pgmsg_object_access;
 }

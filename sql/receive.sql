@@ -1,0 +1,456 @@
+-- receive, delete and change_visibility.
+SELECT pgmsg.create_queue('rt_q', visibility_timeout => '1 hour');
+CREATE TEMP VIEW rc AS
+SELECT messages_visible, messages_in_flight, deleted_total
+  FROM pgmsg.queues WHERE name = 'rt_q';
+
+-- an empty queue
+SELECT count(*) FROM pgmsg.receive('rt_q');
+SELECT count(*) FROM pgmsg.receive('rt_q', 1000);
+SELECT clock_timestamp() AS t0 \gset
+SELECT count(*) FROM pgmsg.receive('rt_q', 10, wait => '0.2 seconds');
+SELECT clock_timestamp() - :'t0'::timestamptz >= interval '0.2 seconds' AS waited;
+
+--
+-- what a receive returns
+--
+SELECT pgmsg.send('rt_q', '{"m": 1}', '{"a": "x"}') AS id1 \gset
+CREATE TEMP TABLE r1 AS SELECT * FROM pgmsg.receive('rt_q');
+SELECT message_id = :id1 AS same_id, receipt ~ '^[0-9a-f]{56}$' AS receipt_format,
+       body, attributes, receive_count, sent_at <= first_received_at AS received_after_sent,
+       first_received_at <= clock_timestamp() AS received_before_now, group_id
+  FROM r1;
+SELECT messages_visible, messages_in_flight, received_total, deleted_total
+  FROM pgmsg.queues WHERE name = 'rt_q';
+-- leased: nobody gets it again
+SELECT count(*) FROM pgmsg.receive('rt_q', 10);
+-- a first receive writes nothing to the row
+SELECT receive_count, first_received_at IS NULL AS no_first_received FROM pgmsg.q_rt_q;
+-- delete; then the receipt is stale
+SELECT pgmsg.delete('rt_q', receipt) FROM r1;
+SELECT pgmsg.delete('rt_q', receipt) FROM r1;
+SELECT pgmsg.change_visibility('rt_q', receipt, '0') FROM r1;
+SELECT count(*) FROM pgmsg.q_rt_q;
+SELECT * FROM rc;
+SELECT count(*) FROM pgmsg.receive('rt_q', 10, visibility_timeout => '0');
+-- a long poll returns at once when there is a message
+SELECT pgmsg.send('rt_q', '{"m": 2}') > 0 AS sent;
+SELECT clock_timestamp() AS t0 \gset
+SELECT body FROM pgmsg.receive('rt_q', 10, visibility_timeout => '0', wait => '10 seconds');
+SELECT clock_timestamp() - :'t0'::timestamptz < interval '5 seconds' AS at_once;
+-- visibility_timeout NULL is the queue's
+CREATE TEMP TABLE r2 AS SELECT * FROM pgmsg.receive('rt_q', 10, visibility_timeout => NULL);
+SELECT count(*) FROM r2;
+SELECT pgmsg.change_visibility('rt_q', receipt, '0') FROM r2;
+SELECT body, receive_count FROM pgmsg.receive('rt_q', 10, visibility_timeout => NULL);
+SELECT count(*) FROM pgmsg.receive('rt_q', 10);
+SELECT pgmsg.purge_queue('rt_q');
+DROP TABLE r1, r2;
+
+--
+-- arguments
+--
+SELECT * FROM pgmsg.receive('rt_q', 0);
+SELECT * FROM pgmsg.receive('rt_q', -1);
+SELECT * FROM pgmsg.receive('rt_q', 1001);
+SELECT * FROM pgmsg.receive('rt_q', NULL);
+SELECT * FROM pgmsg.receive('rt_q', max_messages => NULL, visibility_timeout => '1 minute');
+SELECT * FROM pgmsg.receive(NULL);
+SELECT * FROM pgmsg.receive('rt_q', 1, visibility_timeout => '-1 second');
+SELECT * FROM pgmsg.receive('rt_q', 1, visibility_timeout => '12 hours 1 second');
+SELECT * FROM pgmsg.receive('rt_q', 1, wait => '-1 second');
+SELECT * FROM pgmsg.receive('rt_q', 1, wait => '21 seconds');
+SELECT * FROM pgmsg.receive('rt_q', 1, wait => NULL);
+SELECT pgmsg.delete('rt_q', NULL::text);
+SELECT pgmsg.delete('rt_q', NULL::text[]);
+SELECT pgmsg.delete(NULL, repeat('0', 56));
+SELECT pgmsg.change_visibility('rt_q', NULL::text, '0');
+SELECT pgmsg.change_visibility('rt_q', NULL::text[], '0');
+SELECT pgmsg.change_visibility('rt_q', repeat('0', 56), NULL);
+SELECT pgmsg.change_visibility('rt_q', repeat('0', 56), '-1 second');
+SELECT pgmsg.change_visibility('rt_q', repeat('0', 56), '12 hours 1 second');
+SELECT pgmsg.change_visibility(NULL, repeat('0', 56), '0');
+-- a valid receipt of nothing
+SELECT pgmsg.delete('rt_q', repeat('0', 56));
+SELECT pgmsg.change_visibility('rt_q', repeat('0', 56), '12 hours');
+
+-- max_messages bounds a receive; 1000 is allowed
+SELECT count(*) FROM pgmsg.send_batch('rt_q',
+    (SELECT array_agg(jsonb_build_object('n', i)) FROM generate_series(1, 1005) i));
+SELECT count(*) FROM pgmsg.receive('rt_q', 2);
+SELECT count(*) FROM pgmsg.receive('rt_q', 1000);
+SELECT count(*) FROM pgmsg.receive('rt_q', 1000);
+SELECT * FROM rc;
+SELECT pgmsg.purge_queue('rt_q');
+
+--
+-- order: messages come out in send order
+--
+CREATE TEMP TABLE got (ord serial, n int, receive_count int);
+SELECT pgmsg.send('rt_q', '{"n": 1}') > 0 AS sent;
+SELECT pgmsg.send('rt_q', '{"n": 2}') > 0 AS sent;
+SELECT count(*) FROM pgmsg.send_batch('rt_q', ARRAY['{"n": 3}', '{"n": 4}', '{"n": 5}']::jsonb[]);
+SELECT pgmsg.send('rt_q', '{"n": 6}') > 0 AS sent;
+SELECT count(*) FROM pgmsg.send_batch('rt_q',
+    (SELECT array_agg(jsonb_build_object('n', i) ORDER BY i) FROM generate_series(7, 30) i));
+INSERT INTO got (n, receive_count) SELECT (body->>'n')::int, receive_count FROM pgmsg.receive('rt_q', 1);
+INSERT INTO got (n, receive_count) SELECT (body->>'n')::int, receive_count FROM pgmsg.receive('rt_q', 1);
+INSERT INTO got (n, receive_count) SELECT (body->>'n')::int, receive_count FROM pgmsg.receive('rt_q', 3);
+-- a rolled-back receive puts its messages back in their place
+BEGIN;
+SELECT body FROM pgmsg.receive('rt_q', 2);
+ROLLBACK;
+INSERT INTO got (n, receive_count) SELECT (body->>'n')::int, receive_count FROM pgmsg.receive('rt_q', 10);
+INSERT INTO got (n, receive_count) SELECT (body->>'n')::int, receive_count FROM pgmsg.receive('rt_q', 1000);
+SELECT array_agg(n ORDER BY ord) = array_agg(n ORDER BY n) AS in_send_order,
+       count(*), count(DISTINCT n), max(receive_count)
+  FROM got;
+SELECT pgmsg.purge_queue('rt_q');
+TRUNCATE got;
+-- a message released again comes before newer ones
+SELECT count(*) FROM pgmsg.send_batch('rt_q', ARRAY['{"n": 1}', '{"n": 2}', '{"n": 3}']::jsonb[]);
+CREATE TEMP TABLE first AS SELECT receipt FROM pgmsg.receive('rt_q', 1);
+SELECT pgmsg.change_visibility('rt_q', receipt, '0') FROM first;
+SELECT body, receive_count FROM pgmsg.receive('rt_q', 10);
+SELECT pgmsg.purge_queue('rt_q');
+DROP TABLE first, got;
+
+--
+-- visibility_timeout 0: received again at once, receive_count growing
+--
+SELECT pgmsg.send('rt_q', '{"v": 1}') AS idv \gset
+CREATE TEMP TABLE v1 AS SELECT * FROM pgmsg.receive('rt_q', 1, visibility_timeout => '0');
+CREATE TEMP TABLE v2 AS SELECT * FROM pgmsg.receive('rt_q', 1, visibility_timeout => '0');
+CREATE TEMP TABLE v3 AS SELECT * FROM pgmsg.receive('rt_q', 1, visibility_timeout => '0');
+SELECT v.n, m.message_id = :idv AS same_id, m.receive_count,
+       m.first_received_at = v1.first_received_at AS same_first_received,
+       m.sent_at = v1.sent_at AS same_sent_at, m.receipt <> v1.receipt OR v.n = 1 AS new_receipt
+  FROM (SELECT 1 AS n, * FROM v1 UNION ALL SELECT 2, * FROM v2 UNION ALL SELECT 3, * FROM v3) m
+  JOIN (VALUES (1), (2), (3)) v(n) ON v.n = m.n, v1
+ ORDER BY v.n;
+-- the receive count is stored in the row from the second receive on
+SELECT q.receive_count, q.first_received_at = v1.first_received_at AS first_received_stored
+  FROM pgmsg.q_rt_q q, v1;
+-- only the latest receipt is valid
+SELECT pgmsg.delete('rt_q', receipt) FROM v1;
+SELECT pgmsg.delete('rt_q', receipt) FROM v2;
+SELECT pgmsg.change_visibility('rt_q', receipt, '1 hour') FROM v1;
+SELECT pgmsg.change_visibility('rt_q', receipt, '1 hour') FROM v2;
+CREATE TEMP TABLE v4 AS SELECT * FROM pgmsg.receive('rt_q', 1, visibility_timeout => '0');
+SELECT receive_count FROM v4;
+SELECT pgmsg.delete('rt_q', receipt) FROM v3;
+SELECT pgmsg.change_visibility('rt_q', receipt, '1 hour') FROM v3;
+SELECT receive_count FROM pgmsg.q_rt_q;
+SELECT pgmsg.change_visibility('rt_q', receipt, '1 hour') FROM v4;
+SELECT count(*) FROM pgmsg.receive('rt_q', 10, visibility_timeout => '0');
+SELECT pgmsg.delete('rt_q', receipt) FROM v4;
+SELECT count(*) FROM pgmsg.q_rt_q;
+DROP TABLE v1, v2, v3, v4;
+
+--
+-- receipts
+--
+SELECT pgmsg.send('rt_q', '{"forge": 1}') > 0 AS sent;
+SELECT pgmsg.send('rt_q', '{"forge": 2}') > 0 AS sent;
+CREATE TEMP TABLE rr AS SELECT receipt, body FROM pgmsg.receive('rt_q', 2);
+-- malformed receipts are errors
+SELECT pgmsg.delete('rt_q', 'garbage');
+SELECT pgmsg.delete('rt_q', '');
+SELECT pgmsg.delete('rt_q', repeat('0', 55));
+SELECT pgmsg.delete('rt_q', repeat('0', 57));
+SELECT pgmsg.delete('rt_q', upper(repeat('abcdef', 10)::varchar(56)));
+SELECT pgmsg.delete('rt_q', repeat('g', 56));
+SELECT pgmsg.delete('rt_q', repeat('0', 55) || ' ');
+SELECT pgmsg.delete('rt_q', repeat('0', 55) || E'\n');
+SELECT pgmsg.delete('rt_q', repeat('0', 55) || '-');
+SELECT pgmsg.delete('rt_q', repeat('x', 1000));
+SELECT pgmsg.change_visibility('rt_q', 'garbage', '0');
+SELECT pgmsg.change_visibility('rt_q', repeat('0', 55), '0');
+SELECT pgmsg.change_visibility('rt_q', upper(repeat('abcdef', 10)::varchar(56)), '0');
+SELECT pgmsg.delete('rt_q', ARRAY['garbage']);
+SELECT pgmsg.change_visibility('rt_q', ARRAY['garbage'], '0');
+-- real receipts made malformed (the error quotes the receipt, so only its
+-- SQLSTATE and the shape of the message are shown)
+DO $$
+DECLARE
+  r text := (SELECT receipt FROM rr WHERE body = '{"forge": 1}');
+  c record;
+BEGIN
+  FOR c IN SELECT * FROM (VALUES
+      ('last digit upper-case', left(r, 55) || 'A'),
+      ('upper-case', upper(left(r, 40)) || 'ABCDEF0123456789'),
+      ('last digit not hex', left(r, 55) || 'g'),
+      ('one digit short', left(r, 55)),
+      ('one digit long', r || '0'),
+      ('leading space', ' ' || r),
+      ('trailing space', r || ' ')) v(label, bad)
+  LOOP
+    BEGIN
+      PERFORM pgmsg.delete('rt_q', c.bad);
+      RAISE NOTICE '%: delete accepted it', c.label;
+    EXCEPTION WHEN invalid_parameter_value THEN
+      RAISE NOTICE '%: delete: % (%)', c.label, regexp_replace(SQLERRM, '"[^"]*"', '"..."'), SQLSTATE;
+    END;
+    BEGIN
+      PERFORM pgmsg.change_visibility('rt_q', c.bad, '0');
+      RAISE NOTICE '%: change_visibility accepted it', c.label;
+    EXCEPTION WHEN invalid_parameter_value THEN
+      RAISE NOTICE '%: change_visibility: % (%)', c.label, regexp_replace(SQLERRM, '"[^"]*"', '"..."'), SQLSTATE;
+    END;
+  END LOOP;
+END $$;
+-- forged receipts (well-formed, but not the lease's) are false
+CREATE TEMP TABLE forged AS
+SELECT r.body, f.kind, f.receipt
+  FROM rr r, rr o,
+  LATERAL (VALUES
+    ('last digit', left(r.receipt, 55) || CASE WHEN right(r.receipt, 1) = '0' THEN '1' ELSE '0' END),
+    ('zero nonce', left(r.receipt, 40) || repeat('0', 16)),
+    ('epoch', overlay(r.receipt PLACING CASE WHEN substr(r.receipt, 30, 1) = '0' THEN '1' ELSE '0' END FROM 30 FOR 1)),
+    ('queue id', overlay(r.receipt PLACING CASE WHEN substr(r.receipt, 8, 1) = '0' THEN '1' ELSE '0' END FROM 8 FOR 1)),
+    ('other message id', left(r.receipt, 8) || substr(o.receipt, 9, 16) || right(r.receipt, 32))
+  ) f(kind, receipt)
+ WHERE r.body <> o.body;
+SELECT body, kind, pgmsg.change_visibility('rt_q', receipt, '0') FROM forged ORDER BY body->>'forge', kind COLLATE "C";
+SELECT body, kind, pgmsg.delete('rt_q', receipt) FROM forged ORDER BY body->>'forge', kind COLLATE "C";
+SELECT pgmsg.delete('rt_q', array_agg(receipt)) FROM forged;
+SELECT pgmsg.change_visibility('rt_q', array_agg(receipt), '0') FROM forged;
+-- nothing happened: both messages are still leased to the real receipts
+SELECT * FROM rc;
+SELECT count(*) FROM pgmsg.receive('rt_q', 10, visibility_timeout => '0');
+SELECT body, pgmsg.delete('rt_q', receipt) FROM rr ORDER BY body->>'forge';
+DROP TABLE forged;
+
+-- a receipt of another queue is false, even for the same message id
+SELECT pgmsg.create_queue('rt_a', visibility_timeout => '1 hour');
+SELECT pgmsg.create_queue('rt_b', visibility_timeout => '1 hour');
+SELECT pgmsg.send('rt_a', '{"q": "a"}') AS id_a \gset
+SELECT pgmsg.send('rt_b', '{"q": "b"}') AS id_b \gset
+SELECT :id_a = :id_b AS same_message_id;
+CREATE TEMP TABLE ra AS SELECT receipt FROM pgmsg.receive('rt_a');
+CREATE TEMP TABLE rb AS SELECT receipt FROM pgmsg.receive('rt_b');
+SELECT pgmsg.delete('rt_b', receipt) FROM ra;
+SELECT pgmsg.change_visibility('rt_b', receipt, '0') FROM ra;
+SELECT pgmsg.delete('rt_a', receipt) FROM rb;
+SELECT pgmsg.delete('rt_a', ARRAY[receipt]) FROM rb;
+SELECT pgmsg.change_visibility('rt_q', receipt, '0') FROM rb;
+SELECT count(*) FROM pgmsg.receive('rt_a', 10);
+SELECT count(*) FROM pgmsg.receive('rt_b', 10);
+SELECT pgmsg.delete('rt_a', receipt) FROM ra;
+SELECT pgmsg.delete('rt_b', receipt) FROM rb;
+SELECT pgmsg.drop_queue('rt_a');
+SELECT pgmsg.drop_queue('rt_b');
+DROP TABLE ra, rb, rr;
+
+--
+-- array forms
+--
+SELECT count(*) FROM pgmsg.send_batch('rt_q', ARRAY['{"b": 1}', '{"b": 2}', '{"b": 3}']::jsonb[]);
+CREATE TEMP TABLE arr AS SELECT receipt, body FROM pgmsg.receive('rt_q', 10);
+SELECT pgmsg.change_visibility('rt_q', array_agg(receipt), '2 hours') FROM arr;
+SELECT pgmsg.change_visibility('rt_q', ARRAY[]::text[], '0');
+SELECT pgmsg.delete('rt_q', ARRAY[]::text[]);
+-- a malformed or NULL element: an error, and nothing is deleted
+SELECT pgmsg.delete('rt_q', array_agg(receipt) || 'garbage'::text) FROM arr;
+SELECT pgmsg.delete('rt_q', array_agg(receipt) || NULL::text) FROM arr;
+SELECT pgmsg.change_visibility('rt_q', array_agg(receipt) || 'garbage'::text, '0') FROM arr;
+SELECT pgmsg.change_visibility('rt_q', array_agg(receipt) || NULL::text, '0') FROM arr;
+SELECT * FROM rc;
+-- the same receipt twice deletes once
+SELECT pgmsg.delete('rt_q', ARRAY[receipt, receipt]) FROM arr WHERE body = '{"b": 1}';
+-- stale and valid receipts together
+SELECT pgmsg.change_visibility('rt_q', array_agg(receipt), '1 hour') FROM arr;
+SELECT pgmsg.delete('rt_q', array_agg(receipt)) FROM arr;
+SELECT pgmsg.delete('rt_q', array_agg(receipt)) FROM arr;
+SELECT * FROM rc;
+DROP TABLE arr;
+
+--
+-- change_visibility
+--
+SELECT pgmsg.send('rt_q', '{"cv": 1}') > 0 AS sent;
+CREATE TEMP TABLE cv1 AS SELECT receipt FROM pgmsg.receive('rt_q');
+-- to 0: receivable again at once
+SELECT pgmsg.change_visibility('rt_q', receipt, '0') FROM cv1;
+CREATE TEMP TABLE cv2 AS SELECT receipt, receive_count FROM pgmsg.receive('rt_q');
+SELECT receive_count FROM cv2;
+SELECT pgmsg.change_visibility('rt_q', receipt, '0') FROM cv1;
+-- longer: not received; the largest timeout is allowed
+SELECT pgmsg.change_visibility('rt_q', receipt, '12 hours') FROM cv2;
+SELECT count(*) FROM pgmsg.receive('rt_q', 10);
+-- it takes effect at commit
+BEGIN;
+SELECT pgmsg.change_visibility('rt_q', receipt, '0') FROM cv2;
+SELECT count(*) FROM pgmsg.receive('rt_q', 10);
+COMMIT;
+CREATE TEMP TABLE cv3 AS SELECT receipt, receive_count FROM pgmsg.receive('rt_q');
+SELECT receive_count FROM cv3;
+-- and not at all if rolled back
+BEGIN;
+SELECT pgmsg.change_visibility('rt_q', receipt, '0') FROM cv3;
+ROLLBACK;
+SELECT count(*) FROM pgmsg.receive('rt_q', 10);
+-- the latest change wins
+SELECT pgmsg.change_visibility('rt_q', receipt, '0') FROM cv3;
+SELECT pgmsg.change_visibility('rt_q', receipt, '1 hour') FROM cv3;
+SELECT count(*) FROM pgmsg.receive('rt_q', 10);
+SELECT pgmsg.change_visibility('rt_q', receipt, '0') FROM cv3;
+-- for a message received in the same transaction
+BEGIN;
+SELECT receipt AS rcpt, receive_count AS rcount FROM pgmsg.receive('rt_q', 1, visibility_timeout => '1 hour') \gset
+SELECT :rcount AS receive_count;
+SELECT pgmsg.change_visibility('rt_q', :'rcpt', '0');
+COMMIT;
+SELECT receipt AS rcpt, receive_count AS rcount FROM pgmsg.receive('rt_q', 1, visibility_timeout => '0') \gset
+SELECT :rcount AS receive_count;
+BEGIN;
+SELECT receipt AS rcpt, receive_count AS rcount FROM pgmsg.receive('rt_q', 1, visibility_timeout => '0') \gset
+SELECT :rcount AS receive_count;
+SELECT pgmsg.change_visibility('rt_q', :'rcpt', '1 hour');
+COMMIT;
+SELECT count(*) FROM pgmsg.receive('rt_q', 10);
+-- a deleted message cannot be made visible
+BEGIN;
+SELECT pgmsg.delete('rt_q', :'rcpt');
+SELECT pgmsg.change_visibility('rt_q', :'rcpt', '0');
+SELECT pgmsg.delete('rt_q', :'rcpt');
+COMMIT;
+SELECT count(*) FROM pgmsg.q_rt_q;
+SELECT pgmsg.change_visibility('rt_q', :'rcpt', '0');
+-- rolled back to a savepoint, a change does not take effect, even for a
+-- message received in the same transaction
+SELECT pgmsg.send('rt_q', '{"cv": 2}') > 0 AS sent;
+\set sp_count none
+BEGIN;
+SELECT receipt AS sp_rcpt FROM pgmsg.receive('rt_q', 1, visibility_timeout => '1 hour') \gset
+SAVEPOINT s;
+SELECT pgmsg.change_visibility('rt_q', :'sp_rcpt', '0');
+ROLLBACK TO SAVEPOINT s;
+COMMIT;
+SELECT count(*) FROM pgmsg.receive('rt_q', 10);
+BEGIN;
+SAVEPOINT s;
+SELECT pgmsg.change_visibility('rt_q', :'sp_rcpt', '0');
+ROLLBACK TO SAVEPOINT s;
+COMMIT;
+SELECT count(*) FROM pgmsg.receive('rt_q', 10);
+SELECT pgmsg.change_visibility('rt_q', :'sp_rcpt', '0');
+BEGIN;
+SELECT receipt AS sp_rcpt, receive_count AS sp_count
+  FROM pgmsg.receive('rt_q', 1, visibility_timeout => '0') \gset
+SELECT :'sp_count' AS receive_count;
+SAVEPOINT s;
+SELECT pgmsg.change_visibility('rt_q', :'sp_rcpt', '1 hour');
+ROLLBACK TO SAVEPOINT s;
+COMMIT;
+SELECT body, receive_count FROM pgmsg.receive('rt_q', 10, visibility_timeout => '0');
+SELECT pgmsg.purge_queue('rt_q');
+DROP TABLE cv1, cv2, cv3;
+
+--
+-- transactions
+--
+-- a rolled-back receive releases its messages at once, as if never received
+SELECT pgmsg.send('rt_q', '{"rb": 1}') > 0 AS sent;
+BEGIN;
+SELECT body, receive_count FROM pgmsg.receive('rt_q', 10);
+SELECT count(*) FROM pgmsg.receive('rt_q', 10);
+ROLLBACK;
+SELECT * FROM rc;
+CREATE TEMP TABLE rb1 AS SELECT * FROM pgmsg.receive('rt_q', 10, visibility_timeout => '0');
+SELECT body, receive_count FROM rb1;
+-- a rolled-back redelivery: the previous receive count, receipt and row
+BEGIN;
+SELECT body, receive_count FROM pgmsg.receive('rt_q', 10);
+SELECT receive_count FROM pgmsg.q_rt_q;
+ROLLBACK;
+SELECT receive_count FROM pgmsg.q_rt_q;
+SELECT pgmsg.change_visibility('rt_q', receipt, '0') FROM rb1;
+SELECT body, receive_count FROM pgmsg.receive('rt_q', 10, visibility_timeout => '0');
+SELECT receive_count FROM pgmsg.q_rt_q;
+SELECT pgmsg.delete('rt_q', receipt) FROM rb1;
+-- rolled back to a savepoint
+BEGIN;
+SAVEPOINT s;
+SELECT body, receive_count FROM pgmsg.receive('rt_q', 10, visibility_timeout => '1 hour');
+ROLLBACK TO SAVEPOINT s;
+CREATE TEMP TABLE rb2 AS SELECT * FROM pgmsg.receive('rt_q', 10, visibility_timeout => '1 hour');
+SELECT body, receive_count FROM rb2;
+COMMIT;
+SELECT count(*) FROM pgmsg.receive('rt_q', 10);
+SELECT * FROM rc;
+
+-- a rolled-back delete leaves the message leased to the same receipt
+BEGIN;
+SELECT pgmsg.delete('rt_q', receipt) FROM rb2;
+SELECT count(*) FROM pgmsg.receive('rt_q', 10, visibility_timeout => '0');
+ROLLBACK;
+SELECT * FROM rc;
+SELECT count(*) FROM pgmsg.receive('rt_q', 10, visibility_timeout => '0');
+SELECT pgmsg.change_visibility('rt_q', receipt, '0') FROM rb2;
+CREATE TEMP TABLE rb3 AS SELECT * FROM pgmsg.receive('rt_q', 10);
+SELECT body, receive_count FROM rb3;
+SELECT pgmsg.delete('rt_q', receipt) FROM rb2;
+-- rolled back to a savepoint, then deleted for good
+BEGIN;
+SAVEPOINT s;
+SELECT pgmsg.delete('rt_q', receipt) FROM rb3;
+ROLLBACK TO SAVEPOINT s;
+SELECT count(*) FROM pgmsg.receive('rt_q', 10, visibility_timeout => '0');
+SELECT pgmsg.delete('rt_q', receipt) FROM rb3;
+COMMIT;
+SELECT count(*) FROM pgmsg.q_rt_q;
+SELECT * FROM rc;
+DROP TABLE rb1, rb2, rb3;
+
+-- received_total counts committed receives only
+SELECT pgmsg.send('rt_q', '{"rt": 1}') > 0 AS sent;
+SELECT received_total AS received_before FROM pgmsg.queues WHERE name = 'rt_q' \gset
+BEGIN;
+SELECT count(*) FROM pgmsg.receive('rt_q', 10, visibility_timeout => '0');
+ROLLBACK;
+BEGIN;
+SAVEPOINT s;
+SELECT count(*) FROM pgmsg.receive('rt_q', 10, visibility_timeout => '0');
+ROLLBACK TO SAVEPOINT s;
+SELECT count(*) FROM pgmsg.receive('rt_q', 10, visibility_timeout => '0');
+SELECT received_total - :received_before AS not_yet FROM pgmsg.queues WHERE name = 'rt_q';
+COMMIT;
+SELECT received_total - :received_before AS received FROM pgmsg.queues WHERE name = 'rt_q';
+SELECT pgmsg.purge_queue('rt_q');
+
+-- receive and delete in one transaction that rolls back: a fresh message again
+SELECT pgmsg.send('rt_q', '{"rd": 1}') > 0 AS sent;
+BEGIN;
+CREATE TEMP TABLE w ON COMMIT DROP AS SELECT * FROM pgmsg.receive('rt_q');
+SELECT pgmsg.delete('rt_q', receipt) FROM w;
+ROLLBACK;
+SELECT body, receive_count FROM pgmsg.receive('rt_q', 10, visibility_timeout => '0');
+SELECT pgmsg.purge_queue('rt_q');
+
+-- exactly once: receive, do the work and delete in one transaction
+CREATE TABLE rt_done (n int PRIMARY KEY, body jsonb);
+INSERT INTO rt_done VALUES (2, '{"already": "done"}');
+SELECT count(*) FROM pgmsg.send_batch('rt_q', ARRAY['{"n": 1}', '{"n": 2}', '{"n": 3}']::jsonb[]);
+-- the first attempt fails on message 2 and changes nothing
+BEGIN;
+CREATE TEMP TABLE w ON COMMIT DROP AS SELECT * FROM pgmsg.receive('rt_q', 10);
+INSERT INTO rt_done SELECT (body->>'n')::int, body FROM w;
+COMMIT;
+SELECT * FROM rc;
+-- the next attempt gets the same messages, works around the failure and deletes them
+BEGIN;
+CREATE TEMP TABLE w ON COMMIT DROP AS SELECT * FROM pgmsg.receive('rt_q', 10);
+SELECT body, receive_count FROM w;
+INSERT INTO rt_done SELECT (body->>'n')::int, body FROM w ON CONFLICT DO NOTHING;
+SELECT pgmsg.delete('rt_q', array_agg(receipt)) FROM w;
+COMMIT;
+SELECT * FROM rt_done ORDER BY n;
+SELECT count(*) FROM pgmsg.receive('rt_q', 10, visibility_timeout => '0');
+SELECT count(*) FROM pgmsg.q_rt_q;
+SELECT * FROM rc;
+DROP TABLE rt_done;
+
+-- clean up
+DROP VIEW rc;
+SELECT pgmsg.drop_queue('rt_q');
