@@ -30,7 +30,7 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initi
 
 # Tests run against a throwaway instance that preloads pgmsg.
 REGRESS = $(sort $(patsubst sql/%.sql,%,$(wildcard sql/*.sql)))
-REGRESS_OPTS = --temp-config=$(srcdir)/test/pgmsg.conf --temp-instance=$(CURDIR)/tmp_check_regress --load-extension=pgmsg
+REGRESS_OPTS = --temp-config=$(srcdir)/test/pgmsg.conf --temp-instance=$(CURDIR)/tmp_check_regress --load-extension=pgmsg --encoding=UTF8
 ISOLATION = $(sort $(patsubst specs/%.spec,%,$(wildcard specs/*.spec)))
 ISOLATION_OPTS = --temp-config=$(srcdir)/test/pgmsg.conf --temp-instance=$(CURDIR)/tmp_check_iso --load-extension=pgmsg
 TAP_TESTS = 1

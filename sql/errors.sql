@@ -93,6 +93,12 @@ SELECT pgmsg.send('eq', '{}', '{"a": true}');
 SELECT pgmsg.send('eq', '{}', '{"a": null}');
 SELECT pgmsg.send('eq', '{}', '{"": "x"}');
 SELECT pgmsg.alter_queue('eq', max_message_size => 1048576);
+-- names count characters, not bytes; long ones are cut short in the error
+BEGIN;
+SELECT pgmsg.send('eq', '{}', jsonb_build_object(repeat('é', 256), 1)) > 0 AS sent;
+ROLLBACK;
+SELECT pgmsg.send('eq', '{}', jsonb_build_object(repeat('é', 257), 1));
+SELECT pgmsg.send('eq', '{}', jsonb_build_object(repeat('a', 257), 1));
 SELECT pgmsg.send('eq', '{}', (SELECT jsonb_object_agg('k' || i, i) FROM generate_series(1, 11) i));
 SELECT pgmsg.send_batch('eq', ARRAY['{}', '{}']::jsonb[], ARRAY['{}']::jsonb[]);
 SELECT pgmsg.send_batch('eq', ARRAY['{}', '{}']::jsonb[], ARRAY['{}', '[1]']::jsonb[]);

@@ -45,8 +45,20 @@ PG_FUNCTION_INFO_V1(pgmsg_send);
 PG_FUNCTION_INFO_V1(pgmsg_send_batch);
 
 /*
+ * An attribute name as error messages show it: whole if short, otherwise
+ * its first 64 bytes, cut on a character boundary, and "...".
+ */
+static char *
+attribute_name_for_error(const char *name, int len)
+{
+	int			shown = pg_mbcliplen(name, len, 64);
+
+	return psprintf("%.*s%s", shown, name, shown < len ? "..." : "");
+}
+
+/*
  * Message attributes: a JSON object of at most 10 keys whose values are
- * strings, numbers or arrays of strings.
+ * strings, numbers or arrays of strings.  Names have 1 to 256 characters.
  */
 void
 pgmsg_check_attributes(Jsonb *attributes)
@@ -74,8 +86,9 @@ pgmsg_check_attributes(Jsonb *attributes)
 
 		if (tok == WJB_KEY)
 		{
-			key = pnstrdup(v.val.string.val, v.val.string.len);
-			if (v.val.string.len == 0 || v.val.string.len > 256)
+			key = attribute_name_for_error(v.val.string.val, v.val.string.len);
+			if (v.val.string.len == 0 ||
+				pg_mbstrlen_with_len(v.val.string.val, v.val.string.len) > 256)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("invalid message attribute name \"%s\"", key),
