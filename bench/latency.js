@@ -1,50 +1,158 @@
-// Wakeup latency: from a publisher's COMMIT to a long-polling receive
-// returning the message, with N consumers waiting on the queue.
+// Wakeup latency: from a publisher's COMMIT to a waiting consumer getting
+// the message, with N consumers waiting.
 //
-// usage: node latency.js <connection string> <consumers> <messages>
-// Prints one JSON line: {"consumers", "messages", "p50_ms", "p99_ms", "max_ms"}.
+// usage: node latency.js <connection string> <mode> <consumers> <messages>
+//   mode pgmsg: consumers long-poll pgmsg.receive(..., wait => '2 seconds');
+//   mode raw:   the same by hand: consumers LISTEN, the publisher INSERTs and
+//               NOTIFYs in one transaction, a woken consumer takes the row
+//               with SELECT ... FOR UPDATE SKIP LOCKED and deletes it;
+//   mode pgq:   one PgQ consumer polls pgq.next_batch every 10 ms; a batch
+//               exists once the ticker (pgqd) has ticked after the commit.
+//               Messages are spaced by a random pause of up to one ticker
+//               period, so that they do not all land at the same phase.
+// Prints one JSON line: {"mode", "consumers", "messages", "p50_ms", "p99_ms", "max_ms"}.
 //
 // Both ends run in this process, so one clock measures them: the time is
 // taken when COMMIT returns to the publisher (the commit is durable and
-// visible then) and when the receive's result arrives.  A receive can
+// visible then) and when the consumer's result arrives.  A result can
 // arrive first; such a latency is counted as 0.
 'use strict';
 const { Client } = require('pg');
 
-const [conninfo, consumersArg, messagesArg] = process.argv.slice(2);
+const [conninfo, mode = 'pgmsg', consumersArg, messagesArg] = process.argv.slice(2);
 const nconsumers = parseInt(consumersArg || '1', 10);
 const nmessages = parseInt(messagesArg || '200', 10);
-const queue = 'bench_latency';
+const name = 'bench_latency';
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Each mode: setup(admin), publish(client, seq), consume(client) -> [seq, ...]
+// (resolves when it got something or its wait ended), teardown(admin).
+const modes = {
+  pgmsg: {
+    async setup(admin) {
+      await admin.query('SELECT pgmsg.drop_queue($1, if_exists => true)', [name]);
+      await admin.query('SELECT pgmsg.create_queue($1)', [name]);
+    },
+    async publish(c, seq) {
+      await c.query('SELECT pgmsg.send($1, $2)', [name, { seq }]);
+    },
+    async consume(c) {
+      const res = await c.query(
+        `SELECT body, receipt FROM pgmsg.receive($1, 1, wait => '2 seconds')`, [name]);
+      const got = res.rows.map((r) => r.body.seq);
+      for (const r of res.rows) await c.query('SELECT pgmsg.delete($1, $2)', [name, r.receipt]);
+      return got;
+    },
+    async teardown(admin) {
+      await admin.query('SELECT pgmsg.drop_queue($1)', [name]);
+    },
+  },
+  raw: {
+    async setup(admin) {
+      await admin.query(`DROP TABLE IF EXISTS bench.${name}`);
+      await admin.query(`CREATE TABLE bench.${name} (msg_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                           visible_at timestamptz NOT NULL DEFAULT now(), body jsonb NOT NULL)`);
+      await admin.query(`CREATE INDEX ON bench.${name} (visible_at, msg_id)`);
+    },
+    async listen(c) {
+      c.wakeups = 0;
+      c.on('notification', () => { c.wakeups++; if (c.wake) c.wake(); });
+      await c.query(`LISTEN ${name}`);
+    },
+    async publish(c, seq) {
+      await c.query(`INSERT INTO bench.${name} (body) VALUES ($1)`, [{ seq }]);
+      await c.query(`NOTIFY ${name}`);
+    },
+    async consume(c) {
+      for (;;) {
+        const seen = c.wakeups;
+        const res = await c.query(
+          `DELETE FROM bench.${name} WHERE msg_id =
+             (SELECT msg_id FROM bench.${name} WHERE visible_at <= now()
+               ORDER BY visible_at, msg_id LIMIT 1 FOR UPDATE SKIP LOCKED)
+           RETURNING body`);
+        if (res.rows.length) return res.rows.map((r) => r.body.seq);
+        // nothing: wait for a notification that came after this attempt
+        if (c.wakeups === seen) {
+          await new Promise((resolve) => {
+            const t = setTimeout(resolve, 2000);
+            c.wake = () => { clearTimeout(t); c.wake = null; resolve(); };
+          });
+          c.wake = null;
+        }
+        if (c.stopping) return [];
+      }
+    },
+    async teardown(admin) {
+      await admin.query(`DROP TABLE bench.${name}`);
+    },
+  },
+  pgq: {
+    async setup(admin) {
+      await admin.query(`SELECT pgq.drop_queue($1, true) FROM pgq.queue WHERE queue_name = $1`, [name]);
+      await admin.query('SELECT pgq.create_queue($1)', [name]);
+      // tick at every ticker round that finds an event (the default waits
+      // for 500 events or 3 seconds)
+      await admin.query(`SELECT pgq.set_queue_config($1, 'ticker_max_lag', '0')`, [name]);
+      await admin.query(`SELECT pgq.register_consumer($1, 'bench')`, [name]);
+    },
+    async publish(c, seq) {
+      await c.query(`SELECT pgq.insert_event($1, 'bench', $2)`, [name, JSON.stringify({ seq })]);
+    },
+    async consume(c) {
+      const deadline = Date.now() + 2000;
+      while (Date.now() < deadline && !c.stopping) {
+        const b = await c.query(`SELECT pgq.next_batch($1, 'bench') AS id`, [name]);
+        const id = b.rows[0].id;
+        if (id !== null) {
+          const ev = await c.query('SELECT ev_data FROM pgq.get_batch_events($1)', [id]);
+          await c.query('SELECT pgq.finish_batch($1)', [id]);
+          if (ev.rows.length) return ev.rows.map((r) => JSON.parse(r.ev_data).seq);
+        } else {
+          await sleep(10);
+        }
+      }
+      return [];
+    },
+    // pgqd ticks once a second: spread the sends over that period
+    pause: () => Math.random() * 1000,
+    async teardown(admin) {
+      await admin.query(`SELECT pgq.unregister_consumer($1, 'bench')`, [name]);
+      await admin.query('SELECT pgq.drop_queue($1)', [name]);
+    },
+  },
+};
 
 async function main() {
+  const m = modes[mode];
+  if (!m) throw new Error(`unknown mode ${mode}`);
   const admin = new Client({ connectionString: conninfo });
   await admin.connect();
-  await admin.query('SELECT pgmsg.drop_queue($1, if_exists => true)', [queue]);
-  await admin.query('SELECT pgmsg.create_queue($1)', [queue]);
+  await m.setup(admin);
 
   const sentAt = new Map();
   const latencies = [];
   let received = 0;
   let stopping = false;
-  let allDone;
-  const done = new Promise((resolve) => { allDone = resolve; });
 
   const consumers = [];
   for (let i = 0; i < nconsumers; i++) {
     const c = new Client({ connectionString: conninfo });
     await c.connect();
+    if (m.listen) await m.listen(c);
     consumers.push(c);
   }
   const loops = consumers.map(async (c) => {
     while (!stopping) {
-      const res = await c.query(
-        `SELECT body, receipt FROM pgmsg.receive($1, 1, wait => '2 seconds')`, [queue]);
+      const got = await m.consume(c);
       const now = process.hrtime.bigint();
-      for (const row of res.rows) {
-        await c.query('SELECT pgmsg.delete($1, $2)', [queue, row.receipt]);
-        latencies.push({ seq: row.body.seq, at: now });
+      for (const seq of got) {
+        latencies.push({ seq, at: now });
         received++;
-        if (received >= nmessages) { stopping = true; allDone(); }
+      }
+      if (received >= nmessages) {
+        stopping = true;
+        for (const o of consumers) { o.stopping = true; if (o.wake) o.wake(); }
       }
     }
   });
@@ -52,33 +160,32 @@ async function main() {
   const publisher = new Client({ connectionString: conninfo });
   await publisher.connect();
   // let every consumer reach its wait before the first message
-  await new Promise((r) => setTimeout(r, 300));
-  for (let seq = 0; seq < nmessages; seq++) {
+  await sleep(300);
+  for (let seq = 0; seq < nmessages && !stopping; seq++) {
     await publisher.query('BEGIN');
-    await publisher.query('SELECT pgmsg.send($1, $2)', [queue, { seq }]);
+    await m.publish(publisher, seq);
     await publisher.query('COMMIT');
     sentAt.set(seq, process.hrtime.bigint());
     // wait until this message was received, so consumers are waiting again
-    while (received <= seq && !stopping)
-      await new Promise((r) => setImmediate(r));
-    await new Promise((r) => setTimeout(r, 2));
+    while (received <= seq && !stopping) await new Promise((r) => setImmediate(r));
+    await sleep(m.pause ? m.pause() : 2);
   }
-  await done;
   await Promise.all(loops);
 
-  const ms = latencies.map((l) => Math.max(0, Number(l.at - sentAt.get(l.seq)) / 1e6));
-  latencies.length = 0;
-  latencies.push(...ms.sort((a, b) => a - b));
-  const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
+  const ms = latencies
+    .filter((l) => sentAt.has(l.seq))
+    .map((l) => Math.max(0, Number(l.at - sentAt.get(l.seq)) / 1e6))
+    .sort((a, b) => a - b);
+  const pct = (p) => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))];
   console.log(JSON.stringify({
-    consumers: nconsumers, messages: latencies.length,
+    mode, consumers: nconsumers, messages: ms.length,
     p50_ms: +pct(0.5).toFixed(3), p99_ms: +pct(0.99).toFixed(3),
-    max_ms: +latencies[latencies.length - 1].toFixed(3),
+    max_ms: +ms[ms.length - 1].toFixed(3),
   }));
 
   for (const c of consumers) await c.end();
   await publisher.end();
-  await admin.query('SELECT pgmsg.drop_queue($1)', [queue]);
+  await m.teardown(admin);
   await admin.end();
 }
 
