@@ -312,6 +312,8 @@ extern void pgmsg_worker_request_start(void);
 /* send.c */
 extern void pgmsg_check_attributes(Jsonb *attributes);
 extern void pgmsg_check_message(QueueInfo *qi, Jsonb *body, Jsonb *attributes);
+extern Datum *pgmsg_batch_array(FunctionCallInfo fcinfo, int argno, Oid elemtype,
+								 const char *what, int nbodies, bool **nulls);
 extern text *pgmsg_content_dedup_id(Jsonb *body);
 extern void pgmsg_check_fifo_ids(const char *kind, const char *name, bool fifo,
 								 text *group_id, text *dedup_id);

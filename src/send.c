@@ -482,6 +482,30 @@ pgmsg_send(PG_FUNCTION_ARGS)
 }
 
 /*
+ * An optional array argument of send_batch or publish_batch, with one
+ * element per body; NULL (and *nulls NULL) when the argument is.
+ */
+Datum *
+pgmsg_batch_array(FunctionCallInfo fcinfo, int argno, Oid elemtype, const char *what,
+				  int nbodies, bool **nulls)
+{
+	Datum	   *elems;
+	int			n;
+
+	*nulls = NULL;
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(argno), elemtype, -1, false,
+					  TYPALIGN_INT, &elems, nulls, &n);
+	if (n != nbodies)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must have as many elements as bodies", what),
+				 errdetail("There are %d bodies and %d %s.", nbodies, n, what)));
+	return elems;
+}
+
+/*
  * pgmsg.send_batch(queue, bodies, attributes, delay, group_ids, dedup_ids)
  * returns the ids, in the order of the bodies.  Every message is checked
  * before any is sent.
@@ -496,18 +520,16 @@ pgmsg_send_batch(PG_FUNCTION_ARGS)
 	Datum	   *bodies;
 	bool	   *body_nulls;
 	int			nbodies;
-	Datum	   *attrs = NULL;
-	bool	   *attr_nulls = NULL;
-	int			nattrs = 0;
+	Datum	   *attrs;
+	bool	   *attr_nulls;
 	int64		delay;
 	Oid			save_userid;
 	int			save_sec;
 	int64	   *ids;
-	Datum	   *groups = NULL;
-	bool	   *group_nulls = NULL;
-	Datum	   *dedups = NULL;
-	bool	   *dedup_nulls = NULL;
-	int			n;
+	Datum	   *groups;
+	bool	   *group_nulls;
+	Datum	   *dedups;
+	bool	   *dedup_nulls;
 
 	qi = pgmsg_queue_lookup(name, false);
 	pgmsg_check_privilege(qi, PGMSG_PRIV_SEND);
@@ -517,37 +539,10 @@ pgmsg_send_batch(PG_FUNCTION_ARGS)
 				 errmsg("bodies must not be null")));
 	deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), JSONBOID, -1, false, TYPALIGN_INT,
 					  &bodies, &body_nulls, &nbodies);
-	if (!PG_ARGISNULL(2))
-	{
-		deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), JSONBOID, -1, false, TYPALIGN_INT,
-						  &attrs, &attr_nulls, &nattrs);
-		if (nattrs != nbodies)
-			ereport(ERROR,
-					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-					 errmsg("attributes must have as many elements as bodies"),
-					 errdetail("There are %d bodies and %d attributes.", nbodies, nattrs)));
-	}
+	attrs = pgmsg_batch_array(fcinfo, 2, JSONBOID, "attributes", nbodies, &attr_nulls);
 	delay = pgmsg_interval_arg(fcinfo, 3, "delay", 0, PGMSG_MAX_DELAY, qi->delay);
-	if (!PG_ARGISNULL(4))
-	{
-		deconstruct_array(PG_GETARG_ARRAYTYPE_P(4), TEXTOID, -1, false, TYPALIGN_INT,
-						  &groups, &group_nulls, &n);
-		if (n != nbodies)
-			ereport(ERROR,
-					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-					 errmsg("group_ids must have as many elements as bodies"),
-					 errdetail("There are %d bodies and %d group_ids.", nbodies, n)));
-	}
-	if (!PG_ARGISNULL(5))
-	{
-		deconstruct_array(PG_GETARG_ARRAYTYPE_P(5), TEXTOID, -1, false, TYPALIGN_INT,
-						  &dedups, &dedup_nulls, &n);
-		if (n != nbodies)
-			ereport(ERROR,
-					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-					 errmsg("dedup_ids must have as many elements as bodies"),
-					 errdetail("There are %d bodies and %d dedup_ids.", nbodies, n)));
-	}
+	groups = pgmsg_batch_array(fcinfo, 4, TEXTOID, "group_ids", nbodies, &group_nulls);
+	dedups = pgmsg_batch_array(fcinfo, 5, TEXTOID, "dedup_ids", nbodies, &dedup_nulls);
 	for (int i = 0; i < nbodies; i++)
 	{
 		check_fifo_args(qi,

@@ -792,29 +792,6 @@ pgmsg_publish(PG_FUNCTION_ARGS)
 }
 
 /*
- * An optional array argument of a batch, with one element per body.
- */
-static Datum *
-batch_array(FunctionCallInfo fcinfo, int argno, Oid elemtype, const char *what,
-			int nbodies, bool **nulls)
-{
-	Datum	   *elems;
-	int			n;
-
-	*nulls = NULL;
-	if (PG_ARGISNULL(argno))
-		return NULL;
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(argno), elemtype, -1, false,
-					  TYPALIGN_INT, &elems, nulls, &n);
-	if (n != nbodies)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("%s must have as many elements as bodies", what),
-				 errdetail("There are %d bodies and %d %s.", nbodies, n, what)));
-	return elems;
-}
-
-/*
  * pgmsg.publish_batch(topic, bodies, attributes, group_ids, dedup_ids)
  * returns the number of copies sent, over all messages.  Every message is
  * checked before any is published.
@@ -849,9 +826,9 @@ pgmsg_publish_batch(PG_FUNCTION_ARGS)
 				 errmsg("too many messages in one batch"),
 				 errdetail("A batch has at most %d messages; this one has %d.",
 						   PGMSG_MAX_BATCH, nbodies)));
-	attrs = batch_array(fcinfo, 2, JSONBOID, "attributes", nbodies, &attr_nulls);
-	groups = batch_array(fcinfo, 3, TEXTOID, "group_ids", nbodies, &group_nulls);
-	dedups = batch_array(fcinfo, 4, TEXTOID, "dedup_ids", nbodies, &dedup_nulls);
+	attrs = pgmsg_batch_array(fcinfo, 2, JSONBOID, "attributes", nbodies, &attr_nulls);
+	groups = pgmsg_batch_array(fcinfo, 3, TEXTOID, "group_ids", nbodies, &group_nulls);
+	dedups = pgmsg_batch_array(fcinfo, 4, TEXTOID, "dedup_ids", nbodies, &dedup_nulls);
 
 	pubs = palloc0(sizeof(Outgoing) * Max(nbodies, 1));
 	for (int i = 0; i < nbodies; i++)
