@@ -312,6 +312,9 @@ extern void pgmsg_worker_request_start(void);
 /* send.c */
 extern void pgmsg_check_attributes(Jsonb *attributes);
 extern void pgmsg_check_message(QueueInfo *qi, Jsonb *body, Jsonb *attributes);
+extern void pgmsg_check_size(QueueInfo *qi, Jsonb *body, Jsonb *attributes);
+extern Datum *pgmsg_batch_bodies(FunctionCallInfo fcinfo, int argno, bool **nulls,
+								  int *n);
 extern Datum *pgmsg_batch_array(FunctionCallInfo fcinfo, int argno, Oid elemtype,
 								 const char *what, int nbodies, bool **nulls);
 extern text *pgmsg_content_dedup_id(Jsonb *body);

@@ -123,13 +123,22 @@ pgmsg_check_attributes(Jsonb *attributes)
 void
 pgmsg_check_message(QueueInfo *qi, Jsonb *body, Jsonb *attributes)
 {
+	if (attributes != NULL)
+		pgmsg_check_attributes(attributes);
+	pgmsg_check_size(qi, body, attributes);
+}
+
+/*
+ * Check a message whose attributes are known to be valid against the
+ * queue's max_message_size.
+ */
+void
+pgmsg_check_size(QueueInfo *qi, Jsonb *body, Jsonb *attributes)
+{
 	Size		size = VARSIZE(body);
 
 	if (attributes != NULL)
-	{
-		pgmsg_check_attributes(attributes);
 		size += VARSIZE(attributes);
-	}
 	if (size > (Size) qi->max_message_size)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -482,6 +491,24 @@ pgmsg_send(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The bodies argument of send_batch or publish_batch, which must not be
+ * null (its elements are checked by the caller).
+ */
+Datum *
+pgmsg_batch_bodies(FunctionCallInfo fcinfo, int argno, bool **nulls, int *n)
+{
+	Datum	   *bodies;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("bodies must not be null")));
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(argno), JSONBOID, -1, false, TYPALIGN_INT,
+					  &bodies, nulls, n);
+	return bodies;
+}
+
+/*
  * An optional array argument of send_batch or publish_batch, with one
  * element per body; NULL (and *nulls NULL) when the argument is.
  */
@@ -533,12 +560,7 @@ pgmsg_send_batch(PG_FUNCTION_ARGS)
 
 	qi = pgmsg_queue_lookup(name, false);
 	pgmsg_check_privilege(qi, PGMSG_PRIV_SEND);
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("bodies must not be null")));
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), JSONBOID, -1, false, TYPALIGN_INT,
-					  &bodies, &body_nulls, &nbodies);
+	bodies = pgmsg_batch_bodies(fcinfo, 1, &body_nulls, &nbodies);
 	attrs = pgmsg_batch_array(fcinfo, 2, JSONBOID, "attributes", nbodies, &attr_nulls);
 	delay = pgmsg_interval_arg(fcinfo, 3, "delay", 0, PGMSG_MAX_DELAY, qi->delay);
 	groups = pgmsg_batch_array(fcinfo, 4, TEXTOID, "group_ids", nbodies, &group_nulls);

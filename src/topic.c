@@ -677,22 +677,32 @@ typedef struct Outgoing
 } Outgoing;
 
 /*
- * Send "pub" to the queue of "sub" if its policy matches; the caller runs
- * as the extension owner.  Returns whether a copy was sent.  A queue that
- * was dropped since this backend read the subscriptions gets nothing.
+ * The queue of a subscription, locked for writing, or NULL if it was
+ * dropped since this backend read the subscriptions (it gets nothing).
  */
-static bool
-deliver(TopicInfo *ti, Subscription *sub, Outgoing *pub, TimestampTz *ts)
+static QueueInfo *
+subscribed_queue(TopicInfo *ti, Subscription *sub)
 {
-	QueueInfo  *qi;
+	QueueInfo  *qi = pgmsg_queue_lookup(sub->queue, true);
+
+	if (qi == NULL || qi->fifo != ti->fifo || !pgmsg_queue_lock(qi))
+		return NULL;
+	return qi;
+}
+
+/*
+ * Send a copy of "pub" to the queue "qi" of subscription "sub", raw or in
+ * the SNS envelope; the caller runs as the extension owner.  The message's
+ * attributes were checked when it was published; only the copy's size is
+ * checked against this queue.
+ */
+static void
+send_copy(TopicInfo *ti, Subscription *sub, QueueInfo *qi, Outgoing *pub,
+		  TimestampTz *ts)
+{
 	Jsonb	   *body;
 	Jsonb	   *attributes;
 
-	if (sub->policy != NULL && !filter_match(sub->policy, pub->attributes, pub->body))
-		return false;
-	qi = pgmsg_queue_lookup(sub->queue, true);
-	if (qi == NULL || qi->fifo != ti->fifo || !pgmsg_queue_lock(qi))
-		return false;
 	if (sub->raw)
 	{
 		body = pub->body;
@@ -711,17 +721,17 @@ deliver(TopicInfo *ti, Subscription *sub, Outgoing *pub, TimestampTz *ts)
 		body = pub->envelope;
 		attributes = NULL;
 	}
-	pgmsg_check_message(qi, body, attributes);
+	pgmsg_check_size(qi, body, attributes);
 	pgmsg_send_one(qi, pgmsg_queue_slot(qi), body, attributes, qi->delay,
 				   pub->group_id, pub->dedup_id);
-	return true;
 }
 
 /*
  * Publish "n" checked messages to every matching subscription of the
  * topic, as the extension owner.  Returns the number of copies sent.  The
  * loop runs subscription by subscription, so each queue's messages are
- * appended together and in order.
+ * appended together and in order; a subscription's queue is looked up and
+ * locked once, when its policy first matches.
  */
 static int64
 publish_messages(TopicInfo *ti, Outgoing *pubs, int n)
@@ -741,9 +751,27 @@ publish_messages(TopicInfo *ti, Outgoing *pubs, int n)
 
 	pgmsg_become_owner(&save_userid, &save_sec);
 	for (int i = 0; i < ti->nsubs; i++)
+	{
+		Subscription *sub = &ti->subs[i];
+		QueueInfo  *qi = NULL;
+		bool		resolved = false;
+
 		for (int j = 0; j < n; j++)
-			if (deliver(ti, &ti->subs[i], &pubs[j], &ts))
-				delivered++;
+		{
+			if (sub->policy != NULL &&
+				!filter_match(sub->policy, pubs[j].attributes, pubs[j].body))
+				continue;
+			if (!resolved)
+			{
+				qi = subscribed_queue(ti, sub);
+				resolved = true;
+			}
+			if (qi == NULL)
+				break;
+			send_copy(ti, sub, qi, &pubs[j], &ts);
+			delivered++;
+		}
+	}
 	pgmsg_restore_user(save_userid, save_sec);
 	return delivered;
 }
@@ -814,12 +842,7 @@ pgmsg_publish_batch(PG_FUNCTION_ARGS)
 
 	ti = pgmsg_topic_lookup(name, false);
 	pgmsg_check_topic_privilege(ti, PGMSG_PRIV_PUBLISH);
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("bodies must not be null")));
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), JSONBOID, -1, false, TYPALIGN_INT,
-					  &bodies, &body_nulls, &nbodies);
+	bodies = pgmsg_batch_bodies(fcinfo, 1, &body_nulls, &nbodies);
 	if (nbodies > PGMSG_MAX_BATCH)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
