@@ -23,9 +23,11 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "nodes/makefuncs.h"
 #include "utils/builtins.h"
-#include "utils/fmgrprotos.h"
+#include "utils/fmgroids.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -34,16 +36,43 @@
 
 PG_FUNCTION_INFO_V1(pgmsg_publish_trigger);
 
-/* A row as a jsonb object, as row_to_json renders it. */
-static JsonbValue *
-row_value(HeapTuple tuple, TupleDesc tupdesc)
+/* to_jsonb, set up for the trigger's table's row type */
+typedef struct RowToJsonb
 {
-	Datum		row = heap_copy_tuple_as_datum(tuple, tupdesc);
-	text	   *json = DatumGetTextPP(DirectFunctionCall1(row_to_json, row));
-	Jsonb	   *jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-														CStringGetDatum(text_to_cstring(json))));
-	JsonbValue *v = palloc(sizeof(JsonbValue));
+	Oid			rowtype;
+	FmgrInfo	flinfo;
+} RowToJsonb;
 
+/*
+ * A row as a jsonb object, by to_jsonb.  to_jsonb takes the type of its
+ * argument from the call expression, so one is made up for it, once per
+ * row type, and kept in the trigger function's fn_extra.
+ */
+static JsonbValue *
+row_value(FunctionCallInfo fcinfo, HeapTuple tuple, TupleDesc tupdesc)
+{
+	RowToJsonb *conv = fcinfo->flinfo->fn_extra;
+	Jsonb	   *jb;
+	JsonbValue *v;
+
+	if (conv == NULL || conv->rowtype != tupdesc->tdtypeid)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		Node	   *arg = (Node *) makeNullConst(tupdesc->tdtypeid, -1, InvalidOid);
+
+		if (conv == NULL)
+			conv = palloc(sizeof(RowToJsonb));
+		conv->rowtype = tupdesc->tdtypeid;
+		fmgr_info_cxt(F_TO_JSONB, &conv->flinfo, fcinfo->flinfo->fn_mcxt);
+		conv->flinfo.fn_expr = (Node *) makeFuncExpr(F_TO_JSONB, JSONBOID,
+													 list_make1(arg), InvalidOid,
+													 InvalidOid, COERCE_EXPLICIT_CALL);
+		fcinfo->flinfo->fn_extra = conv;
+		MemoryContextSwitchTo(old);
+	}
+	jb = DatumGetJsonbP(FunctionCall1(&conv->flinfo,
+									  heap_copy_tuple_as_datum(tuple, tupdesc)));
+	v = palloc(sizeof(JsonbValue));
 	v->type = jbvBinary;
 	v->val.binary.data = &jb->root;
 	v->val.binary.len = VARSIZE(jb) - VARHDRSZ;
@@ -51,15 +80,22 @@ row_value(HeapTuple tuple, TupleDesc tupdesc)
 }
 
 static void
-push_string_pair(JsonbParseState **state, const char *key, const char *value)
+push_key(JsonbParseState **state, const char *key)
 {
 	JsonbValue	k;
-	JsonbValue	v;
 
 	k.type = jbvString;
 	k.val.string.val = (char *) key;
 	k.val.string.len = strlen(key);
 	pushJsonbValue(state, WJB_KEY, &k);
+}
+
+static void
+push_string_pair(JsonbParseState **state, const char *key, const char *value)
+{
+	JsonbValue	v;
+
+	push_key(state, key);
 	v.type = jbvString;
 	v.val.string.val = (char *) value;
 	v.val.string.len = strlen(value);
@@ -69,13 +105,9 @@ push_string_pair(JsonbParseState **state, const char *key, const char *value)
 static void
 push_row(JsonbParseState **state, const char *key, JsonbValue *row)
 {
-	JsonbValue	k;
 	JsonbValue	null;
 
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	pushJsonbValue(state, WJB_KEY, &k);
+	push_key(state, key);
 	if (row == NULL)
 	{
 		null.type = jbvNull;
@@ -125,18 +157,18 @@ pgmsg_publish_trigger(PG_FUNCTION_ARGS)
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 	{
 		operation = "INSERT";
-		new_row = row_value(td->tg_trigtuple, tupdesc);
+		new_row = row_value(fcinfo, td->tg_trigtuple, tupdesc);
 	}
 	else if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
 	{
 		operation = "UPDATE";
-		old_row = row_value(td->tg_trigtuple, tupdesc);
-		new_row = row_value(td->tg_newtuple, tupdesc);
+		old_row = row_value(fcinfo, td->tg_trigtuple, tupdesc);
+		new_row = row_value(fcinfo, td->tg_newtuple, tupdesc);
 	}
 	else
 	{
 		operation = "DELETE";
-		old_row = row_value(td->tg_trigtuple, tupdesc);
+		old_row = row_value(fcinfo, td->tg_trigtuple, tupdesc);
 	}
 	schema = get_namespace_name(RelationGetNamespace(rel));
 	table = RelationGetRelationName(rel);
