@@ -451,6 +451,30 @@ SELECT count(*) FROM pgmsg.q_rt_q;
 SELECT * FROM rc;
 DROP TABLE rt_done;
 
+-- a receive reads ahead of what it takes, and the next receives take those
+-- messages first, in order; a rollback that gives messages back starts over
+SELECT count(*) FROM pgmsg.send_batch('rt_q',
+    ARRAY(SELECT jsonb_build_object('ra', i) FROM generate_series(1, 24) i));
+SELECT body FROM pgmsg.receive('rt_q', 1);
+BEGIN;
+SELECT body FROM pgmsg.receive('rt_q', 2);
+ROLLBACK;
+SELECT body FROM pgmsg.receive('rt_q', 3);
+-- a message read ahead and then deleted (here by hand) is not handed out
+DELETE FROM pgmsg.q_rt_q WHERE body = '{"ra": 6}';
+SELECT body FROM pgmsg.receive('rt_q', 2);
+-- beyond what was read ahead, the scan goes on from the last one taken
+SELECT body FROM pgmsg.receive('rt_q', 20);
+SELECT body FROM pgmsg.receive('rt_q', 20);
+SELECT pgmsg.purge_queue('rt_q');
+-- after a purge only newer messages come
+SELECT count(*) FROM pgmsg.send_batch('rt_q', ARRAY['{"rp": 1}', '{"rp": 2}', '{"rp": 3}']::jsonb[]);
+SELECT body FROM pgmsg.receive('rt_q', 1);
+SELECT pgmsg.purge_queue('rt_q');
+SELECT pgmsg.send('rt_q', '{"after": "purge"}') > 0 AS sent;
+SELECT body FROM pgmsg.receive('rt_q', 10);
+SELECT pgmsg.purge_queue('rt_q');
+
 -- clean up
 DROP VIEW rc;
 SELECT pgmsg.drop_queue('rt_q');

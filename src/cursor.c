@@ -29,9 +29,26 @@
  *	  below the limit belongs to a transaction that ended before the
  *	  snapshot, and the cursor may pass it.
  *
+ * The read-ahead.  An index scan reads a whole leaf page at a time, so a
+ * receive that has taken what it asked for goes on through the scan and
+ * stores up to PGMSG_READ_AHEAD more fresh messages in the queue's slot; the
+ * next receives take them from there without scanning.  The entries are in
+ * key order and, between the cursor and the last entry, every message that
+ * is not an entry has been handed out already: the scan stores only
+ * messages with no lease and a key below the limit, passes the leased ones,
+ * and stops at the first it can neither store nor pass.  Taking an entry
+ * moves the cursor to it.  Limits never decrease, so an entry stays below
+ * every later receiver's limit.  Whatever moves the cursor back
+ * (cursor_rewind, cursor_reset) empties the read-ahead.  An entry's row may
+ * have been deleted since it was stored (purge, retention); the receive's
+ * fetch by TID finds that out, as it does for a scanned row.  FIFO queues do
+ * not read ahead: their scan decides by group.
+ *
  * Locking: the clock, the cursor and a queue's count of registered bounds
  * are protected by the slot's spinlock (mutex).  Bound entries are 64-bit
- * atomics written only by their own backend.
+ * atomics written only by their own backend.  The read-ahead is protected
+ * by the queue's lock, held exclusively to change it; cursor_rewind and
+ * cursor_reset are called with that lock held.
  *
  *-------------------------------------------------------------------------
  */
@@ -150,6 +167,7 @@ cursor_advance(QueueShared *qs, TimestampTz at, int64 id)
 void
 cursor_rewind(QueueShared *qs, TimestampTz at, int64 id)
 {
+	cursor_ahead_clear(qs);
 	SpinLockAcquire(&qs->mutex);
 	if (at < qs->cursor_at || (at == qs->cursor_at && id <= qs->cursor_id))
 	{
@@ -165,8 +183,55 @@ cursor_rewind(QueueShared *qs, TimestampTz at, int64 id)
 void
 cursor_reset(QueueShared *qs)
 {
+	cursor_ahead_clear(qs);
 	SpinLockAcquire(&qs->mutex);
 	qs->cursor_at = DT_NOBEGIN;
 	qs->cursor_id = PG_INT64_MIN;
 	SpinLockRelease(&qs->mutex);
+}
+
+/*
+ * The first read-ahead entry, into *m; false if there is none.  It stays
+ * until cursor_ahead_consume, so a receive that fails while taking it (a
+ * full lease map) leaves it for the next.
+ */
+bool
+cursor_ahead_peek(QueueShared *qs, FreshMessage *m)
+{
+	if (qs->ahead_next >= qs->nahead)
+		return false;
+	*m = qs->ahead[qs->ahead_next];
+	return true;
+}
+
+void
+cursor_ahead_consume(QueueShared *qs)
+{
+	Assert(qs->ahead_next < qs->nahead);
+	if (++qs->ahead_next == qs->nahead)
+		cursor_ahead_clear(qs);
+}
+
+/*
+ * Store a message after the last entry; false if the read-ahead is full.
+ * The caller found it past every entry, with no lease, below its limit.
+ */
+bool
+cursor_ahead_push(QueueShared *qs, const FreshMessage *m)
+{
+	if (qs->nahead >= PGMSG_READ_AHEAD)
+		return false;
+	Assert(qs->nahead == 0 ||
+		   m->visible_at > qs->ahead[qs->nahead - 1].visible_at ||
+		   (m->visible_at == qs->ahead[qs->nahead - 1].visible_at &&
+			m->msg_id > qs->ahead[qs->nahead - 1].msg_id));
+	qs->ahead[qs->nahead++] = *m;
+	return true;
+}
+
+void
+cursor_ahead_clear(QueueShared *qs)
+{
+	qs->nahead = 0;
+	qs->ahead_next = 0;
 }

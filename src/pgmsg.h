@@ -60,6 +60,23 @@ extern int	pgmsg_max_leases;
 extern int	pgmsg_max_queues;
 
 /*
+ * A fresh message as a receive's index scan found it: its key, where its row
+ * is, and the row's durable receive count and first receive time.
+ */
+typedef struct FreshMessage
+{
+	TimestampTz visible_at;
+	int64		msg_id;
+	TimestampTz first_received_at;	/* valid if has_first */
+	int32		receive_count;
+	bool		has_first;
+	ItemPointerData tid;
+} FreshMessage;
+
+/* fresh messages a scan reads ahead of the cursor, per queue (cursor.c) */
+#define PGMSG_READ_AHEAD		16
+
+/*
  * Shared state of one queue (shmem.c owns the array; cursor.c and lease.c
  * own the fields, under the locks described there).
  */
@@ -81,6 +98,11 @@ typedef struct QueueShared
 	LWLock	   *lock;
 	pairingheap redelivery;		/* held leases, by expiry */
 	int64		nleases;
+
+	/* protected by lock: see cursor.c */
+	int			nahead;			/* read-ahead entries stored ... */
+	int			ahead_next;		/* ... and the first not yet taken */
+	FreshMessage ahead[PGMSG_READ_AHEAD];
 
 	/* statistics since the slot was set up; atomics, no lock */
 	pg_atomic_uint64 sent;
@@ -127,6 +149,10 @@ extern void cursor_advance(QueueShared *qs, TimestampTz at, int64 id);
 extern void cursor_reset(QueueShared *qs);
 extern void cursor_rewind(QueueShared *qs, TimestampTz at, int64 id);
 extern void cursor_clear_bound(QueueShared *qs);
+extern bool cursor_ahead_peek(QueueShared *qs, FreshMessage *m);
+extern void cursor_ahead_consume(QueueShared *qs);
+extern bool cursor_ahead_push(QueueShared *qs, const FreshMessage *m);
+extern void cursor_ahead_clear(QueueShared *qs);
 
 /* lease.c */
 typedef enum LeaseState

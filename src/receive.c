@@ -6,12 +6,13 @@
  * A receive works in three steps.
  *
  * 1. Under the queue lock it takes expired leases from the redelivery heap
- *	  (lease.c), then scans the queue's index forward from the cursor for
- *	  messages that have no lease, and leases them.  The scan uses a fresh
- *	  snapshot taken after the cursor limit was computed (cursor.c), never
- *	  the transaction snapshot, which may be older.  The cursor then moves to
- *	  the last key it passed below the limit: every message before it has
- *	  now been handed out at least once.
+ *	  (lease.c), then messages an earlier scan read ahead (cursor.c), then
+ *	  scans the queue's index forward from the cursor for messages that have
+ *	  no lease, and leases them.  The scan uses a fresh snapshot taken after
+ *	  the cursor limit was computed (cursor.c), never the transaction
+ *	  snapshot, which may be older.  The cursor then moves to the last key it
+ *	  passed below the limit: every message before it has now been handed
+ *	  out at least once.  A scan that has what it came for reads ahead.
  * 2. With the lock released, each leased row is fetched again by its TID
  *	  with a snapshot taken after the lease: a delete that committed after
  *	  the scan's snapshot has dropped its lease only after it became visible,
@@ -125,49 +126,90 @@ retake(TakeState *ts, Lease *lease)
 
 /*
  * Take a lease on a message handed out for the first time since the
- * server started; its row is in "slot".
+ * server started.
  */
 static void
-take_fresh(TakeState *ts, const LeaseKey *key, TupleTableSlot *slot,
-		   const GroupKey *group)
+take_fresh(TakeState *ts, const FreshMessage *m, const GroupKey *group)
 {
-	Lease	   *lease = lease_insert(key);
+	LeaseKey	key;
+	Lease	   *lease;
 	LeaseUndo	undo;
 	Taken	   *t = &ts->taken[ts->n];
-	int32		durable_count;
-	Datum		first;
-	bool		isnull;
 
+	key.dbid = MyDatabaseId;
+	key.queue_id = ts->qi->queue_id;
+	key.msg_id = m->msg_id;
+	lease = lease_insert(&key);
 	Assert(lease != NULL);		/* the caller found none under the lock */
-	durable_count = DatumGetInt32(slot_getattr(slot, Anum_q_receive_count, &isnull));
-	first = slot_getattr(slot, Anum_q_first_received_at, &isnull);
 
 	lease->state = LEASE_RECEIVING;
 	lease->nonce = ts->nonces[ts->n];
 	lease->expires_at = ts->expires_at;
-	lease->receive_count = durable_count + 1;
-	lease->first_received_at = isnull ? ts->now : DatumGetTimestampTz(first);
-	lease->tid = slot->tts_tid;
+	lease->receive_count = m->receive_count + 1;
+	lease->first_received_at = m->has_first ? m->first_received_at : ts->now;
+	lease->tid = m->tid;
 	if (group != NULL)
 		group_attach(lease, group);
 	ts->qs->nleases++;
 
 	memset(&undo, 0, sizeof(undo));
-	undo.key = *key;
+	undo.key = key;
 	undo.nonce = lease->nonce;
 	undo.existed = false;
 	undo.prev_state = LEASE_HELD;
-	undo.prev_receive_count = durable_count;
-	undo.prev_tid = slot->tts_tid;
-	undo.visible_at = DatumGetTimestampTz(slot_getattr(slot, Anum_q_visible_at, &isnull));
+	undo.prev_receive_count = m->receive_count;
+	undo.prev_tid = m->tid;
+	undo.visible_at = m->visible_at;
 	xact_track_receive(ts->qs, &undo);
 
-	t->msg_id = key->msg_id;
+	t->msg_id = m->msg_id;
 	t->nonce = lease->nonce;
 	t->receive_count = lease->receive_count;
 	t->first_received_at = lease->first_received_at;
-	t->tid = slot->tts_tid;
+	t->tid = m->tid;
 	ts->n++;
+}
+
+/*
+ * The part of a scanned row that take_fresh needs.
+ */
+static void
+fresh_from_slot(TupleTableSlot *slot, TimestampTz visible_at, int64 msg_id,
+				FreshMessage *m)
+{
+	bool		isnull;
+	Datum		first;
+
+	m->visible_at = visible_at;
+	m->msg_id = msg_id;
+	m->receive_count = DatumGetInt32(slot_getattr(slot, Anum_q_receive_count, &isnull));
+	first = slot_getattr(slot, Anum_q_first_received_at, &isnull);
+	m->has_first = !isnull;
+	m->first_received_at = isnull ? 0 : DatumGetTimestampTz(first);
+	m->tid = slot->tts_tid;
+}
+
+/*
+ * Fresh messages from the read-ahead (cursor.c), in key order, each moving
+ * the cursor to itself.
+ */
+static void
+take_ahead(TakeState *ts)
+{
+	FreshMessage m;
+
+	while (ts->n < ts->max_messages && cursor_ahead_peek(ts->qs, &m))
+	{
+		LeaseKey	key;
+
+		key.dbid = MyDatabaseId;
+		key.queue_id = ts->qi->queue_id;
+		key.msg_id = m.msg_id;
+		if (lease_lookup(&key) == NULL)
+			take_fresh(ts, &m, NULL);
+		cursor_ahead_consume(ts->qs);
+		cursor_advance(ts->qs, m.visible_at, m.msg_id);
+	}
 }
 
 static bool
@@ -269,10 +311,8 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 {
 	TakeState	ts;
 	TimestampTz limit;
-	Snapshot	snapshot;
 
 	limit = cursor_limit(qs);
-	snapshot = RegisterSnapshot(GetLatestSnapshot());
 
 	ts.qi = qi;
 	ts.qs = qs;
@@ -289,10 +329,13 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 	LWLockAcquire(qs->lock, LW_EXCLUSIVE);
 
 	take_expired(&ts);
+	if (!qi->fifo)
+		take_ahead(&ts);
 
-	/* then fresh messages, from the cursor */
+	/* then fresh messages, scanning from the cursor */
 	if (ts.n < max_messages)
 	{
+		Snapshot	snapshot;
 		TimestampTz cursor_at;
 		int64		cursor_id;
 		ScanKeyData keys[1];
@@ -303,6 +346,8 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 		TimestampTz pass_at = 0;
 		int64		pass_id = 0;
 
+		/* taken after the limit: see cursor.c */
+		snapshot = RegisterSnapshot(GetLatestSnapshot());
 		cursor_get(qs, &cursor_at, &cursor_id);
 		ScanKeyInit(&keys[0], 1, BTGreaterEqualStrategyNumber, F_TIMESTAMPTZ_GE,
 					TimestampTzGetDatum(cursor_at));
@@ -310,13 +355,14 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 		scan = index_beginscan(rel, index, snapshot, 1, 0);
 		index_rescan(scan, keys, 1, NULL, 0);
 
-		while (ts.n < max_messages && index_getnext_slot(scan, ForwardScanDirection, slot))
+		while (index_getnext_slot(scan, ForwardScanDirection, slot))
 		{
 			bool		isnull;
 			TimestampTz visible_at;
 			int64		msg_id;
 			LeaseKey	key;
 			GroupKey	gkey;
+			FreshMessage m;
 			bool		handed_out = true;
 
 			visible_at = DatumGetTimestampTz(slot_getattr(slot, Anum_q_visible_at, &isnull));
@@ -333,10 +379,26 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 			key.dbid = MyDatabaseId;
 			key.queue_id = qi->queue_id;
 			key.msg_id = msg_id;
+			if (ts.n >= max_messages)
+			{
+				/* done; read ahead while the cursor could follow */
+				if (qi->fifo || !passing || visible_at >= limit)
+					break;
+				if (lease_lookup(&key) != NULL)
+					continue;
+				fresh_from_slot(slot, visible_at, msg_id, &m);
+				if (!cursor_ahead_push(qs, &m))
+					break;
+				continue;
+			}
+
 			if (lease_lookup(&key) == NULL)
 			{
 				if (!qi->fifo)
-					take_fresh(&ts, &key, slot, NULL);
+				{
+					fresh_from_slot(slot, visible_at, msg_id, &m);
+					take_fresh(&ts, &m, NULL);
+				}
 				else
 				{
 					Datum		group_id = slot_getattr(slot, Anum_q_group_id, &isnull);
@@ -363,7 +425,10 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 							take_group(&ts, group);
 					}
 					if (handed_out && ts.n < max_messages)
-						take_fresh(&ts, &key, slot, &gkey);
+					{
+						fresh_from_slot(slot, visible_at, msg_id, &m);
+						take_fresh(&ts, &m, &gkey);
+					}
 					else
 						handed_out = false;
 				}
@@ -380,13 +445,13 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 		}
 		index_endscan(scan);
 		ExecDropSingleTupleTableSlot(slot);
+		UnregisterSnapshot(snapshot);
 		if (advanced)
 			cursor_advance(qs, pass_at, pass_id);
 	}
 
 	*next_wakeup = Min(*next_wakeup, lease_next_expiry(qs));
 	LWLockRelease(qs->lock);
-	UnregisterSnapshot(snapshot);
 	return ts.n;
 }
 

@@ -528,8 +528,8 @@ commit_queue_actions(void)
 					break;
 				LWLockAcquire(qs->lock, LW_EXCLUSIVE);
 				lease_remove_queue(qs, MyDatabaseId, a->queue_id, a->count);
-				LWLockRelease(qs->lock);
 				cursor_reset(qs);
+				LWLockRelease(qs->lock);
 				SpinLockAcquire(&qs->mutex);
 				qs->count_valid = false;
 				qs->count = 0;
