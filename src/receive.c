@@ -512,13 +512,38 @@ record_redelivery(QueueInfo *qi, QueueShared *qs, Taken *t)
 	LWLockRelease(qs->lock);
 }
 
+/*
+ * Receipt nonces, from pg_strong_random.  They are drawn NONCE_POOL at a
+ * time: one call costs more than the rest of a one-message receive's lease
+ * bookkeeping.  A nonce handed out is wiped from the pool.
+ */
+#define NONCE_POOL 64
+
 void
 pgmsg_fill_nonces(uint64 *nonces, int n)
 {
-	if (!pg_strong_random(nonces, sizeof(uint64) * n))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate random receipt nonces")));
+	static uint64 pool[NONCE_POOL];
+	static int	left = 0;
+
+	while (n > 0)
+	{
+		int			k;
+
+		if (left == 0)
+		{
+			if (!pg_strong_random(pool, sizeof(pool)))
+				ereport(ERROR,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg("could not generate random receipt nonces")));
+			left = NONCE_POOL;
+		}
+		k = Min(n, left);
+		memcpy(nonces, &pool[NONCE_POOL - left], sizeof(uint64) * k);
+		memset(&pool[NONCE_POOL - left], 0, sizeof(uint64) * k);
+		left -= k;
+		nonces += k;
+		n -= k;
+	}
 }
 
 /*
