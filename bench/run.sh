@@ -495,22 +495,42 @@ EOF
 \set id :base + :n * :nc + :client_id
 DELETE FROM bench.pdel WHERE msg_id = :id;
 EOF
+    # The floor of any consumer loop with two round trips: the same DELETE
+    # preceded by a statement that does no work (a receive that cost
+    # nothing would still cost this round trip).
+    cat >"$SCRIPTS/pfloor.sql" <<'EOF'
+\set n :n + 1
+\set id :base + :n * :nc + :client_id
+SELECT :id AS id \gset
+DELETE FROM bench.pdel WHERE msg_id = :id;
+EOF
     psql_c "CREATE TABLE bench.pdel (LIKE bench.del INCLUDING ALL)" >/dev/null || LOOP_OK=0
-    # loop_round: before each round of the consumer loop's runs, top the
-    # queue and bench.del up, then run the plain baseline once at LOOP_C
-    # clients on bench.pdel refilled to LOOP_ROWS rows and vacuumed, so its
-    # runs are interleaved with the others'.  Its TPS go to PD_VALS.
-    loop_round() {
-        local base
-        top_up_loop || return 1
+    # fill_pdel: bench.pdel refilled to LOOP_ROWS rows and vacuumed; its
+    # first msg_id goes to PD_BASE
+    fill_pdel() {
         psql_c "TRUNCATE bench.pdel;
                 INSERT INTO bench.pdel (visible_at, sent_at, body)
                     SELECT now(), now(), '$PAYLOAD' FROM generate_series(1, $LOOP_ROWS)" >/dev/null &&
             psql_c "VACUUM ANALYZE bench.pdel" >/dev/null &&
-            base=$(psql_c "SELECT min(msg_id) FROM bench.pdel") || return 1
-        if pgb "$LOOP_C" "$SCRIPTS/pdel.sql" -D n=-1 -D nc="$LOOP_C" -D base="$base"; then
+            PD_BASE=$(psql_c "SELECT min(msg_id) FROM bench.pdel")
+    }
+    # loop_round: before each round of the consumer loop's runs, top the
+    # queue and bench.del up, then run the plain baseline and the floor once
+    # each at LOOP_C clients, each on a refilled bench.pdel, so that their
+    # runs are interleaved with the others'.  Their TPS go to PD_VALS and
+    # FL_VALS.
+    loop_round() {
+        top_up_loop && fill_pdel || return 1
+        if pgb "$LOOP_C" "$SCRIPTS/pdel.sql" -D n=-1 -D nc="$LOOP_C" -D base="$PD_BASE"; then
             PD_VALS+=("$(tps_of)")
             echo "    plain DELETE by id, $LOOP_C client(s): ${PD_VALS[-1]} tps"
+        else
+            PD_ERR=1
+        fi
+        fill_pdel || return 1
+        if pgb "$LOOP_C" "$SCRIPTS/pfloor.sql" -D n=-1 -D nc="$LOOP_C" -D base="$PD_BASE"; then
+            FL_VALS+=("$(tps_of)")
+            echo "    empty round trip, then DELETE by id, $LOOP_C client(s): ${FL_VALS[-1]} tps"
         else
             PD_ERR=1
         fi
@@ -518,21 +538,24 @@ EOF
     PAIR_R=1
     LOOP_LAT=()
     for c in 1 8; do
-        D=error; PD_VALS=(); PD_ERR=0; LOOP_C=$c
+        D=error; F=error; PD_VALS=(); FL_VALS=(); PD_ERR=0; LOOP_C=$c
         if [ "$LOOP_OK" = 1 ]; then
             trio "$c" "$SCRIPTS/loop.sql" "$SCRIPTS/rloop.sql" "" loop_round
             [ "$PD_ERR" = 0 ] && [ "${#PD_VALS[@]}" -gt 0 ] && D=$(fmt "$(median "${PD_VALS[@]}")" 0)
+            [ "$PD_ERR" = 0 ] && [ "${#FL_VALS[@]}" -gt 0 ] && F=$(fmt "$(median "${FL_VALS[@]}")" 0)
         else P=error; R=error; fi
         r=$(ratio "$P" "$R")
         row "receive(1), then delete, $c client$([ "$c" = 1 ] || echo s) (messages/s)" "$P" "$R" "n/a: no per-message ack" "$r" "raw: receive and delete by hand (SKIP LOCKED)"
         r=$(ratio "$P" "$D")
-        row "receive(1), then delete, $c client$([ "$c" = 1 ] || echo s), against a plain DELETE ... WHERE id = \$1 commit loop (messages/s)" "$P" "$D" "n/a" "$r" "$(tgt "$r" ">=" 0.90)"
+        row "receive(1), then delete, $c client$([ "$c" = 1 ] || echo s), against a plain DELETE ... WHERE id = \$1 commit loop (messages/s)" "$P" "$D" "n/a" "$r" "$(tgt "$r" ">=" 0.90); the floor below: $(ratio "$F" "$D")"
+        r=$(ratio "$P" "$F")
+        row "receive(1), then delete, $c client$([ "$c" = 1 ] || echo s), against the floor: an empty round trip, then the same DELETE (messages/s)" "$P" "$F" "n/a" "$r" "-"
         chart "loop 1/tx $c cl." "$P" "$R" "n/a"
         isnum "$P" && isnum "$R" &&
             LOOP_LAT+=("$c client(s): pgmsg receive ${P1:-?} ms + delete ${P2:-?} ms, raw receive ${R1:-?} ms + delete ${R2:-?} ms")
     done
     PAIR_R=0
-    note "Consumer loop, one message per transaction: pgmsg runs \`SELECT receipt FROM pgmsg.receive('bloop', 1) \\gset\` then \`SELECT pgmsg.delete('bloop', :receipt)\`, two transactions per message. The raw side does the same work by hand, as queues built on SKIP LOCKED do: \`WITH c AS (SELECT msg_id FROM bench.del WHERE visible_at <= now() ORDER BY visible_at, msg_id LIMIT 1 FOR UPDATE SKIP LOCKED), u AS (UPDATE bench.del t SET visible_at = now() + interval '1 hour', receive_count = t.receive_count + 1 FROM c WHERE t.msg_id = c.msg_id RETURNING t.msg_id) SELECT msg_id AS id FROM u \\gset\`, then \`DELETE FROM bench.del WHERE msg_id = :id\` (bench.del copies the queue table plus a primary key on msg_id). Both start every run with $LOOP_ROWS messages, freshly vacuumed. The second row's baseline does less work than a consumer: a commit loop of \`DELETE FROM bench.pdel WHERE msg_id = :id\` alone, one round trip and one commit per message where the consumer loop has two round trips (the receive commits without writing WAL or waiting for a flush), over a table of $LOOP_ROWS rows shaped like bench.del, each client deleting its own ids; one of its runs opens each round of the pgmsg and raw runs. Average statement latencies (pgbench -r): $(printf '%s; ' "${LOOP_LAT[@]:-no run}" | sed 's/; $//'). PgQ: n/a, it has no receive of one message, no per-message delete and no visibility timeout; a consumer acknowledges whole batches."
+    note "Consumer loop, one message per transaction: pgmsg runs \`SELECT receipt FROM pgmsg.receive('bloop', 1) \\gset\` then \`SELECT pgmsg.delete('bloop', :receipt)\`, two transactions per message. The raw side does the same work by hand, as queues built on SKIP LOCKED do: \`WITH c AS (SELECT msg_id FROM bench.del WHERE visible_at <= now() ORDER BY visible_at, msg_id LIMIT 1 FOR UPDATE SKIP LOCKED), u AS (UPDATE bench.del t SET visible_at = now() + interval '1 hour', receive_count = t.receive_count + 1 FROM c WHERE t.msg_id = c.msg_id RETURNING t.msg_id) SELECT msg_id AS id FROM u \\gset\`, then \`DELETE FROM bench.del WHERE msg_id = :id\` (bench.del copies the queue table plus a primary key on msg_id). Both start every run with $LOOP_ROWS messages, freshly vacuumed. The second row's baseline does less work than a consumer: a commit loop of \`DELETE FROM bench.pdel WHERE msg_id = :id\` alone, one round trip and one commit per message where the consumer loop has two round trips (the receive commits without writing WAL or waiting for a flush), over a table of $LOOP_ROWS rows shaped like bench.del, each client deleting its own ids; one of its runs opens each round of the pgmsg and raw runs. The third row's baseline is the floor of every consumer loop with two round trips: the same DELETE loop with \`SELECT :id AS id \\gset\` before each DELETE, a statement that does no work, as a receive would that cost nothing but its round trip; one of its runs follows each plain DELETE run, on a refilled table. Average statement latencies (pgbench -r): $(printf '%s; ' "${LOOP_LAT[@]:-no run}" | sed 's/; $//'). PgQ: n/a, it has no receive of one message, no per-message delete and no visibility timeout; a consumer acknowledges whole batches."
 
     section "receive/delete loop in batches of 100: receive(100), then delete the 100"
     cat >"$SCRIPTS/loopb.sql" <<'EOF'
