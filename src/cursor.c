@@ -193,11 +193,17 @@ cursor_reset(QueueShared *qs)
 /*
  * The first read-ahead entry, into *m; false if there is none.  It stays
  * until cursor_ahead_consume, so a receive that fails while taking it (a
- * full lease map) leaves it for the next.
+ * full lease map) leaves it for the next.  "relfile" is the queue table's
+ * current relfilenode: if the table was rewritten (VACUUM FULL, CLUSTER)
+ * since the entries were stored, their TIDs mean nothing and they are
+ * dropped; the next scan finds the same messages again, since the cursor
+ * has not passed them.
  */
 bool
-cursor_ahead_peek(QueueShared *qs, FreshMessage *m)
+cursor_ahead_peek(QueueShared *qs, Oid relfile, FreshMessage *m)
 {
+	if (qs->ahead_next < qs->nahead && qs->ahead_file != relfile)
+		cursor_ahead_clear(qs);
 	if (qs->ahead_next >= qs->nahead)
 		return false;
 	*m = qs->ahead[qs->ahead_next];
@@ -217,10 +223,12 @@ cursor_ahead_consume(QueueShared *qs)
  * The caller found it past every entry, with no lease, below its limit.
  */
 bool
-cursor_ahead_push(QueueShared *qs, const FreshMessage *m)
+cursor_ahead_push(QueueShared *qs, Oid relfile, const FreshMessage *m)
 {
 	if (qs->nahead >= PGMSG_READ_AHEAD)
 		return false;
+	Assert(qs->nahead == 0 || qs->ahead_file == relfile);
+	qs->ahead_file = relfile;
 	Assert(qs->nahead == 0 ||
 		   m->visible_at > qs->ahead[qs->nahead - 1].visible_at ||
 		   (m->visible_at == qs->ahead[qs->nahead - 1].visible_at &&

@@ -102,6 +102,7 @@ typedef struct QueueShared
 	/* protected by lock: see cursor.c */
 	int			nahead;			/* read-ahead entries stored ... */
 	int			ahead_next;		/* ... and the first not yet taken */
+	Oid			ahead_file;		/* relfilenode their TIDs point into */
 	FreshMessage ahead[PGMSG_READ_AHEAD];
 
 	/* statistics since the slot was set up; atomics, no lock */
@@ -149,9 +150,9 @@ extern void cursor_advance(QueueShared *qs, TimestampTz at, int64 id);
 extern void cursor_reset(QueueShared *qs);
 extern void cursor_rewind(QueueShared *qs, TimestampTz at, int64 id);
 extern void cursor_clear_bound(QueueShared *qs);
-extern bool cursor_ahead_peek(QueueShared *qs, FreshMessage *m);
+extern bool cursor_ahead_peek(QueueShared *qs, Oid relfile, FreshMessage *m);
 extern void cursor_ahead_consume(QueueShared *qs);
-extern bool cursor_ahead_push(QueueShared *qs, const FreshMessage *m);
+extern bool cursor_ahead_push(QueueShared *qs, Oid relfile, const FreshMessage *m);
 extern void cursor_ahead_clear(QueueShared *qs);
 
 /* lease.c */

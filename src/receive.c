@@ -194,11 +194,12 @@ fresh_from_slot(TupleTableSlot *slot, TimestampTz visible_at, int64 msg_id,
  * the cursor to itself.
  */
 static void
-take_ahead(TakeState *ts)
+take_ahead(TakeState *ts, Relation rel)
 {
 	FreshMessage m;
 
-	while (ts->n < ts->max_messages && cursor_ahead_peek(ts->qs, &m))
+	while (ts->n < ts->max_messages &&
+		   cursor_ahead_peek(ts->qs, rel->rd_node.relNode, &m))
 	{
 		LeaseKey	key;
 
@@ -330,7 +331,7 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 
 	take_expired(&ts);
 	if (!qi->fifo)
-		take_ahead(&ts);
+		take_ahead(&ts, rel);
 
 	/* then fresh messages, scanning from the cursor */
 	if (ts.n < max_messages)
@@ -387,7 +388,7 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 				if (lease_lookup(&key) != NULL)
 					continue;
 				fresh_from_slot(slot, visible_at, msg_id, &m);
-				if (!cursor_ahead_push(qs, &m))
+				if (!cursor_ahead_push(qs, rel->rd_node.relNode, &m))
 					break;
 				continue;
 			}
