@@ -7,8 +7,8 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
-use IPC::Run;
 use Test::More;
+use t::Sessions;
 
 my $ngroups = 10;
 my $per_group = 100;
@@ -129,27 +129,9 @@ SELECT bool_and(n_in_order) FROM (
     FROM pgmsg.q_fq) s}),
 	't', 'each group was sent in order');
 
-# Start the consumers, each running CALL consume(<id>) in its own psql.
-my @consumers;
-for my $cid (1 .. $nconsumers)
-{
-	my %c = (id => $cid, out => '', err => '');
-	$c{handle} = IPC::Run::start(
-		[
-			'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1',
-			'-d', $node->connstr('postgres'),
-			'-c', "CALL consume($cid)"
-		],
-		'>', \$c{out}, '2>', \$c{err},
-		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
-	push @consumers, \%c;
-}
-for my $c (@consumers)
-{
-	my $ok = eval { $c->{handle}->finish; };
-	ok($ok && $c->{handle}->result == 0, "consumer $c->{id} finished")
-	  or diag("consumer $c->{id}: " . ($@ || '') . $c->{err});
-}
+# The consumers, each running CALL consume(<id>) in its own psql.
+run_sessions($node, 'postgres',
+	map { [ "consumer $_", "CALL consume($_)" ] } 1 .. $nconsumers);
 
 note 'per consumer: transactions, messages, transactions with several messages of one group: '
   . $node->safe_psql('postgres', q{

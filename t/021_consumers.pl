@@ -10,8 +10,8 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
-use IPC::Run;
 use Test::More;
+use t::Sessions;
 
 my $nfirst = 1000;
 my $nproducers = 2;
@@ -134,34 +134,9 @@ SELECT count(*) FROM pgmsg.send_batch('cq',
 });
 
 # Producers and consumers, each in its own psql.
-my @sessions;
-for my $pid (1 .. $nproducers)
-{
-	push @sessions, { name => "producer $pid", sql => "CALL produce($pid, $per_producer)" };
-}
-for my $cid (1 .. $nconsumers)
-{
-	push @sessions, { name => "consumer $cid", sql => "CALL consume($cid)" };
-}
-for my $s (@sessions)
-{
-	$s->{out} = '';
-	$s->{err} = '';
-	$s->{handle} = IPC::Run::start(
-		[
-			'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1',
-			'-d', $node->connstr('postgres'),
-			'-c', $s->{sql}
-		],
-		'>', \$s->{out}, '2>', \$s->{err},
-		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
-}
-for my $s (@sessions)
-{
-	my $ok = eval { $s->{handle}->finish; };
-	ok($ok && $s->{handle}->result == 0, "$s->{name} finished")
-	  or diag("$s->{name}: " . ($@ || '') . $s->{err});
-}
+run_sessions($node, 'postgres',
+	(map { [ "producer $_", "CALL produce($_, $per_producer)" ] } 1 .. $nproducers),
+	(map { [ "consumer $_", "CALL consume($_)" ] } 1 .. $nconsumers));
 
 note 'per consumer: transactions, messages: '
   . $node->safe_psql('postgres', q{
