@@ -483,6 +483,22 @@ SELECT pgmsg.delete('rt_q', :'vf1');
 VACUUM FULL pgmsg.q_rt_q;
 SELECT body FROM pgmsg.receive('rt_q', 10);
 SELECT pgmsg.purge_queue('rt_q');
+-- messages in flight during a rewrite are delivered again, as after a
+-- restart, and their receipts are stale
+SELECT count(*) FROM pgmsg.send_batch('rt_q',
+    ARRAY(SELECT jsonb_build_object('cl', i) FROM generate_series(1, 4) i));
+SELECT receipt AS cl1 FROM pgmsg.receive('rt_q', 1) \gset
+SELECT pgmsg.delete('rt_q', :'cl1');
+SELECT receipt AS cl2 FROM pgmsg.receive('rt_q', 1) \gset
+SELECT receipt AS cl3 FROM pgmsg.receive('rt_q', 1, visibility_timeout => '0') \gset
+SELECT body, receive_count FROM pgmsg.receive('rt_q', 10, visibility_timeout => '0');
+SELECT messages_in_flight FROM pgmsg.queues WHERE name = 'rt_q';
+CLUSTER pgmsg.q_rt_q USING q_rt_q_key;
+SELECT pgmsg.delete('rt_q', :'cl2');
+SELECT messages_in_flight FROM pgmsg.queues WHERE name = 'rt_q';
+SELECT body, receive_count, pgmsg.delete('rt_q', receipt) AS deleted
+  FROM pgmsg.receive('rt_q', 10);
+SELECT count(*) FROM pgmsg.q_rt_q;
 
 -- clean up
 DROP VIEW rc;

@@ -117,6 +117,7 @@ pgmsg_delete_leased(QueueShared *qs, Relation rel, const LeaseKey *key,
 
 	xact_reserve(1);
 	LWLockAcquire(qs->lock, LW_EXCLUSIVE);
+	lease_check_table(qs, rel);
 	lease = lease_lookup(key);
 	if (lease == NULL || lease->nonce != nonce || lease->state == LEASE_DELETING)
 	{

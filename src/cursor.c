@@ -39,9 +39,10 @@
  * and stops at the first it can neither store nor pass.  Taking an entry
  * moves the cursor to it.  Limits never decrease, so an entry stays below
  * every later receiver's limit.  Whatever moves the cursor back
- * (cursor_rewind, cursor_reset) empties the read-ahead.  An entry's row may
- * have been deleted since it was stored (purge, retention); the receive's
- * fetch by TID finds that out, as it does for a scanned row.  FIFO queues do
+ * (cursor_rewind, cursor_reset) empties the read-ahead, and so does a
+ * rewrite of the table (lease_check_table).  An entry's row may have been
+ * deleted since it was stored (purge, retention); the receive's fetch by
+ * TID finds that out, as it does for a scanned row.  FIFO queues do
  * not read ahead: their scan decides by group.
  *
  * Locking: the clock, the cursor and a queue's count of registered bounds
@@ -193,17 +194,11 @@ cursor_reset(QueueShared *qs)
 /*
  * The first read-ahead entry, into *m; false if there is none.  It stays
  * until cursor_ahead_consume, so a receive that fails while taking it (a
- * full lease map) leaves it for the next.  "relfile" is the queue table's
- * current relfilenode: if the table was rewritten (VACUUM FULL, CLUSTER)
- * since the entries were stored, their TIDs mean nothing and they are
- * dropped; the next scan finds the same messages again, since the cursor
- * has not passed them.
+ * full lease map) leaves it for the next.
  */
 bool
-cursor_ahead_peek(QueueShared *qs, Oid relfile, FreshMessage *m)
+cursor_ahead_peek(QueueShared *qs, FreshMessage *m)
 {
-	if (qs->ahead_next < qs->nahead && qs->ahead_file != relfile)
-		cursor_ahead_clear(qs);
 	if (qs->ahead_next >= qs->nahead)
 		return false;
 	*m = qs->ahead[qs->ahead_next];
@@ -223,12 +218,10 @@ cursor_ahead_consume(QueueShared *qs)
  * The caller found it past every entry, with no lease, below its limit.
  */
 bool
-cursor_ahead_push(QueueShared *qs, Oid relfile, const FreshMessage *m)
+cursor_ahead_push(QueueShared *qs, const FreshMessage *m)
 {
 	if (qs->nahead >= PGMSG_READ_AHEAD)
 		return false;
-	Assert(qs->nahead == 0 || qs->ahead_file == relfile);
-	qs->ahead_file = relfile;
 	Assert(qs->nahead == 0 ||
 		   m->visible_at > qs->ahead[qs->nahead - 1].visible_at ||
 		   (m->visible_at == qs->ahead[qs->nahead - 1].visible_at &&

@@ -19,8 +19,12 @@
  *	DELETING	a transaction in progress has deleted the row.  Commit drops
  *				the lease; abort puts it back in the heap, still held.
  *
- * Locking: every field of every lease of a queue, that queue's heap and its
- * lease count are protected by the queue slot's LWLock.  The hash table's
+ * A queue's leases keep TIDs into its table's current relfilenode, which
+ * the queue slot records; a rewrite of the table drops them all
+ * (lease_check_table).
+ *
+ * Locking: every field of every lease of a queue, that queue's heap, its
+ * lease count and the relfilenode are protected by the queue slot's LWLock.  The hash table's
  * own structure is protected by partition locks, always taken after the
  * queue lock and held only around hash_search calls.  Lease entries do not
  * move once entered, so the heap links between them are plain pointers,
@@ -34,6 +38,7 @@
 #include "common/hashfn.h"
 #include "storage/shmem.h"
 #include "utils/hsearch.h"
+#include "utils/rel.h"
 
 #include "pgmsg.h"
 
@@ -368,6 +373,36 @@ lease_next_expiry(QueueShared *qs)
 		return DT_NOEND;
 	return pairingheap_container(Lease, node,
 								 pairingheap_first(&qs->redelivery))->expires_at;
+}
+
+/*
+ * Called under the queue lock before a lease is taken or its TID used, with
+ * the queue's table.  A rewrite of the table (VACUUM FULL, CLUSTER, a
+ * TRUNCATE by hand, a move to another tablespace) gives it a new
+ * relfilenode, and every TID kept for it then points at another row or
+ * past the end.  The queue then starts over as after a restart: its leases
+ * are dropped, so the receipts issued before are stale, and its cursor goes
+ * back to the start, so every message not deleted is delivered again.  A
+ * rewrite waits for every transaction using the table, so no lease is being
+ * taken or used while it runs.
+ */
+void
+lease_check_table(QueueShared *qs, Relation rel)
+{
+	Oid			relfile = rel->rd_node.relNode;
+
+	if (qs->relfile == relfile)
+		return;
+	if (OidIsValid(qs->relfile))
+	{
+		lease_remove_queue(qs, qs->dbid, qs->queue_id, PG_INT64_MAX);
+		cursor_reset(qs);
+		ereport(LOG,
+				(errmsg("pgmsg queue table \"%s\" was rewritten",
+						RelationGetRelationName(rel)),
+				 errdetail("Its messages in flight will be delivered again, and their receipts are stale.")));
+	}
+	qs->relfile = relfile;
 }
 
 /*

@@ -98,11 +98,11 @@ typedef struct QueueShared
 	LWLock	   *lock;
 	pairingheap redelivery;		/* held leases, by expiry */
 	int64		nleases;
+	Oid			relfile;		/* relfilenode the leases' TIDs point into */
 
 	/* protected by lock: see cursor.c */
 	int			nahead;			/* read-ahead entries stored ... */
 	int			ahead_next;		/* ... and the first not yet taken */
-	Oid			ahead_file;		/* relfilenode their TIDs point into */
 	FreshMessage ahead[PGMSG_READ_AHEAD];
 
 	/* statistics since the slot was set up; atomics, no lock */
@@ -150,9 +150,9 @@ extern void cursor_advance(QueueShared *qs, TimestampTz at, int64 id);
 extern void cursor_reset(QueueShared *qs);
 extern void cursor_rewind(QueueShared *qs, TimestampTz at, int64 id);
 extern void cursor_clear_bound(QueueShared *qs);
-extern bool cursor_ahead_peek(QueueShared *qs, Oid relfile, FreshMessage *m);
+extern bool cursor_ahead_peek(QueueShared *qs, FreshMessage *m);
 extern void cursor_ahead_consume(QueueShared *qs);
-extern bool cursor_ahead_push(QueueShared *qs, Oid relfile, const FreshMessage *m);
+extern bool cursor_ahead_push(QueueShared *qs, const FreshMessage *m);
 extern void cursor_ahead_clear(QueueShared *qs);
 
 /* lease.c */
@@ -219,6 +219,7 @@ typedef struct LeaseUndo
 extern Size lease_shmem_size(void);
 extern void lease_shmem_init(void);
 extern void lease_heap_init(QueueShared *qs);
+extern void lease_check_table(QueueShared *qs, Relation rel);
 extern Lease *lease_lookup(const LeaseKey *key);
 extern Lease *lease_insert(const LeaseKey *key);
 extern void lease_remove(QueueShared *qs, Lease *lease);

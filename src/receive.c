@@ -194,12 +194,11 @@ fresh_from_slot(TupleTableSlot *slot, TimestampTz visible_at, int64 msg_id,
  * the cursor to itself.
  */
 static void
-take_ahead(TakeState *ts, Relation rel)
+take_ahead(TakeState *ts)
 {
 	FreshMessage m;
 
-	while (ts->n < ts->max_messages &&
-		   cursor_ahead_peek(ts->qs, rel->rd_node.relNode, &m))
+	while (ts->n < ts->max_messages && cursor_ahead_peek(ts->qs, &m))
 	{
 		LeaseKey	key;
 
@@ -328,10 +327,11 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 	*next_wakeup = DT_NOEND;
 
 	LWLockAcquire(qs->lock, LW_EXCLUSIVE);
+	lease_check_table(qs, rel);
 
 	take_expired(&ts);
 	if (!qi->fifo)
-		take_ahead(&ts, rel);
+		take_ahead(&ts);
 
 	/* then fresh messages, scanning from the cursor */
 	if (ts.n < max_messages)
@@ -388,7 +388,7 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 				if (lease_lookup(&key) != NULL)
 					continue;
 				fresh_from_slot(slot, visible_at, msg_id, &m);
-				if (!cursor_ahead_push(qs, rel->rd_node.relNode, &m))
+				if (!cursor_ahead_push(qs, &m))
 					break;
 				continue;
 			}

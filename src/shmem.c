@@ -214,6 +214,7 @@ pgmsg_queue_shared(int32 queue_id, bool create)
 		pg_atomic_write_u64(&result->dead_lettered, 0);
 		result->nleases = 0;
 		lease_heap_init(result);
+		result->relfile = InvalidOid;
 		cursor_ahead_clear(result);
 		result->dbid = MyDatabaseId;
 		result->queue_id = queue_id;
