@@ -24,12 +24,12 @@
  * (lease_check_table).
  *
  * Locking: every field of every lease of a queue, that queue's heap, its
- * lease count and the relfilenode are protected by the queue slot's LWLock.  The hash table's
- * own structure is protected by partition locks, always taken after the
- * queue lock and held only around hash_search calls.  Lease entries do not
- * move once entered, so the heap links between them are plain pointers,
- * valid in every backend because shared memory and this library are mapped
- * at the same addresses in all of them.
+ * lease count and the relfilenode are protected by the queue slot's
+ * LWLock.  The hash table's own structure is protected by partition locks,
+ * always taken after the queue lock and held only around hash_search
+ * calls.  Lease entries do not move once entered, so the heap links
+ * between them are plain pointers, valid in every backend because shared
+ * memory and this library are mapped at the same addresses in all of them.
  *
  *-------------------------------------------------------------------------
  */
@@ -464,19 +464,4 @@ lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id, int64 max_msg_id)
 	}
 	else
 		qs->nleases -= nremoved;
-}
-
-/*
- * A random nonce for a new receipt.
- */
-uint64
-lease_new_nonce(void)
-{
-	uint64		nonce;
-
-	if (!pg_strong_random(&nonce, sizeof(nonce)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate a random receipt nonce")));
-	return nonce;
 }

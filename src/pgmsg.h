@@ -228,7 +228,6 @@ extern Lease *lease_heap_pop_expired(QueueShared *qs, TimestampTz now);
 extern TimestampTz lease_next_expiry(QueueShared *qs);
 extern void lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id,
 							   int64 max_msg_id);
-extern uint64 lease_new_nonce(void);
 extern GroupEntry *group_lookup(const GroupKey *key);
 extern void group_attach(Lease *lease, const GroupKey *key);
 extern bool group_busy(GroupEntry *group, TimestampTz now);

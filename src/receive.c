@@ -129,17 +129,13 @@ retake(TakeState *ts, Lease *lease)
  * server started.
  */
 static void
-take_fresh(TakeState *ts, const FreshMessage *m, const GroupKey *group)
+take_fresh(TakeState *ts, const LeaseKey *key, const FreshMessage *m,
+		   const GroupKey *group)
 {
-	LeaseKey	key;
-	Lease	   *lease;
+	Lease	   *lease = lease_insert(key);
 	LeaseUndo	undo;
 	Taken	   *t = &ts->taken[ts->n];
 
-	key.dbid = MyDatabaseId;
-	key.queue_id = ts->qi->queue_id;
-	key.msg_id = m->msg_id;
-	lease = lease_insert(&key);
 	Assert(lease != NULL);		/* the caller found none under the lock */
 
 	lease->state = LEASE_RECEIVING;
@@ -153,7 +149,7 @@ take_fresh(TakeState *ts, const FreshMessage *m, const GroupKey *group)
 	ts->qs->nleases++;
 
 	memset(&undo, 0, sizeof(undo));
-	undo.key = key;
+	undo.key = *key;
 	undo.nonce = lease->nonce;
 	undo.existed = false;
 	undo.prev_state = LEASE_HELD;
@@ -206,7 +202,7 @@ take_ahead(TakeState *ts)
 		key.queue_id = ts->qi->queue_id;
 		key.msg_id = m.msg_id;
 		if (lease_lookup(&key) == NULL)
-			take_fresh(ts, &m, NULL);
+			take_fresh(ts, &key, &m, NULL);
 		cursor_ahead_consume(ts->qs);
 		cursor_advance(ts->qs, m.visible_at, m.msg_id);
 	}
@@ -398,7 +394,7 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 				if (!qi->fifo)
 				{
 					fresh_from_slot(slot, visible_at, msg_id, &m);
-					take_fresh(&ts, &m, NULL);
+					take_fresh(&ts, &key, &m, NULL);
 				}
 				else
 				{
@@ -428,7 +424,7 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 					if (handed_out && ts.n < max_messages)
 					{
 						fresh_from_slot(slot, visible_at, msg_id, &m);
-						take_fresh(&ts, &m, &gkey);
+						take_fresh(&ts, &key, &m, &gkey);
 					}
 					else
 						handed_out = false;
