@@ -22,7 +22,7 @@ OBJS = \
 	src/filter.o
 
 EXTENSION = pgmsg
-DATA = pgmsg--1.0.sql
+DATA = pgmsg--1.0.sql pgmsg--1.1.sql pgmsg--1.0--1.1.sql
 PGFILEDESC = "pgmsg - message queues with SQS and SNS semantics"
 
 PG_CPPFLAGS = -I$(srcdir)/src

@@ -66,6 +66,28 @@ build_and_install() {
     make -C "$1" -s PG_CONFIG="$PG_CONFIG" install
 }
 
+# make_private_postgres DIR: a private copy of PostgreSQL 15's installation
+# under DIR, laid out as Debian lays out the real one, and point PG_CONFIG and
+# PGBIN at it.  PostgreSQL finds its library and share directories relative
+# to its own executables, so a server started from DIR loads the pgmsg built
+# for this run and never the system-wide one: test runs from several
+# checkouts can run at once, and a demo or benchmark server is left alone.
+# The executables are copied (a symbolic link would lead back to the system
+# tree); everything else is linked file by file.
+make_private_postgres() {
+    local root=$1 real
+    real=$(dirname "$PGBIN")
+    rm -rf "$root"
+    install -d "$root$real" "$root/usr/share/postgresql" "$root/usr/include"
+    cp -a "$PGBIN" "$root$real/bin"
+    cp -as "$real/lib" "$root$real/lib"
+    cp -as "/usr/share/postgresql/$PG_MAJOR" "$root/usr/share/postgresql/$PG_MAJOR"
+    ln -s /usr/include/postgresql "$root/usr/include/postgresql"
+    rm -f "$root$real/lib"/pgmsg* "$root/usr/share/postgresql/$PG_MAJOR/extension"/pgmsg*
+    PGBIN=$root$PGBIN
+    PG_CONFIG=$PGBIN/pg_config
+}
+
 # A short stable tag for this checkout, for per-checkout paths outside it.
 checkout_tag() {
     printf '%s' "$REPO_ROOT" | sha256sum | cut -c1-12

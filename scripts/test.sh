@@ -1,12 +1,27 @@
 #!/usr/bin/env bash
 # The test command: `sudo scripts/test.sh` (or, as root, `scripts/test.sh`).
 # Installs missing Debian packages, copies the checkout to a scratch directory
-# under /var/tmp, builds pgmsg there from clean and installs it, then runs the
+# under /var/tmp, builds pgmsg there from clean and installs it into a private
+# copy of PostgreSQL's installation in that directory (the system-wide
+# PostgreSQL, and any server running from it, is left alone), then runs the
 # regression (sql/), isolation (specs/) and TAP (t/) suites there as the
 # postgres user.  Each suite runs even if an earlier one failed; failures print
 # their diffs and logs.  The last line is always "N passed, N failed"; the exit
 # status is non-zero if anything failed or if no test ran.  Needs no terminal.
+#
+# While working on one thing, name a suite and, optionally, tests in it:
+#   scripts/test.sh regress fifo send
+#   scripts/test.sh isolation read_ahead
+#   scripts/test.sh tap t/005_upgrade.pl
 set -euo pipefail
+
+ONLY_SUITE=${1:-}
+case $ONLY_SUITE in
+    ''|regress|isolation|tap) ;;
+    *) echo "usage: $0 [regress|isolation|tap [TEST...]]" >&2; exit 2 ;;
+esac
+[ $# -gt 0 ] && shift
+ONLY_TESTS="$*"
 
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -20,7 +35,6 @@ PROVE_FLAGS=${PROVE_FLAGS:---timer}
 set -E
 trap 'echo "test.sh: setup failed at: $BASH_COMMAND"; echo "0 passed, 1 failed"' ERR
 require_root "$@"
-hold_install_lock
 ensure_packages
 
 # The scratch copy, owned by postgres for the tests: installcheck writes
@@ -31,15 +45,17 @@ ensure_packages
 RUN_DIR=/var/tmp/pgmsg-test-$(checkout_tag)
 stop_clusters_under "$RUN_DIR"
 rm -rf "$RUN_DIR"
-install -d -m 755 "$RUN_DIR"
+SRC_DIR=$RUN_DIR/src
+install -d -m 755 "$RUN_DIR" "$SRC_DIR"
 tar -C "$REPO_ROOT" --anchored \
     --exclude=./.git --exclude=./.demo --exclude=./node_modules \
     --exclude=./bench/results --exclude=./results --exclude=./output_iso \
     --exclude='./tmp_check*' --exclude=./log \
     --exclude=./regression.diffs --exclude=./regression.out \
     --no-anchored --exclude='*.o' --exclude='*.so' --exclude='*.bc' \
-    -cf - . | tar -C "$RUN_DIR" -xf -
-build_and_install "$RUN_DIR"
+    -cf - . | tar -C "$SRC_DIR" -xf -
+make_private_postgres "$RUN_DIR/pg"
+build_and_install "$SRC_DIR"
 mkdir -p "$RUN_DIR/tmp"
 chown -R postgres:postgres "$RUN_DIR"
 trap - ERR
@@ -111,7 +127,7 @@ run_stage() {
     # TMPDIR: socket directories that failed TAP tests leave behind stay in
     # the scratch copy instead of piling up in /tmp.
     as_postgres env TMPDIR="$RUN_DIR/tmp" timeout -k 30 "$STAGE_TIMEOUT" \
-        make -C "$RUN_DIR" PG_CONFIG="$PG_CONFIG" installcheck "$@" 2>&1 \
+        make -C "$SRC_DIR" PG_CONFIG="$PG_CONFIG" installcheck "$@" 2>&1 \
         | tee "$log" || rc=$?
     if [ "$name" = tap ]; then
         read -r pass fail < <(count_prove "$log")
@@ -145,17 +161,17 @@ run_stage() {
 # every log, when the server never got that far).
 show_outputs() {
     local f
-    [ -n "$1" ] && show_file "$RUN_DIR/$1" 3000
+    [ -n "$1" ] && show_file "$SRC_DIR/$1" 3000
     if [ -n "$2" ]; then
-        for f in "$RUN_DIR/$2"/*.out; do
-            [ -e "$RUN_DIR/expected/$(basename "$f")" ] || show_file "$f" 3000
+        for f in "$SRC_DIR/$2"/*.out; do
+            [ -e "$SRC_DIR/expected/$(basename "$f")" ] || show_file "$f" 3000
         done
     fi
-    if [ -s "$RUN_DIR/$3/postmaster.log" ]; then
-        show_file "$RUN_DIR/$3/postmaster.log" 200
+    if [ -s "$SRC_DIR/$3/postmaster.log" ]; then
+        show_file "$SRC_DIR/$3/postmaster.log" 200
         return
     fi
-    for f in "$RUN_DIR/$3"/*; do
+    for f in "$SRC_DIR/$3"/*; do
         show_file "$f" 200
     done
 }
@@ -171,7 +187,7 @@ show_tap_logs() {
         return
     fi
     for name in $names; do
-        for f in "$RUN_DIR/tmp_check/log/regress_log_$name" "$RUN_DIR/tmp_check/log/${name}"_*.log; do
+        for f in "$SRC_DIR/tmp_check/log/regress_log_$name" "$SRC_DIR/tmp_check/log/${name}"_*.log; do
             show_file "$f" 200
         done
     done
@@ -179,16 +195,27 @@ show_tap_logs() {
 
 # Only suites that have tests run; an empty suite would fail (prove) or
 # count nothing (pg_regress).
-has_files() { compgen -G "$RUN_DIR/$1" >/dev/null; }
+has_files() { compgen -G "$SRC_DIR/$1" >/dev/null; }
 
-if has_files 'sql/*.sql'; then
-    run_stage regress ISOLATION= TAP_TESTS=
+# wanted SUITE: whether SUITE runs; wanted_tests SUITE VARIABLE: the make
+# variable that narrows it to the tests named on the command line, if any.
+wanted() { [ -z "$ONLY_SUITE" ] || [ "$ONLY_SUITE" = "$1" ]; }
+wanted_tests() {
+    if [ "$ONLY_SUITE" = "$1" ] && [ -n "$ONLY_TESTS" ]; then
+        printf '%s=%s' "$2" "$ONLY_TESTS"
+    else
+        printf 'PGMSG_ALL_TESTS=1'
+    fi
+}
+
+if wanted regress && has_files 'sql/*.sql'; then
+    run_stage regress ISOLATION= TAP_TESTS= "$(wanted_tests regress REGRESS)"
 fi
-if has_files 'specs/*.spec'; then
-    run_stage isolation REGRESS= TAP_TESTS=
+if wanted isolation && has_files 'specs/*.spec'; then
+    run_stage isolation REGRESS= TAP_TESTS= "$(wanted_tests isolation ISOLATION)"
 fi
-if has_files 't/*.pl'; then
-    run_stage tap REGRESS= ISOLATION= PROVE_FLAGS="$PROVE_FLAGS"
+if wanted tap && has_files 't/*.pl'; then
+    run_stage tap REGRESS= ISOLATION= PROVE_FLAGS="$PROVE_FLAGS" "$(wanted_tests tap PROVE_TESTS)"
 fi
 
 echo
