@@ -19,6 +19,7 @@ OBJS = \
 	src/redrive.o \
 	src/worker.o \
 	src/stats.o \
+	src/metrics.o \
 	src/filter.o
 
 EXTENSION = pgmsg

@@ -261,6 +261,23 @@ SELECT m.name,
 
 GRANT SELECT ON pgmsg.queues TO PUBLIC;
 
+/*
+ * Receive counts of messages in flight (metrics.c): per queue, the held
+ * leases, the largest receive count among them and a cumulative histogram,
+ * read from shared memory without scanning queue tables.
+ */
+CREATE FUNCTION pgmsg.queue_receive_counts(
+    OUT queue             text,
+    OUT messages_held     bigint,
+    OUT receive_count_max integer,
+    OUT receive_count_sum bigint,
+    OUT receive_count_le  integer[],
+    OUT messages_le       bigint[])
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pgmsg_queue_receive_counts'
+LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
 CREATE VIEW pgmsg.redrive_tasks AS
 SELECT task_id, dead_letter_queue, destination, max_messages, moved, state,
        last_error,

@@ -1,0 +1,283 @@
+/*-------------------------------------------------------------------------
+ *
+ * metrics.c
+ *		queue_receive_counts(): how often the messages in flight have been
+ *		received, per queue, for monitoring.
+ *
+ * A message that keeps coming back (a "poison" message that crashes its
+ * consumer, or one that is never deleted) shows up as a lease with a high
+ * receive count long before it reaches a dead-letter queue, or forever on
+ * a queue without one.  This file reports, per queue, the largest receive
+ * count among the held leases and a small cumulative histogram of them,
+ * read from shared memory only: no queue table is scanned, so the cost of
+ * a call grows with the number of queues and of leases, never with the
+ * number of messages stored.
+ *
+ * Only HELD leases are counted, the ones whose receiving transaction has
+ * committed: they are exactly the members of the queue's redelivery heap,
+ * which is walked here.  Leases of transactions still in progress (taking
+ * or deleting a message) are in no heap and are left out; that is where a
+ * message sits for the length of one transaction, and counting them would
+ * mean scanning the whole lease map.
+ *
+ * Locking: each queue's heap and its leases' fields are read under that
+ * queue's LWLock in shared mode (lease.c owns them and changes them only
+ * under the lock in exclusive mode), one queue at a time, so no more than
+ * one pgmsg lock is held at once and receivers of other queues never wait.
+ * The queue slots of this database are listed under the directory lock
+ * first and each slot's identity is checked again under its queue lock, so
+ * a slot that was released or reused in between is skipped.  Numbers from
+ * different queues are therefore not one atomic snapshot, which monitoring
+ * does not need.
+ *
+ * Push subscriptions will report their delivery counters next to these,
+ * in their own function; this file is the place for per-queue figures that
+ * pgmsg.queues does not already carry.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+
+#include "pgmsg.h"
+
+PG_FUNCTION_INFO_V1(pgmsg_queue_receive_counts);
+
+/*
+ * Upper bounds of the histogram's buckets (a last one, +Inf, is implied):
+ * first deliveries, a few retries, and the range where the default
+ * max_receive_count values of dead-letter queues lie.
+ */
+static const int32 receive_count_bounds[] = {1, 2, 3, 5, 10};
+
+#define NBOUNDS lengthof(receive_count_bounds)
+
+/* A queue slot of this database, as listed under the directory lock. */
+typedef struct SlotRef
+{
+	int32		queue_id;
+	QueueShared *qs;
+} SlotRef;
+
+/* What one queue's held leases add up to. */
+typedef struct ReceiveCounts
+{
+	int64		held;
+	int64		sum;
+	int32		max;
+	int64		le[NBOUNDS];	/* cumulative: receive_count <= bound */
+} ReceiveCounts;
+
+static int
+slotref_cmp(const void *a, const void *b)
+{
+	int32		x = ((const SlotRef *) a)->queue_id;
+	int32		y = ((const SlotRef *) b)->queue_id;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The queue slots of the current database, sorted by queue id.
+ */
+static SlotRef *
+list_slots(int *nslots)
+{
+	SlotRef    *slots = palloc(sizeof(SlotRef) * Max(pgmsg_shared->max_queues, 1));
+	int			n = 0;
+
+	LWLockAcquire(pgmsg_shared->directory_lock, LW_SHARED);
+	for (int i = 0; i < pgmsg_shared->max_queues; i++)
+	{
+		QueueShared *qs = &pgmsg_shared->queues[i];
+
+		if (qs->in_use && qs->dbid == MyDatabaseId)
+		{
+			slots[n].queue_id = qs->queue_id;
+			slots[n].qs = qs;
+			n++;
+		}
+	}
+	LWLockRelease(pgmsg_shared->directory_lock);
+	qsort(slots, n, sizeof(SlotRef), slotref_cmp);
+	*nslots = n;
+	return slots;
+}
+
+static void
+count_lease(ReceiveCounts *rc, const Lease *lease)
+{
+	int32		n = lease->receive_count;
+
+	rc->held++;
+	rc->sum += n;
+	rc->max = Max(rc->max, n);
+	for (int b = 0; b < NBOUNDS; b++)
+		if (n <= receive_count_bounds[b])
+			rc->le[b]++;
+}
+
+/*
+ * Add up the held leases of one queue by walking its redelivery heap.  A
+ * pairing heap is a tree whose nodes list their children through
+ * first_child and next_sibling, so a depth-first walk with an explicit
+ * stack visits every node once; the stack never holds more entries than
+ * the queue has leases.
+ */
+static void
+count_queue(const SlotRef *slot, ReceiveCounts *rc)
+{
+	QueueShared *qs = slot->qs;
+	pairingheap_node **stack = NULL;
+	int			depth = 0;
+
+	memset(rc, 0, sizeof(*rc));
+
+	LWLockAcquire(qs->lock, LW_SHARED);
+	if (!qs->in_use || qs->dbid != MyDatabaseId || qs->queue_id != slot->queue_id ||
+		qs->redelivery.ph_root == NULL)
+	{
+		LWLockRelease(qs->lock);
+		return;
+	}
+
+	/*
+	 * Allocating under an LWLock is allowed; an out-of-memory error releases
+	 * the lock on abort like any other.
+	 */
+	stack = palloc(sizeof(pairingheap_node *) * (qs->nleases + 1));
+	stack[depth++] = qs->redelivery.ph_root;
+	while (depth > 0)
+	{
+		pairingheap_node *node = stack[--depth];
+
+		count_lease(rc, pairingheap_container(Lease, node, node));
+		if (node->next_sibling != NULL && depth <= qs->nleases)
+			stack[depth++] = node->next_sibling;
+		if (node->first_child != NULL && depth <= qs->nleases)
+			stack[depth++] = node->first_child;
+	}
+	LWLockRelease(qs->lock);
+	pfree(stack);
+}
+
+/*
+ * May the current user see this queue's figures?  Superusers and members of
+ * pg_monitor see every queue, as they see every backend in
+ * pg_stat_activity; other roles see the queues they own or hold any pgmsg
+ * privilege on.
+ */
+static bool
+may_see_queue(const char *name, bool monitor)
+{
+	QueueInfo  *qi;
+	Oid			roleid = GetUserId();
+
+	if (monitor)
+		return true;
+	qi = pgmsg_queue_lookup(name, true);
+	if (qi == NULL)
+		return false;
+	if (has_privs_of_role(roleid, qi->owner))
+		return true;
+	return pgmsg_load_privileges(qi, roleid) != 0;
+}
+
+Datum
+pgmsg_queue_receive_counts(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			roleid;
+	bool		monitor;
+	Oid			save_userid;
+	int			save_sec;
+	int			ret;
+	SlotRef    *slots;
+	int			nslots;
+	SPITupleTable *queues;
+	uint64		nqueues;
+	int32	   *queue_ids;
+	char	  **names;
+	Datum		bounds[NBOUNDS];
+	ArrayType  *bounds_array;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	pgmsg_check_loaded();
+	InitMaterializedSRF(fcinfo, 0);
+
+	roleid = GetUserId();
+	monitor = superuser_arg(roleid) || has_privs_of_role(roleid, ROLE_PG_MONITOR);
+
+	/* the queues of this database, read as the extension owner */
+	pgmsg_become_owner(&save_userid, &save_sec);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute("SELECT queue_id, name FROM pgmsg.queue_meta ORDER BY name", true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not list queues: %s", SPI_result_code_string(ret));
+	queues = SPI_tuptable;
+	nqueues = SPI_processed;
+	/* copied out of SPI's memory, which SPI_finish frees */
+	queue_ids = MemoryContextAlloc(cxt, sizeof(int32) * Max(nqueues, 1));
+	names = MemoryContextAlloc(cxt, sizeof(char *) * Max(nqueues, 1));
+	for (uint64 i = 0; i < nqueues; i++)
+	{
+		bool		isnull;
+		char	   *name = SPI_getvalue(queues->vals[i], queues->tupdesc, 2);
+
+		queue_ids[i] = DatumGetInt32(SPI_getbinval(queues->vals[i], queues->tupdesc, 1, &isnull));
+		names[i] = MemoryContextStrdup(cxt, name);
+	}
+	SPI_finish();
+	pgmsg_restore_user(save_userid, save_sec);
+
+	for (int b = 0; b < NBOUNDS; b++)
+		bounds[b] = Int32GetDatum(receive_count_bounds[b]);
+	bounds_array = construct_array(bounds, NBOUNDS, INT4OID, sizeof(int32), true,
+								   TYPALIGN_INT);
+
+	slots = list_slots(&nslots);
+	for (uint64 i = 0; i < nqueues; i++)
+	{
+		SlotRef		key = {.queue_id = queue_ids[i]};
+		SlotRef    *slot;
+		ReceiveCounts rc;
+		Datum		values[6];
+		bool		nulls[6];
+		Datum		le[NBOUNDS];
+
+		CHECK_FOR_INTERRUPTS();
+		if (!may_see_queue(names[i], monitor))
+			continue;
+
+		/* a queue without a slot has no leases: nothing received since start */
+		slot = bsearch(&key, slots, nslots, sizeof(SlotRef), slotref_cmp);
+		if (slot != NULL)
+			count_queue(slot, &rc);
+		else
+			memset(&rc, 0, sizeof(rc));
+
+		for (int b = 0; b < NBOUNDS; b++)
+			le[b] = Int64GetDatum(rc.le[b]);
+
+		memset(nulls, 0, sizeof(nulls));
+		values[0] = CStringGetTextDatum(names[i]);
+		values[1] = Int64GetDatum(rc.held);
+		values[2] = Int32GetDatum(rc.max);
+		nulls[2] = (rc.held == 0);
+		values[3] = Int64GetDatum(rc.sum);
+		values[4] = PointerGetDatum(bounds_array);
+		values[5] = PointerGetDatum(construct_array(le, NBOUNDS, INT8OID, sizeof(int64),
+													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
