@@ -7,7 +7,8 @@ PG_MAJOR=15
 PGBIN=/usr/lib/postgresql/$PG_MAJOR/bin
 # Pin pg_config to 15, whatever /usr/bin/pg_config would pick.
 PG_CONFIG=$PGBIN/pg_config
-PACKAGES=(postgresql-15 postgresql-server-dev-15 libipc-run-perl libcurl4-openssl-dev make gcc)
+PACKAGES=(postgresql-15 postgresql-server-dev-15 libipc-run-perl libcurl4-openssl-dev make gcc
+          python3-psycopg prometheus prometheus-postgres-exporter)
 
 # The checkout this script lives in, resolved to a physical path.
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)

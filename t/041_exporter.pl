@@ -1,0 +1,150 @@
+# monitoring/queries.yaml in the real prometheus-postgres-exporter: start it
+# against a cluster with queues in several states, logged in as a role that
+# is only a member of pg_monitor, and check the metrics it serves on
+# /metrics: names, types, labels and values.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+use HTTP::Tiny;
+
+my $exporter = '/usr/bin/prometheus-postgres-exporter';
+plan skip_all => "$exporter is not installed" unless -x $exporter;
+
+my $queries = ($ENV{TESTDIR} // '.') . '/monitoring/queries.yaml';
+ok(-f $queries, 'the query file exists');
+
+my $node = PostgreSQL::Test::Cluster->new('exporter');
+$node->init;
+$node->append_conf('postgresql.conf', qq{shared_preload_libraries = 'pgmsg'
+pgmsg.max_leases = 5000});
+$node->start;
+$node->safe_psql('postgres', 'CREATE DATABASE shop');
+$node->safe_psql('shop', q{
+CREATE EXTENSION pgmsg;
+CREATE ROLE metrics_exporter LOGIN IN ROLE pg_monitor;
+SELECT pgmsg.create_queue('orders_dlq');
+SELECT pgmsg.create_queue('orders', dead_letter_queue => 'orders_dlq',
+                          max_receive_count => 2);
+SELECT pgmsg.create_queue('idle');
+SELECT count(*) FROM pgmsg.send_batch('orders',
+    ARRAY['{"n": 1}', '{"n": 2}', '{"n": 3}', '{"n": 4}', '{"n": 5}']::jsonb[]);
+SELECT pgmsg.send('orders', '{"later": true}', delay => '15 minutes');
+});
+# message 1: received twice and dead-lettered at its third receive
+# message 2: received twice, held; message 3: received once and deleted;
+# message 4: received once, held; message 5: visible
+$node->safe_psql('shop', $_) for (
+	q{SELECT count(*) FROM pgmsg.receive('orders', 1, visibility_timeout => '0')},
+	q{SELECT count(*) FROM pgmsg.receive('orders', 1, visibility_timeout => '0')},
+	q{SELECT count(*) FROM pgmsg.receive('orders', 1, visibility_timeout => '0')},
+	q{SELECT count(*) FROM pgmsg.receive('orders', 1, visibility_timeout => '0')},
+	q{SELECT count(*) FROM pgmsg.receive('orders', 1, visibility_timeout => '1 hour')},
+	q{SELECT pgmsg.delete('orders', receipt)
+	    FROM pgmsg.receive('orders', 1, visibility_timeout => '1 hour')},
+	q{SELECT count(*) FROM pgmsg.receive('orders', 1, visibility_timeout => '1 hour')});
+is($node->safe_psql('shop', q{
+	SELECT messages_visible, messages_in_flight, messages_delayed, dead_lettered_total
+	  FROM pgmsg.queues WHERE name = 'orders'}),
+	'1|2|1|1', 'the queue is in the expected state');
+
+my $port = PostgreSQL::Test::Cluster::get_free_port();
+my $host = $node->host;
+my $node_port = $node->port;
+my ($out, $err) = ('', '');
+my $h;
+{
+	local $ENV{DATA_SOURCE_NAME} =
+	  "host=$host port=$node_port dbname=shop user=metrics_exporter sslmode=disable";
+	$h = IPC::Run::start(
+		[
+			$exporter, "--extend.query-path=$queries",
+			"--web.listen-address=127.0.0.1:$port",
+			'--disable-default-metrics', '--disable-settings-metrics',
+			'--log.level=warn'
+		],
+		'>', \$out, '2>', \$err);
+}
+
+# Poll until the exporter answers with pgmsg's metrics.
+my $http = HTTP::Tiny->new(timeout => 10);
+my $metrics = '';
+for (my $i = 0; $i < 10 * $PostgreSQL::Test::Utils::timeout_default; $i++)
+{
+	my $res = $http->get("http://127.0.0.1:$port/metrics");
+	if ($res->{success} && $res->{content} =~ /^pgmsg_queue_messages_visible/m)
+	{
+		$metrics = $res->{content};
+		last;
+	}
+	$h->pump_nb;
+	last unless $h->pumpable;
+	select(undef, undef, undef, 0.1);
+}
+ok($metrics ne '', 'the exporter serves pgmsg metrics') or diag("exporter: $err");
+note($metrics);
+
+# value($name, %labels): the value of one sample, or undef.
+sub value
+{
+	my ($name, %labels) = @_;
+	for my $line (split /\n/, $metrics)
+	{
+		next unless $line =~ /^\Q$name\E\{([^}]*)\} (\S+)$/;
+		my ($l, $v) = ($1, $2);
+		my %have = $l =~ /(\w+)="([^"]*)"/g;
+		next if grep { ($have{$_} // '') ne $labels{$_} } keys %labels;
+		return $v;
+	}
+	return undef;
+}
+
+sub type_of
+{
+	my ($name) = @_;
+	return $metrics =~ /^# TYPE \Q$name\E (\w+)$/m ? $1 : undef;
+}
+
+my %orders = (database => 'shop', queue => 'orders');
+my %dlq = (database => 'shop', queue => 'orders_dlq');
+my %idle = (database => 'shop', queue => 'idle');
+
+is(value('pgmsg_queue_messages_visible', %orders), '1', 'visible');
+is(value('pgmsg_queue_messages_in_flight', %orders), '2', 'in flight');
+is(value('pgmsg_queue_messages_delayed', %orders), '1', 'delayed');
+ok(value('pgmsg_queue_oldest_message_age_seconds', %orders) > 0, 'oldest message age');
+is(value('pgmsg_queue_oldest_message_age_seconds', %idle), '0',
+	'an empty queue has no oldest message');
+is(value('pgmsg_queue_sent_total', %orders), '6', 'sent');
+# a dead-lettering receive counts as a receive and a delete of its own
+ok(value('pgmsg_queue_received_total', %orders) >= 6, 'received');
+ok(value('pgmsg_queue_deleted_total', %orders) >= 1, 'deleted');
+is(value('pgmsg_queue_dead_lettered_total', %orders), '1', 'dead-lettered');
+is(value('pgmsg_queue_messages_visible', %dlq), '1', 'the dead letter is visible');
+is(value('pgmsg_queue_is_dead_letter_queue', %dlq), '1', 'a dead-letter queue is marked');
+is(value('pgmsg_queue_is_dead_letter_queue', %orders), '0', 'a source queue is not');
+is(value('pgmsg_queue_max_receive_count', %orders), '2', 'max_receive_count');
+
+is(value('pgmsg_queue_held_messages', %orders), '2', 'held messages');
+is(value('pgmsg_queue_held_receive_count_max', %orders), '2', 'largest receive count');
+is(value('pgmsg_queue_held_receive_count_max', %idle), '0', 'no receive count when idle');
+is(value('pgmsg_queue_held_receive_count_bucket', %orders, le => '1'), '1', 'bucket le=1');
+is(value('pgmsg_queue_held_receive_count_bucket', %orders, le => '2'), '2', 'bucket le=2');
+is(value('pgmsg_queue_held_receive_count_bucket', %orders, le => '10'), '2', 'bucket le=10');
+is(value('pgmsg_queue_held_receive_count_bucket', %idle, le => '1'), '0', 'idle bucket le=1');
+is(value('pgmsg_queue_held_receive_count_bucket', %orders, le => '+Inf'), '2', 'bucket le=+Inf');
+is(value('pgmsg_queue_held_receive_count_sum', %orders), '3', 'receive count sum');
+is(value('pgmsg_queue_held_receive_count_count', %orders), '2', 'receive count count');
+is(value('pgmsg_leases_max', database => 'shop'), '5000', 'pgmsg.max_leases');
+
+is(type_of('pgmsg_queue_messages_visible'), 'gauge', 'gauges are gauges');
+is(type_of('pgmsg_queue_sent_total'), 'counter', 'counters are counters');
+is(type_of('pgmsg_queue_held_receive_count'), 'histogram', 'the histogram is one');
+like($metrics, qr/^pg_exporter_last_scrape_error 0$/m, 'no scrape error');
+
+$h->signal('TERM');
+$h->finish;
+$node->stop;
+done_testing();
