@@ -46,6 +46,16 @@ ensure_packages() {
     [ -x "$PG_CONFIG" ] || die "$PG_CONFIG missing after installing packages"
 }
 
+# Node.js and npm for the Node examples: Debian's, unless a node with npm is
+# already installed (NodeSource's nodejs package carries its own npm and
+# conflicts with Debian's).
+ensure_node() {
+    command -v node >/dev/null && command -v npm >/dev/null && return 0
+    say "installing Debian packages: nodejs npm"
+    apt-get -qq update </dev/null
+    apt-get -qq -y -o Dpkg::Use-Pty=0 install nodejs npm </dev/null >/dev/null
+}
+
 # Serialise with any other test or benchmark run on this machine: they all
 # install into the same PostgreSQL, and a server started by one would load
 # the library another just replaced.  Held until the calling script exits.

@@ -49,11 +49,17 @@ SRC_DIR=$RUN_DIR/src
 install -d -m 755 "$RUN_DIR" "$SRC_DIR"
 tar -C "$REPO_ROOT" --anchored \
     --exclude=./.git --exclude=./.demo --exclude=./node_modules \
+    --exclude=./examples/node/node_modules \
     --exclude=./bench/results --exclude=./results --exclude=./output_iso \
     --exclude='./tmp_check*' --exclude=./log \
     --exclude=./regression.diffs --exclude=./regression.out \
     --no-anchored --exclude='*.o' --exclude='*.so' --exclude='*.bc' \
     -cf - . | tar -C "$SRC_DIR" -xf -
+# The Node examples' dependencies, exactly as package-lock.json pins them,
+# from the npm registry (t/040_examples.pl runs the examples).
+ensure_node
+say "installing the Node examples' dependencies (npm ci)"
+(cd "$SRC_DIR/examples/node" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 make_private_postgres "$RUN_DIR/pg"
 build_and_install "$SRC_DIR"
 mkdir -p "$RUN_DIR/tmp"
