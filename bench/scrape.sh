@@ -31,7 +31,7 @@ WORK=/var/tmp/pgmsg-scrape-$(checkout_tag)
 stop_clusters_under "$WORK"
 rm -rf "$WORK"
 install -d -m 755 "$WORK" "$WORK/src" "$WORK/sql"
-tar -C "$REPO_ROOT" --exclude=./.git --exclude=./.demo --exclude='./*node_modules' \
+tar -C "$REPO_ROOT" --exclude=./.git --exclude=./.demo --exclude=node_modules \
     --exclude='*.o' --exclude='*.so' --exclude='*.bc' -cf - . | tar -C "$WORK/src" -xf -
 make_private_postgres "$WORK/pg"
 build_and_install "$WORK/src" >/dev/null

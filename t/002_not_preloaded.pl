@@ -41,6 +41,7 @@ my @calls = (
 	q{SELECT pgmsg.grant('q', 'public', ARRAY['send'])},
 	q{SELECT pgmsg.revoke('q', 'public', ARRAY['send'])},
 	q{SELECT * FROM pgmsg.queue_stats()},
+	q{SELECT * FROM pgmsg.queue_receive_counts()},
 	q{SELECT pgmsg.filter_matches('{"a": ["b"]}', '{"a": "b"}')});
 
 sub check_all_fail
