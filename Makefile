@@ -17,6 +17,7 @@ OBJS = \
 	src/receive.o \
 	src/ack.o \
 	src/redrive.o \
+	src/launcher.o \
 	src/worker.o \
 	src/stats.o \
 	src/filter.o
