@@ -83,14 +83,14 @@ sub read_blocks
 
 	# Attach each ```text block to the running SQL block right before it.
 	my @kept;
-	for my $b (@blocks)
+	for my $block (@blocks)
 	{
-		if ($b->{info} eq 'text' && $b->{adjacent} && @kept && $kept[-1]{info} eq 'sql')
+		if ($block->{info} eq 'text' && $block->{adjacent} && @kept && $kept[-1]{info} eq 'sql')
 		{
-			$kept[-1]{expected} = $b;
+			$kept[-1]{expected} = $block;
 			next;
 		}
-		push @kept, $b;
+		push @kept, $block;
 	}
 	return @kept;
 }
@@ -100,11 +100,15 @@ sub read_blocks
 # first line in README.md, and the expectation its closing comment states.
 # psql meta-commands on lines of their own (\x on, \set ...) are units of
 # their own.  Returns the statements and a list of mistakes in the block.
+#
+# As in psql, a semicolon inside parentheses, or inside the BEGIN ... END of
+# a CREATE FUNCTION or PROCEDURE with a standard SQL body, ends nothing.
 sub split_statements
 {
 	my ($sql, $line) = @_;
 	my (@units, @mistakes);
 	my ($text, $start) = ('', undef);
+	my ($parens, $blocks, $words) = (0, 0, '');
 	my $pos = 0;
 	my $len = length $sql;
 
@@ -113,6 +117,7 @@ sub split_statements
 		push @units,
 		  { text => $text, terminator => $terminator, line => $start, kind => 'sql' };
 		($text, $start) = ('', undef);
+		($parens, $blocks, $words) = (0, 0, '');
 	};
 
 	while ($pos < $len)
@@ -177,6 +182,10 @@ sub split_statements
 			$pos += length $token;
 			next;
 		}
+		elsif ($rest =~ /^;/ && ($parens > 0 || $blocks > 0))
+		{
+			$token = ';';
+		}
 		elsif ($rest =~ /^;/)
 		{
 			$start //= $line;
@@ -214,6 +223,18 @@ sub split_statements
 		else
 		{
 			($token) = $rest =~ /^(\w+|.)/s;
+			$parens++ if $token eq '(';
+			$parens-- if $token eq ')' && $parens > 0;
+			if ($token =~ /^[A-Za-z_]/)
+			{
+				my $word = lc $token;
+				if ($words =~ /^create (?:or replace )?(?:function|procedure)\b/)
+				{
+					$blocks++ if $word eq 'begin' || $word eq 'case';
+					$blocks-- if $word eq 'end' && $blocks > 0;
+				}
+				$words .= "$word " if length($words) < 40;
+			}
 		}
 		$start //= $line;
 		$text .= $token;
@@ -395,6 +416,11 @@ SELECT 'a;b' AS "x;y", $q$ -- returns 9; $q$ AS text,   /* ; */
 SELECT now()::text;   -- returns 2...
 SELECT 1 / 0;         -- error: division by ...
 SELECT 'still here' AS word \gset
+CREATE FUNCTION twice(i int) RETURNS int LANGUAGE sql
+BEGIN ATOMIC
+    SELECT CASE WHEN i IS NULL THEN 0 ELSE i * 2 END;
+END;
+SELECT twice(21), ';' || (SELECT ';');   -- returns 42|;;
 SELECT :'word' AS word, 1 + 1 AS two, NULL AS nothing;
 ```
 
@@ -472,17 +498,17 @@ my @running = grep { $_->{info} eq 'sql' } @blocks;
 ok(@running > 0, 'README.md has SQL examples to run');
 
 # A typo in a fence must not quietly take an example out of the test.
-for my $b (grep { $_->{info} =~ /^sql\b/i && $_->{info} ne 'sql' } @blocks)
+for my $block (grep { $_->{info} =~ /^sql\b/i && $_->{info} ne 'sql' } @blocks)
 {
-	ok($b->{info} eq 'sql no-run',
-		"README.md line $b->{line} ($b->{section}): fence \"```$b->{info}\" is \"```sql\" or \"```sql no-run\"");
+	ok($block->{info} eq 'sql no-run',
+		"README.md line $block->{line} ($block->{section}): fence \"```$block->{info}\" is \"```sql\" or \"```sql no-run\"");
 }
 
-for my $b (@running)
+for my $block (@running)
 {
-	my @failures = run_block($node, 'postgres', $b);
-	ok(!@failures, "README.md line $b->{line} ($b->{section})")
-	  or diag("README.md block at line $b->{line} ($b->{section}):\n"
+	my @failures = run_block($node, 'postgres', $block);
+	ok(!@failures, "README.md line $block->{line} ($block->{section})")
+	  or diag("README.md block at line $block->{line} ($block->{section}):\n"
 		  . join("\n", map { "  $_" } @failures));
 }
 
