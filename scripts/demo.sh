@@ -126,6 +126,7 @@ cmd_status() {
 
 cmd_start() {
     local lib before after
+    hold_install_lock
     ensure_packages
     lib=$("$PG_CONFIG" --pkglibdir)/pgmsg.so
     # Nothing to compare on the first run, before pgmsg was ever installed.
