@@ -198,6 +198,14 @@ sub received
 	return $self->control('GET', '/received');
 }
 
+# summary: the counts alone, {counts, hung} and how many entries, failed
+# entries and requests were recorded; cheap to poll when there are many.
+sub summary
+{
+	my ($self) = @_;
+	return $self->control('GET', '/summary');
+}
+
 sub entries  { return $_[0]->received->{entries} }
 sub requests { return $_[0]->received->{requests} }
 sub counts   { return $_[0]->received->{counts} }
@@ -213,13 +221,26 @@ sub reset
 # wait_for(sub { my $received = shift; ... } [, $timeout]): poll received
 # until the sub returns true; returns what it last saw then, or undef once
 # $timeout seconds (default: the TAP default timeout) passed without.
+# wait_for_summary: the same, polling summary.
 sub wait_for
 {
 	my ($self, $cond, $timeout) = @_;
+	return $self->_poll('received', $cond, $timeout);
+}
+
+sub wait_for_summary
+{
+	my ($self, $cond, $timeout) = @_;
+	return $self->_poll('summary', $cond, $timeout);
+}
+
+sub _poll
+{
+	my ($self, $what, $cond, $timeout) = @_;
 	my $deadline = time + ($timeout // $PostgreSQL::Test::Utils::timeout_default);
 	while (1)
 	{
-		my $got = $self->received;
+		my $got = $self->$what;
 		return $got if $cond->($got);
 		return undef if time > $deadline;
 		usleep(100_000);
@@ -301,6 +322,7 @@ sub parse_xml
 sub xml_child
 {
 	my ($el, @names) = @_;
+	return undef unless $el;
 	for my $n (@names)
 	{
 		($el) = grep { $_->{name} eq $n } @{ $el->{children} };

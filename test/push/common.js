@@ -396,6 +396,9 @@ class Fake {
             case 'GET /_control/received':
                 sendJson(res, 200, { ...this.h.state(), counts: this.counts, hung: this.hung.size });
                 return;
+            case 'GET /_control/summary':
+                sendJson(res, 200, { ...this.h.summary(), counts: this.counts, hung: this.hung.size });
+                return;
             case 'GET /_control/mode':
                 sendJson(res, 200, this.modes.toJSON());
                 return;

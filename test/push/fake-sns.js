@@ -37,6 +37,8 @@ const config = {
     region: process.env.FAKE_SNS_REGION || 'us-east-1',
     // FIFO topics with content-based deduplication: true for all, or ARNs.
     contentBasedDedup: [],
+    // Seconds added to the fake's clock, to test the freshness check.
+    clockOffsetS: 0,
 };
 
 let entries = [];
@@ -144,7 +146,7 @@ async function verify(req, url, body) {
         return new SnsError(400, 'IncompleteSignature',
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.", 'bad_signature');
     }
-    const now = Date.now();
+    const now = Date.now() + config.clockOffsetS * 1000;
     if (date.getTime() < now - MAX_SKEW_MS) {
         return new SnsError(403, 'SignatureDoesNotMatch',
             `Signature expired: ${dateHeader} is now earlier than ${amzDate(new Date(now - MAX_SKEW_MS))} (${amzDate(new Date(now))} - 15 min.)`,
@@ -636,7 +638,7 @@ async function respond(ctx) {
         rec.status = answer.status;
         rec.error_code = answer.code;
         fake.count(answer.outcome);
-        const extra = m.retry_after !== undefined && answer.outcome === 'throttle' ?
+        const extra = m.retry_after !== undefined && faults[m.mode] ?
             { 'Retry-After': String(m.retry_after) } : undefined;
         sendError(res, answer, extra);
     } else {
@@ -665,7 +667,9 @@ const fake = new Fake({
         const n = fake.nextRequest();
         const url = new URL(req.url, 'http://127.0.0.1');
         const params = new URLSearchParams(url.search);
-        if (req.method === 'POST') {
+        // As SNS does, read the body as parameters only when it says it is a form.
+        const type = (req.headers['content-type'] || '').split(';')[0].trim().toLowerCase();
+        if (req.method === 'POST' && type === 'application/x-www-form-urlencoded') {
             for (const [k, v] of new URLSearchParams(body.toString('utf8'))) {
                 params.append(k, v);
             }
@@ -707,6 +711,10 @@ const fake = new Fake({
         return { entries, failed, requests };
     },
 
+    summary() {
+        return { entries: entries.length, failed: failed.length, requests: requests.length };
+    },
+
     reset() {
         entries = [];
         failed = [];
@@ -716,7 +724,7 @@ const fake = new Fake({
     },
 
     configure(body) {
-        const known = ['access_key', 'secret_key', 'session_token', 'region', 'content_based_deduplication'];
+        const known = ['access_key', 'secret_key', 'session_token', 'region', 'content_based_deduplication', 'clock_offset_s'];
         for (const k of Object.keys(body)) {
             if (!known.includes(k)) {
                 return `unknown setting "${k}"; known: ${known.join(', ')}`;
@@ -735,6 +743,10 @@ const fake = new Fake({
             !(Array.isArray(cbd) && cbd.every((a) => typeof a === 'string'))) {
             return '"content_based_deduplication" must be true, false or an array of topic ARNs';
         }
+        if (body.clock_offset_s !== undefined && !Number.isInteger(body.clock_offset_s)) {
+            return '"clock_offset_s" must be an integer';
+        }
+        if (body.clock_offset_s !== undefined) config.clockOffsetS = body.clock_offset_s;
         if (body.access_key !== undefined) config.accessKey = body.access_key;
         if (body.secret_key !== undefined) config.secretKey = body.secret_key;
         if (body.session_token !== undefined) config.sessionToken = body.session_token || null;

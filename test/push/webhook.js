@@ -93,6 +93,9 @@ async function respond(ctx) {
         status = m.status || 302;
         headers.Location = m.location || `${fake.baseUrl()}/redirected${rec.path}`;
     }
+    if (m.retry_after !== undefined && status !== 401) {
+        headers['Retry-After'] = String(m.retry_after);
+    }
     rec.outcome = outcome;
     rec.status = status;
     fake.count(outcome);
@@ -117,6 +120,7 @@ const fake = new Fake({
             query: url.search,
             headers: { ...req.headers },
             body: text,
+            body_base64: body.toString('base64'),
             signature: null,
             outcome: null,
         };
@@ -135,6 +139,10 @@ const fake = new Fake({
 
     state() {
         return { requests };
+    },
+
+    summary() {
+        return { requests: requests.length };
     },
 
     reset() {
