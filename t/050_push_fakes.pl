@@ -10,6 +10,7 @@ use IPC::Run;
 use MIME::Base64 qw(encode_base64 decode_base64);
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 use t::PushFake;
 
 my $XMLNS = 'https://sns.amazonaws.com/doc/2010-03-31/';
@@ -464,5 +465,26 @@ $res = curl('--cacert', $thook->ca_file, '--data-binary', '{}', $thook->url . '/
 is($res->{status}, 200, 'webhook over TLS, verified against the CA file');
 is($thook->requests->[0]{path}, '/tls', 'recorded');
 $thook->stop;
+
+# A fake goes when the process it was told to follow does: here a process
+# that starts it and exits at once.
+my $orphan = '';
+IPC::Run::run([ $^X, '-e', q{
+	my $pid = fork // die "fork: $!";
+	if (!$pid) {
+		open(STDOUT, '>', '/dev/null');
+		exec('node', 'test/push/webhook.js', '0', '--parent-pid', getppid()) or die "exec: $!";
+	}
+	print "$pid\n";
+} ], '>', \$orphan);
+chomp $orphan;
+ok($orphan =~ /^\d+$/, 'orphaned fake started');
+my $gone;
+for (1 .. 10 * $PostgreSQL::Test::Utils::timeout_default)
+{
+	last if ($gone = !kill(0, $orphan));
+	usleep(100_000);
+}
+ok($gone, 'a fake exits when its parent is gone');
 
 done_testing();

@@ -69,7 +69,7 @@ sub _start
 	my $dir = $ENV{PGMSG_PUSH_FAKES_DIR} // 'test/push';
 	croak "$dir/node_modules is missing: run \"npm ci\" in $dir"
 	  unless -d "$dir/node_modules";
-	my @cmd = ('node', "$dir/$name.js", $args{port} // 0);
+	my @cmd = ('node', "$dir/$name.js", $args{port} // 0, '--parent-pid', $$);
 	push @cmd, '--tls' if $args{tls};
 	$started++;
 	my $log = "$PostgreSQL::Test::Utils::log_path/${name}_$started.log";

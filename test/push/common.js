@@ -10,7 +10,9 @@
 // exactly one JSON line on stdout, e.g.
 //   {"port":41234,"control_port":41235,"url":"http://127.0.0.1:41234",...}
 // and nothing else ever goes to stdout; diagnostics go to stderr and never
-// carry a secret.  SIGTERM and SIGINT close everything and exit 0.
+// carry a secret.  SIGTERM and SIGINT close everything and exit 0, and so
+// does the end of the process named by --parent-pid, so that no fake
+// outlives the test that started it.
 //
 // Node runs one thread, so no locking: every handler sees and updates the
 // state between two awaits only.
@@ -29,15 +31,18 @@ const HOST = '127.0.0.1';
 // comes near it, and a runaway client must not exhaust memory.
 const MAX_BODY = 16 * 1024 * 1024;
 
-// parseArgs(argv): "PORT [--tls] [--control-port N]"; PORT 0 picks a free one.
+// parseArgs(argv): "PORT [--tls] [--control-port N] [--parent-pid N]";
+// PORT 0 picks a free one.
 function parseArgs(argv, usage) {
-    const opts = { port: null, tls: false, controlPort: 0 };
+    const opts = { port: null, tls: false, controlPort: 0, parentPid: null };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         if (a === '--tls') {
             opts.tls = true;
         } else if (a === '--control-port' && i + 1 < argv.length) {
             opts.controlPort = parsePort(argv[++i], usage);
+        } else if (a === '--parent-pid' && i + 1 < argv.length && /^[1-9]\d*$/.test(argv[i + 1])) {
+            opts.parentPid = Number(argv[++i]);
         } else if (opts.port === null && /^\d+$/.test(a)) {
             opts.port = parsePort(a, usage);
         } else {
@@ -266,6 +271,17 @@ class Fake {
         const stop = () => this.stop();
         process.on('SIGTERM', stop);
         process.on('SIGINT', stop);
+        // A test killed outright cannot stop its fakes: go with it.
+        if (this.opts.parentPid) {
+            setInterval(() => {
+                try {
+                    process.kill(this.opts.parentPid, 0);
+                } catch (e) {
+                    log(`${this.h.name}: process ${this.opts.parentPid} is gone; exiting`);
+                    this.stop();
+                }
+            }, 1000).unref();
+        }
         log(`${this.h.name} listening on ${info.url}, control on ${info.control_url}`);
     }
 

@@ -1,6 +1,6 @@
 // A local stand-in for Amazon SNS's Query API, for pgmsg's push tests.
 //
-// usage: node fake-sns.js PORT [--tls] [--control-port N]
+// usage: node fake-sns.js PORT [--tls] [--control-port N] [--parent-pid N]
 // environment: FAKE_SNS_ACCESS_KEY, FAKE_SNS_SECRET_KEY (required),
 //              FAKE_SNS_SESSION_TOKEN (optional), FAKE_SNS_REGION (us-east-1)
 //
@@ -27,7 +27,7 @@ const MAX_SKEW_MS = 15 * 60 * 1000;
 const DEDUP_WINDOW_MS = 5 * 60 * 1000;
 const TOPIC_ARN = /^arn:aws[a-z-]*:sns:([a-z0-9-]+):(\d{12}):([A-Za-z0-9_-]{1,256}?)(\.fifo)?$/;
 const BATCH_ID = /^[A-Za-z0-9_-]{1,80}$/;
-const USAGE = 'usage: node fake-sns.js PORT [--tls] [--control-port N]\n' +
+const USAGE = 'usage: node fake-sns.js PORT [--tls] [--control-port N] [--parent-pid N]\n' +
     '  with FAKE_SNS_ACCESS_KEY and FAKE_SNS_SECRET_KEY set (FAKE_SNS_SESSION_TOKEN, FAKE_SNS_REGION optional)';
 
 const config = {

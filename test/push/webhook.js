@@ -1,6 +1,6 @@
 // A local webhook receiver for pgmsg's push tests.
 //
-// usage: node webhook.js PORT [--tls] [--control-port N]
+// usage: node webhook.js PORT [--tls] [--control-port N] [--parent-pid N]
 // environment: WEBHOOK_SECRET (optional): a Standard Webhooks secret,
 //              "whsec_" and base64, that every path's requests must be signed with
 //
@@ -17,7 +17,7 @@
 const { Webhook } = require('standardwebhooks');
 const { Fake, log, sleep } = require('./common');
 
-const USAGE = 'usage: node webhook.js PORT [--tls] [--control-port N]\n' +
+const USAGE = 'usage: node webhook.js PORT [--tls] [--control-port N] [--parent-pid N]\n' +
     '  with WEBHOOK_SECRET=whsec_... to check Standard Webhooks signatures';
 
 let defaultSecret = process.env.WEBHOOK_SECRET || null;
