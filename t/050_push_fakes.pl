@@ -180,6 +180,11 @@ $res = sns($sns, batch($arn, [ 'x', 'never' ]), region => 'eu-west-1');
 sns_error_is($res, 403, 'SignatureDoesNotMatch', 'credential scoped to another region');
 $res = sns($sns, batch($arn, [ 'x', 'never' ]), service => 'sqs');
 sns_error_is($res, 403, 'SignatureDoesNotMatch', 'credential scoped to another service');
+# curl signs a header removed with "Name:", which it then does not send.
+$res = sns($sns, batch($arn, [ 'x', 'never' ]), headers => [ 'Expect:' ]);
+sns_error_is($res, 400, 'IncompleteSignature', 'signed header missing from the request');
+like(xtext(t::PushFake::parse_xml($res->{body}), 'Error', 'Message'), qr/^'expect' is named as a SignedHeader/,
+	'the missing header is named');
 $res = curl('--data-binary', 'Action=Publish&Version=2010-03-31', $sns->url . '/');
 sns_error_is($res, 403, 'MissingAuthenticationToken', 'unsigned request');
 $res = sns($sns, batch($arn, [ 'x', 'never' ]), headers => [ 'X-Amz-Security-Token: unexpected' ]);
@@ -205,8 +210,8 @@ sns_error_is($res, 403, 'SignatureDoesNotMatch', 'body changed after signing');
 $got = $sns->received;
 is_deeply([ map { $_->{message} } @{ $got->{entries} } ], [ "hello & <world> \x{e9}", 'second', 'original', 'original' ],
 	'no entry recorded from a refused request');
-is($got->{counts}{bad_signature}, 4, 'bad signatures counted');
-is_deeply([ map { $_->{signature_verified} ? 1 : 0 } @{ $got->{requests} } ], [ 1, (0) x 6, 1, 1, 0 ],
+is($got->{counts}{bad_signature}, 5, 'bad signatures counted');
+is_deeply([ map { $_->{signature_verified} ? 1 : 0 } @{ $got->{requests} } ], [ 1, (0) x 7, 1, 1, 0 ],
 	'requests recorded with their verdicts');
 
 ############################################################################

@@ -186,11 +186,14 @@ async function verify(req, url, body) {
     }
 
     // Re-sign what was received, with the headers the client says it signed.
+    // A signed header must be there: AWS refuses a SignedHeaders entry the
+    // request lacks, as curl 7.88 makes of a header removed with "Name:".
     const headers = {};
     for (const name of signedHeaders) {
         const v = rawHeader(req, name);
         if (v === undefined) {
-            return new SnsError(403, 'SignatureDoesNotMatch', `Signed header '${name}' is missing from the request.`, 'bad_signature');
+            return new SnsError(400, 'IncompleteSignature',
+                `'${name}' is named as a SignedHeader, but it does not exist in the HTTP request.`, 'bad_signature');
         }
         headers[name] = v;
     }
