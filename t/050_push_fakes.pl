@@ -317,7 +317,22 @@ is_deeply([ map { "$_->{Id} $_->{Code} $_->{SenderFault}" } @{ members($doc, 'Fa
 	[ 'e2 InvalidParameter true', 'e4 InvalidParameter true' ], 'partial every 2: every second entry fails, the sender\'s fault');
 $got = $sns->received;
 is(scalar @{ $got->{failed} }, 3, 'failed entries recorded apart');
-is_deeply([ map { $_->{message} } @{ $got->{entries} } ], [ 'x', 'fine', 'fine too', 'm1', 'm3' ],
+is_deeply([ map { "$_->{id} $_->{code} " . ($_->{sender_fault} ? 1 : 0) } @{ $got->{failed} } ],
+	[ 'b InternalError 0', 'e2 InvalidParameter 1', 'e4 InvalidParameter 1' ], 'failed entries recorded with their code and fault');
+$sns->set_mode(mode => 'partial', marker => 'bad', times => 2, code => 'KMSThrottling', message => 'slow down');
+$res = sns($sns, batch($arn, [ 'a', 'bad 1' ], [ 'b', 'bad 2' ], [ 'c', 'bad 3' ]));
+$doc = xml_ok($res, 'PublishBatchResponse', 'partial twice');
+is_deeply([ map { "$_->{Id} $_->{Code} $_->{Message}" } @{ members($doc, 'Failed') } ],
+	[ 'a KMSThrottling slow down', 'b KMSThrottling slow down' ], 'partial with times fails that many entries, with the code given');
+is_deeply([ map { $_->{Id} } @{ members($doc, 'Successful') } ], ['c'], 'and accepts the rest');
+$sns->set_mode(mode => 'partial', marker => 'bad', sender_fault => 1);
+$res = sns($sns, [ Action => 'Publish', Version => '2010-03-31', TopicArn => $arn, Message => 'bad one' ]);
+sns_error_is($res, 400, 'InvalidParameter', 'partial fails a marked Publish as a whole');
+$sns->set_mode(mode => 'partial', marker => 'bad');
+$res = sns($sns, [ Action => 'Publish', Version => '2010-03-31', TopicArn => $arn, Message => 'bad one' ]);
+sns_error_is($res, 500, 'InternalError', 'as the service\'s fault');
+$got = $sns->received;
+is_deeply([ map { $_->{message} } @{ $got->{entries} } ], [ 'x', 'fine', 'fine too', 'm1', 'm3', 'bad 3' ],
 	'accepted entries recorded, partial batches\' too');
 
 # One topic hangs while another is served; the hung request is answered
@@ -357,6 +372,12 @@ is_deeply($sns->summary, { entries => 3, failed => 0, requests => 5, hung => 0,
 
 my $err = eval { $sns->set_mode(mode => 'sideways'); 1 } ? '' : $@;
 like($err, qr/400 .*unknown mode ..sideways/, 'unknown mode refused by the control API');
+$err = eval { $sns->set_mode(mode => 'throttle', retryafter => 1); 1 } ? '' : $@;
+like($err, qr/400 .*unknown mode parameter ..retryafter/, 'misspelt mode parameter refused');
+$err = eval { $sns->set_mode(mode => 'status', status => 99); 1 } ? '' : $@;
+like($err, qr/400 .*unknown mode ..status/, 'mode of the webhook receiver only refused');
+$err = eval { $sns->set_mode(mode => 'throttle', status => 99); 1 } ? '' : $@;
+like($err, qr/400 .*HTTP status from 200 to 599/, 'status out of range refused');
 $err = eval { $sns->set_mode(mode => 'refuse', topic => $arn); 1 } ? '' : $@;
 like($err, qr/400 .*takes no ..topic/, 'refuse is for the whole port only');
 
@@ -444,6 +465,11 @@ $res = curl('-L', '--data-binary', 'x', $hook->url . '/moved');
 is($res->{status}, 200, 'a redirect followed lands on the receiver');
 is($hook->requests->[-1]{path}, '/redirected/moved', 'the follow-up request is recorded under /redirected');
 $hook->reset;
+$hook->set_mode(mode => 'status', status => 503, retry_after => 30, times => 1, path => '/flaky');
+$r = post('/flaky', 'x');
+is($r->{status}, 503, 'status once');
+is($r->{headers}{'retry-after'}, '30', 'with the Retry-After given');
+is(post('/flaky', 'x')->{status}, 200, 'then back to ok');
 $hook->set_mode(mode => 'status', status => 503);
 is(post('/anything', 'x')->{status}, 503, 'default mode applies to every path');
 $hook->set_mode(mode => 'ok');
@@ -461,7 +487,7 @@ is($hung->{out}, '200', 'held webhook request answered once released');
 $hook->set_mode(mode => 'down', path => '/drop');
 is(curl('--data-binary', 'x', $hook->url . '/drop')->{rc}, 52, 'down: connection dropped');
 my %counts = %{ $hook->counts };
-is_deeply(\%counts, { ok => 2, status => 1, hang => 1, down => 1 }, 'outcomes counted since the reset');
+is_deeply(\%counts, { ok => 3, status => 2, hang => 1, down => 1 }, 'outcomes counted since the reset');
 $hook->stop;
 
 # TLS receiver.

@@ -125,8 +125,9 @@ function sendJson(res, status, obj) {
 // many requests (or failed entries, for partial) and then lapse, so a test can
 // say "throttle twice, then accept".
 class Modes {
-    constructor(known) {
+    constructor(known, params) {
         this.known = known;
+        this.params = ['mode', 'latency_ms', 'times', 'retry_after', 'status', ...params];
         this.reset();
     }
 
@@ -148,6 +149,20 @@ class Modes {
         }
         if (!this.known.includes(m.mode)) {
             return `unknown mode "${spec.mode}"; known: ${this.known.join(', ')}, latency`;
+        }
+        // A misspelt parameter would otherwise be ignored without a word.
+        for (const k of Object.keys(m)) {
+            if (!this.params.includes(k)) {
+                return `unknown mode parameter "${k}"; known: ${this.params.join(', ')}`;
+            }
+        }
+        if (m.sender_fault !== undefined && typeof m.sender_fault !== 'boolean') {
+            return '"sender_fault" must be true or false';
+        }
+        for (const k of ['marker', 'code', 'message', 'location', 'body']) {
+            if (m[k] !== undefined && typeof m[k] !== 'string') {
+                return `"${k}" must be a string`;
+            }
         }
         for (const k of ['latency_ms', 'times', 'every', 'retry_after']) {
             if (m[k] !== undefined && !(Number.isInteger(m[k]) && m[k] >= 0)) {
@@ -201,12 +216,13 @@ class Modes {
 // A fake: the listeners, the control API around the fake's own handlers and
 // the bookkeeping of hung requests.
 //
-// handlers: {name, usage, modes: [names], keyName: 'topic' | 'path',
-//            handle(req, res, body), state(), reset(), configure(obj) -> err}
+// handlers: {name, usage, modes: [names], modeParams: [the modes' own
+//            parameters], keyName: 'topic' | 'path', handle(req, res, body),
+//            state(), summary(), reset(), configure(obj) -> error or null}
 class Fake {
     constructor(handlers) {
         this.h = handlers;
-        this.modes = new Modes(handlers.modes);
+        this.modes = new Modes(handlers.modes, handlers.modeParams);
         this.counts = {};
         this.requestSeq = 0;
         this.hung = new Set();

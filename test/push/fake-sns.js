@@ -664,6 +664,7 @@ const fake = new Fake({
     name: 'fake-sns',
     usage: USAGE,
     keyName: 'topic',
+    modeParams: ['marker', 'every', 'sender_fault', 'code', 'message'],
     modes: ['ok', 'throttle', 'error500', 'hang', 'partial', 'badcreds', 'forbidden', 'notfound', 'down', 'refuse'],
 
     async handle(req, res, body) {

@@ -106,6 +106,7 @@ const fake = new Fake({
     name: 'webhook',
     usage: USAGE,
     keyName: 'path',
+    modeParams: ['location', 'body'],
     modes: ['ok', 'status', 'throttle', 'redirect', 'hang', 'down', 'refuse'],
 
     async handle(req, res, body) {
