@@ -136,8 +136,8 @@ class Modes {
         this.fallback = { mode: 'ok' };
     }
 
-    // set(spec): spec.key selects the keyed mode (absent: the default);
-    // mode null drops a keyed mode.  Returns an error string or null.
+    // set(key, spec): the mode of key (undefined: the default mode); mode
+    // null drops a key's own mode.  Returns an error string or null.
     set(key, spec) {
         if (spec.mode === null && key !== undefined) {
             this.byKey.delete(key);
@@ -164,9 +164,14 @@ class Modes {
                 return `"${k}" must be a string`;
             }
         }
-        for (const k of ['latency_ms', 'times', 'every', 'retry_after']) {
+        for (const k of ['latency_ms', 'retry_after']) {
             if (m[k] !== undefined && !(Number.isInteger(m[k]) && m[k] >= 0)) {
                 return `"${k}" must be a non-negative integer`;
+            }
+        }
+        for (const k of ['times', 'every']) {
+            if (m[k] !== undefined && !(Number.isInteger(m[k]) && m[k] >= 1)) {
+                return `"${k}" must be a positive integer`;
             }
         }
         if (m.status !== undefined && !(Number.isInteger(m.status) && m.status >= 200 && m.status <= 599)) {
@@ -252,7 +257,7 @@ class Fake {
         } else {
             this.data = http.createServer(onData);
         }
-        this.control = http.createServer((req, res) => this.onControl(req, res));
+        this.control = http.createServer((req, res) => this.guard(res, this.onControl(req, res)));
         for (const s of [this.data, this.control]) {
             const mine = s === this.data ? this.dataSockets : null;
             s.on('connection', (sock) => {
@@ -293,6 +298,9 @@ class Fake {
                 try {
                     process.kill(this.opts.parentPid, 0);
                 } catch (e) {
+                    if (e.code !== 'ESRCH') {
+                        return;
+                    }
                     log(`${this.h.name}: process ${this.opts.parentPid} is gone; exiting`);
                     this.stop();
                 }
@@ -339,20 +347,11 @@ class Fake {
         await listen(this.data, this.port);
     }
 
-    async onData(req, res) {
+    // guard(res, promise): a handler's failure is logged and answered with
+    // 500, never left to end the process as an unhandled rejection.
+    async guard(res, promise) {
         try {
-            if (!this.opts.tls && req.url.startsWith('/_control')) {
-                await this.onControl(req, res);
-                return;
-            }
-            const body = await readBody(req);
-            if (body === null) {
-                this.count('too_large');
-                res.writeHead(413, { Connection: 'close' });
-                res.end();
-                return;
-            }
-            await this.h.handle(req, res, body);
+            await promise;
         } catch (e) {
             log(`${this.h.name}: ${e.stack || e}`);
             if (!res.headersSent) {
@@ -362,18 +361,30 @@ class Fake {
         }
     }
 
-    // hang(req, res, key, onRelease): keep the request open without an answer
-    // until the mode for key stops being "hang" (then onRelease answers it as
-    // the new mode says) or the client closes the connection.
+    onData(req, res) {
+        if (!this.opts.tls && req.url.startsWith('/_control')) {
+            return this.guard(res, this.onControl(req, res));
+        }
+        return this.guard(res, (async () => {
+            const body = await readBody(req);
+            if (body === null) {
+                this.count('too_large');
+                res.writeHead(413, { Connection: 'close' });
+                res.end();
+                return;
+            }
+            await this.h.handle(req, res, body);
+        })());
+    }
+
+    // hang(req, res, onRelease): keep the request open without an answer
+    // until the modes change (then onRelease answers it as they now say,
+    // which may be to hang again) or the client closes the connection.
     hang(req, res, onRelease) {
         return new Promise((resolve) => {
-            const h = { release: async () => {
+            const h = { release: () => {
                 this.hung.delete(h);
-                try {
-                    await onRelease();
-                } finally {
-                    resolve();
-                }
+                this.guard(res, onRelease()).then(resolve);
             } };
             this.hung.add(h);
             res.on('close', () => {

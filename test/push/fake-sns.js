@@ -578,8 +578,8 @@ async function respond(ctx) {
         if (rec.outcome !== 'hang') {
             rec.outcome = 'hang';
             fake.count('hang');
+            fake.modes.use(m);
         }
-        fake.modes.use(m);
         await fake.hang(ctx.req, res, () => respond(ctx));
         return;
     }
