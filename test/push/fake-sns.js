@@ -44,7 +44,6 @@ const config = {
 let entries = [];
 let failed = [];
 let requests = [];
-let entrySeq = 0;
 // FIFO state per topic ARN: the last sequence number and recent dedup ids.
 let fifo = new Map();
 
@@ -431,14 +430,15 @@ function accept(ctx, topic, msg, batchId) {
     return rec;
 }
 
-// Whether partial mode m fails this entry; counts every entry it looks at.
+// Whether partial mode m fails this entry; "every" counts the entries the
+// mode has seen since it was set.
 function partialFails(m, msg) {
-    entrySeq += 1;
     if (m.mode !== 'partial' || (m.times !== undefined && m.times <= 0)) {
         return false;
     }
     if (m.every) {
-        return entrySeq % m.every === 0;
+        m.seen = (m.seen || 0) + 1;
+        return m.seen % m.every === 0;
     }
     return msg.message.includes(m.marker || 'FAIL');
 }
@@ -723,7 +723,6 @@ const fake = new Fake({
         entries = [];
         failed = [];
         requests = [];
-        entrySeq = 0;
         fifo = new Map();
     },
 
