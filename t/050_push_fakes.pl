@@ -315,10 +315,24 @@ $res = sns($sns, batch($arn, map { [ "e$_", "m$_" ] } 1 .. 4));
 $doc = xml_ok($res, 'PublishBatchResponse', 'partial every 2');
 is_deeply([ map { "$_->{Id} $_->{Code} $_->{SenderFault}" } @{ members($doc, 'Failed') } ],
 	[ 'e2 InvalidParameter true', 'e4 InvalidParameter true' ], 'partial every 2: every second entry fails, the sender\'s fault');
+# The other layout of the same answer.
+$sns->configure(xml_compact => 1, xml_failed_first => 1);
+$sns->set_mode(mode => 'partial', marker => 'FAILME');
+$res = sns($sns, batch($arn, [ 'a', 'fine' ], [ 'b', 'FAILME' ]));
+unlike($res->{body}, qr/>\s+</, 'compact: no whitespace between elements');
+$doc = xml_ok($res, 'PublishBatchResponse', 'compact');
+is_deeply([ map { $_->{name} } @{ t::PushFake::xml_child($doc, 'PublishBatchResult')->{children} } ],
+	[ 'Failed', 'Successful' ], 'Failed first');
+is_deeply([ map { "$_->{Id} $_->{Code}" } @{ members($doc, 'Failed') } ], [ 'b InternalError' ], 'compact: failed entry');
+is_deeply([ map { $_->{Id} } @{ members($doc, 'Successful') } ], ['a'], 'compact: successful entry');
+$sns->configure(xml_compact => 0, xml_failed_first => 0);
+$sns->set_mode(mode => 'partial', every => 2, sender_fault => 1);
+
 $got = $sns->received;
-is(scalar @{ $got->{failed} }, 3, 'failed entries recorded apart');
+is(scalar @{ $got->{failed} }, 4, 'failed entries recorded apart');
 is_deeply([ map { "$_->{id} $_->{code} " . ($_->{sender_fault} ? 1 : 0) } @{ $got->{failed} } ],
-	[ 'b InternalError 0', 'e2 InvalidParameter 1', 'e4 InvalidParameter 1' ], 'failed entries recorded with their code and fault');
+	[ 'b InternalError 0', 'e2 InvalidParameter 1', 'e4 InvalidParameter 1', 'b InternalError 0' ],
+	'failed entries recorded with their code and fault');
 $sns->set_mode(mode => 'partial', marker => 'bad', times => 2, code => 'KMSThrottling', message => 'slow down');
 $res = sns($sns, batch($arn, [ 'a', 'bad 1' ], [ 'b', 'bad 2' ], [ 'c', 'bad 3' ]));
 $doc = xml_ok($res, 'PublishBatchResponse', 'partial twice');
@@ -332,7 +346,7 @@ $sns->set_mode(mode => 'partial', marker => 'bad');
 $res = sns($sns, [ Action => 'Publish', Version => '2010-03-31', TopicArn => $arn, Message => 'bad one' ]);
 sns_error_is($res, 500, 'InternalError', 'as the service\'s fault');
 $got = $sns->received;
-is_deeply([ map { $_->{message} } @{ $got->{entries} } ], [ 'x', 'fine', 'fine too', 'm1', 'm3', 'bad 3' ],
+is_deeply([ map { $_->{message} } @{ $got->{entries} } ], [ 'x', 'fine', 'fine too', 'm1', 'm3', 'fine', 'bad 3' ],
 	'accepted entries recorded, partial batches\' too');
 
 # One topic hangs while another is served; the hung request is answered

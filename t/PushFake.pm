@@ -187,6 +187,12 @@ sub clear_mode
 sub configure
 {
 	my ($self, %settings) = @_;
+	for my $k (qw(xml_compact xml_failed_first))
+	{
+		$settings{$k} = $settings{$k} ? JSON::PP::true : JSON::PP::false
+		  if exists $settings{$k};
+	}
+	$settings{clock_offset_s} += 0 if defined $settings{clock_offset_s};
 	return $self->control('POST', '/config', \%settings);
 }
 

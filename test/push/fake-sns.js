@@ -39,6 +39,10 @@ const config = {
     contentBasedDedup: [],
     // Seconds added to the fake's clock, to test the freshness check.
     clockOffsetS: 0,
+    // The answers' layout, which a client's parser must not depend on: no
+    // whitespace between elements, Failed before Successful.
+    xmlCompact: false,
+    xmlFailedFirst: false,
 };
 
 let entries = [];
@@ -69,7 +73,9 @@ function invalid(code, message) {
 }
 
 function sendXml(res, status, xml, extraHeaders) {
-    const body = '<?xml version="1.0"?>\n' + xml + '\n';
+    // Text never holds a raw "<" (xmlEscape), so this only touches layout.
+    const body = config.xmlCompact ? '<?xml version="1.0"?>' + xml.replace(/>\s+</g, '><') :
+        '<?xml version="1.0"?>\n' + xml + '\n';
     res.writeHead(status, {
         'Content-Type': 'text/xml',
         'Content-Length': Buffer.byteLength(body),
@@ -526,12 +532,13 @@ function publishBatch(ctx, m) {
         `        <Code>${xmlEscape(f.code)}</Code>\n` +
         `        <Message>${xmlEscape(f.message)}</Message>\n` +
         `        <SenderFault>${f.sender_fault}</SenderFault>\n`);
+    const succList = succXml ? `    <Successful>\n${succXml}    </Successful>\n` : '    <Successful/>\n';
+    const failList = failXml ? `    <Failed>\n${failXml}    </Failed>\n` : '    <Failed/>\n';
     return {
         outcome: bad.length ? 'partial' : 'ok',
         xml: `<PublishBatchResponse xmlns="${XMLNS}">\n` +
             '  <PublishBatchResult>\n' +
-            (succXml ? `    <Successful>\n${succXml}    </Successful>\n` : '    <Successful/>\n') +
-            (failXml ? `    <Failed>\n${failXml}    </Failed>\n` : '    <Failed/>\n') +
+            (config.xmlFailedFirst ? failList + succList : succList + failList) +
             '  </PublishBatchResult>\n' +
             '  <ResponseMetadata>\n' +
             `    <RequestId>${ctx.requestId}</RequestId>\n` +
@@ -727,7 +734,8 @@ const fake = new Fake({
     },
 
     configure(body) {
-        const known = ['access_key', 'secret_key', 'session_token', 'region', 'content_based_deduplication', 'clock_offset_s'];
+        const known = ['access_key', 'secret_key', 'session_token', 'region', 'content_based_deduplication',
+            'clock_offset_s', 'xml_compact', 'xml_failed_first'];
         for (const k of Object.keys(body)) {
             if (!known.includes(k)) {
                 return `unknown setting "${k}"; known: ${known.join(', ')}`;
@@ -749,7 +757,14 @@ const fake = new Fake({
         if (body.clock_offset_s !== undefined && !Number.isInteger(body.clock_offset_s)) {
             return '"clock_offset_s" must be an integer';
         }
+        for (const k of ['xml_compact', 'xml_failed_first']) {
+            if (body[k] !== undefined && typeof body[k] !== 'boolean') {
+                return `"${k}" must be true or false`;
+            }
+        }
         if (body.clock_offset_s !== undefined) config.clockOffsetS = body.clock_offset_s;
+        if (body.xml_compact !== undefined) config.xmlCompact = body.xml_compact;
+        if (body.xml_failed_first !== undefined) config.xmlFailedFirst = body.xml_failed_first;
         if (body.access_key !== undefined) config.accessKey = body.access_key;
         if (body.secret_key !== undefined) config.secretKey = body.secret_key;
         if (body.session_token !== undefined) config.sessionToken = body.session_token || null;
