@@ -71,7 +71,7 @@ build_and_install() {
     local jobs
     jobs=$(nproc 2>/dev/null || echo 2)
     say "building pgmsg in $1"
-    make -C "$1" -s -j"$jobs" PG_CONFIG="$PG_CONFIG"
+    make -C "$1" -s -j"$jobs" PG_CONFIG="$PG_CONFIG" WERROR=1
     say "installing pgmsg into $("$PG_CONFIG" --pkglibdir)"
     make -C "$1" -s PG_CONFIG="$PG_CONFIG" install
 }
