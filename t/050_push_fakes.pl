@@ -395,6 +395,24 @@ like($err, qr/400 .*HTTP status from 200 to 599/, 'status out of range refused')
 $err = eval { $sns->set_mode(mode => 'refuse', topic => $arn); 1 } ? '' : $@;
 like($err, qr/400 .*takes no ..topic/, 'refuse is for the whole port only');
 
+$err = eval { $sns->configure(secret => 'x'); 1 } ? '' : $@;
+like($err, qr/400 .*unknown setting ..secret/, 'unknown setting refused');
+$err = eval { $sns->control('GET', '/nowhere'); 1 } ? '' : $@;
+like($err, qr/404 .*no control route/, 'unknown control route');
+is($sns->wait_for(sub { 0 }, 0.3), undef, 'wait_for gives up after its timeout');
+
+# Resetting the modes lets hung requests go and listens again.
+$sns->set_mode(mode => 'hang', topic => $arn2);
+$hung = { out => '' };
+$hung->{h} = IPC::Run::start([ 'curl', '-sS', '--max-time', '120', '-o', '/dev/null', '-w', '%{http_code}',
+		sns_args($sns, batch($arn2, [ 'h', 'held again' ])) ], '>', \$hung->{out}, '2>', \$hung_err);
+ok($sns->wait_for(sub { $_[0]{hung} == 1 }), 'held');
+$sns->set_mode(mode => 'refuse');
+$hung->{h}->finish;
+is($hung->{out}, '000', 'a held request is dropped when the port stops listening');
+$sns->reset(modes => 1);
+is(sns($sns, batch($arn2, [ 'a', 'after reset' ]))->{status}, 200, 'reset of the modes listens again and accepts');
+
 $sns->reset;
 is_deeply($sns->received->{entries}, [], 'reset clears the records');
 is($sns->stop, 0, 'fake SNS exits cleanly on SIGTERM');
@@ -458,6 +476,16 @@ is($r->{status}, 401, 'stale timestamp refused');
 $r = $http->request('POST', $hook->url . '/a', { content => 'unsigned' });
 is($r->{status}, 401, 'unsigned request refused');
 is_deeply([ map { $_->{signature}{valid} ? 1 : 0 } @{ $hook->requests } ], [ 1, 0, 0, 0 ], 'verdicts recorded');
+like($hook->requests->[1]{signature}{error}, qr/signature/i, 'with the reason');
+
+# A secret of one path's own.
+my $secret_b = 'whsec_' . encode_base64('another secret of 24 byte', '');
+$hook->configure(path => '/b', secret => $secret_b);
+is(post('/b', 'x', secret => $secret_b)->{status}, 200, 'path with its own secret: signed with it');
+is(post('/b', 'x')->{status}, 401, 'path with its own secret: the default one fails');
+is(post('/a', 'x')->{status}, 200, 'other paths keep the default secret');
+$err = eval { $hook->configure(secret => 'whsec_'); 1 } ? '' : $@;
+like($err, qr/400 .*invalid secret/, 'empty secret refused');
 
 # Per-path modes.
 $hook->configure(secret => undef);
