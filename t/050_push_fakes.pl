@@ -543,10 +543,11 @@ $thook->stop;
 # that starts it and exits at once.
 my $orphan = '';
 IPC::Run::run([ $^X, '-e', q{
+	my $parent = $$;
 	my $pid = fork // die "fork: $!";
 	if (!$pid) {
 		open(STDOUT, '>', '/dev/null');
-		exec('node', 'test/push/webhook.js', '0', '--parent-pid', getppid()) or die "exec: $!";
+		exec('node', 'test/push/webhook.js', '0', '--parent-pid', $parent) or die "exec: $!";
 	}
 	print "$pid\n";
 } ], '>', \$orphan);
