@@ -46,9 +46,9 @@ ensure_packages() {
     [ -x "$PG_CONFIG" ] || die "$PG_CONFIG missing after installing packages"
 }
 
-# Node.js and npm for the Node examples: Debian's, unless a node with npm is
-# already installed (NodeSource's nodejs package carries its own npm and
-# conflicts with Debian's).
+# Node.js and npm, for the Node examples and the push tests' fake endpoints:
+# Debian's, unless a node with npm is already installed (NodeSource's nodejs
+# package carries its own npm and conflicts with Debian's).
 ensure_node() {
     command -v node >/dev/null && command -v npm >/dev/null && return 0
     say "installing Debian packages: nodejs npm"

@@ -54,12 +54,16 @@ tar -C "$REPO_ROOT" --anchored \
     --exclude='./tmp_check*' --exclude=./log \
     --exclude=./regression.diffs --exclude=./regression.out \
     --no-anchored --exclude='*.o' --exclude='*.so' --exclude='*.bc' \
+    --exclude=node_modules \
     -cf - . | tar -C "$SRC_DIR" -xf -
-# The Node examples' dependencies, exactly as package-lock.json pins them,
-# from the npm registry (t/040_examples.pl runs the examples).
+# The node packages of the Node examples (t/040_examples.pl) and of the push
+# tests' fake endpoints (test/push), exactly as their package-lock.json files
+# pin them, from the npm registry.
 ensure_node
-say "installing the Node examples' dependencies (npm ci)"
-(cd "$SRC_DIR/examples/node" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+for dir in examples/node test/push; do
+    say "installing node packages in $dir (npm ci)"
+    (cd "$SRC_DIR/$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+done
 make_private_postgres "$RUN_DIR/pg"
 build_and_install "$SRC_DIR"
 mkdir -p "$RUN_DIR/tmp"
