@@ -19,6 +19,9 @@
  *	DELETING	a transaction in progress has deleted the row.  Commit drops
  *				the lease; abort puts it back in the heap, still held.
  *
+ * Every lease's receive count is also kept where a crash does not lose it
+ * (inflight.c); lease_set_receive_count changes both.
+ *
  * A queue's leases keep TIDs into its table's current relfilenode, which
  * the queue slot records; a rewrite of the table drops them all
  * (lease_check_table).
@@ -159,6 +162,8 @@ lease_insert(const LeaseKey *key)
 		return NULL;
 	}
 	lease->group_hash = 0;
+	lease->receive_count = 0;
+	inflight_attach(lease);
 	return lease;
 }
 
@@ -324,6 +329,7 @@ lease_remove(QueueShared *qs, Lease *lease)
 		pairingheap_remove(&qs->redelivery, &lease->node);
 	if (lease->group_hash != 0)
 		group_detach(lease);
+	inflight_detach(lease);
 	qs->nleases--;
 
 	plock = partition_lock_for(&key, &hashcode);
@@ -331,6 +337,17 @@ lease_remove(QueueShared *qs, Lease *lease)
 	hash_search_with_hash_value(lease_hash, &key, hashcode, HASH_REMOVE, NULL);
 	LWLockRelease(plock);
 	pg_atomic_fetch_sub_u64(&pgmsg_shared->nleases, 1);
+}
+
+/*
+ * Set a lease's receive count, in the lease and in its record of the
+ * in-flight file (inflight.c).  Caller holds the queue lock.
+ */
+void
+lease_set_receive_count(Lease *lease, int32 receive_count)
+{
+	lease->receive_count = receive_count;
+	inflight_set_count(lease);
 }
 
 /*
@@ -440,6 +457,7 @@ lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id, int64 max_msg_id)
 			if (lease->group_hash != 0)
 				dlist_delete(&lease->group_node);
 		}
+		inflight_detach(lease);
 		/* removing the entry just returned is allowed during a walk */
 		hash_search(lease_hash, &lease->key, HASH_REMOVE, NULL);
 		nremoved++;

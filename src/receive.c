@@ -111,7 +111,7 @@ retake(TakeState *ts, Lease *lease)
 	lease->state = LEASE_RECEIVING;
 	lease->nonce = ts->nonces[ts->n];
 	lease->expires_at = ts->expires_at;
-	lease->receive_count++;
+	lease_set_receive_count(lease, lease->receive_count + 1);
 	if (lease->first_received_at == 0)
 		lease->first_received_at = ts->now;
 	xact_track_receive(ts->qs, &undo);
@@ -126,7 +126,10 @@ retake(TakeState *ts, Lease *lease)
 
 /*
  * Take a lease on a message handed out for the first time since the
- * server started.
+ * server started.  Its receive count goes on from the table's, or from
+ * the count it was handed out with when the server last stopped, if that
+ * is greater (inflight.c); a count of 2 or more is then written to the
+ * table (deliver).
  */
 static void
 take_fresh(TakeState *ts, const LeaseKey *key, const FreshMessage *m,
@@ -135,13 +138,14 @@ take_fresh(TakeState *ts, const LeaseKey *key, const FreshMessage *m,
 	Lease	   *lease = lease_insert(key);
 	LeaseUndo	undo;
 	Taken	   *t = &ts->taken[ts->n];
+	int32		crash_floor = inflight_floor(key);
 
 	Assert(lease != NULL);		/* the caller found none under the lock */
 
 	lease->state = LEASE_RECEIVING;
 	lease->nonce = ts->nonces[ts->n];
 	lease->expires_at = ts->expires_at;
-	lease->receive_count = m->receive_count + 1;
+	lease_set_receive_count(lease, Max(m->receive_count, crash_floor) + 1);
 	lease->first_received_at = m->has_first ? m->first_received_at : ts->now;
 	lease->tid = m->tid;
 	if (group != NULL)
@@ -156,6 +160,7 @@ take_fresh(TakeState *ts, const LeaseKey *key, const FreshMessage *m,
 	undo.prev_receive_count = m->receive_count;
 	undo.prev_tid = m->tid;
 	undo.visible_at = m->visible_at;
+	undo.crash_floor = crash_floor > m->receive_count;
 	xact_track_receive(ts->qs, &undo);
 
 	t->msg_id = m->msg_id;

@@ -30,7 +30,8 @@
  * A stale cached pointer is therefore always detected.
  *
  * Nothing here survives a restart: after a crash or shutdown every slot is
- * rebuilt on first use from the durable tables (at-least-once delivery).
+ * rebuilt on first use from the durable tables (at-least-once delivery),
+ * with the receive counts kept by inflight.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -68,9 +69,10 @@ pgmsg_shmem_request(void)
 {
 	RequestAddinShmemSpace(queue_array_size());
 	RequestAddinShmemSpace(lease_shmem_size());
+	RequestAddinShmemSpace(inflight_shmem_size());
 	RequestAddinShmemSpace(launcher_shmem_size());
-	/* directory lock, one lock per queue slot, lease map partitions */
-	RequestNamedLWLockTranche(PGMSG_TRANCHE, 1 + pgmsg_max_queues + LEASE_PARTITIONS);
+	/* directory lock, one per queue slot, lease map partitions, floors */
+	RequestNamedLWLockTranche(PGMSG_TRANCHE, 1 + pgmsg_max_queues + LEASE_PARTITIONS + 1);
 }
 
 /*
@@ -116,6 +118,7 @@ pgmsg_shmem_startup(void)
 			pg_atomic_init_u64(&((pg_atomic_uint64 *) pgmsg_publisher_bounds(&pgmsg_shared->queues[0]))[i], 0);
 	}
 	lease_shmem_init();
+	inflight_shmem_startup();
 	launcher_shmem_init();
 }
 
@@ -128,6 +131,17 @@ pgmsg_partition_lock(int partition)
 	LWLockPadded *locks = GetNamedLWLockTranche(PGMSG_TRANCHE);
 
 	return &locks[1 + pgmsg_shared->max_queues + partition].lock;
+}
+
+/*
+ * The LWLock of the crash floors (inflight.c) comes last.
+ */
+LWLock *
+pgmsg_inflight_lock(void)
+{
+	LWLockPadded *locks = GetNamedLWLockTranche(PGMSG_TRANCHE);
+
+	return &locks[1 + pgmsg_shared->max_queues + LEASE_PARTITIONS].lock;
 }
 
 /*
@@ -233,10 +247,11 @@ pgmsg_queue_shared(int32 queue_id, bool create)
 }
 
 /*
- * The greatest queue id of the current database that has a slot, or 0.
- * create_queue hands out ids above it, so a queue never inherits the slot
- * of an older queue (one of an extension dropped and created again in the
- * same transaction, whose slots go away only when that commits).
+ * The greatest queue id of the current database that has a slot or a
+ * crash floor (inflight.c), or 0.  create_queue hands out ids above it, so
+ * a queue never inherits the slot or the floors of an older queue (one of
+ * an extension dropped and created again in the same transaction, whose
+ * slots go away only when that commits).
  */
 int32
 pgmsg_max_slot_queue_id(void)
@@ -251,13 +266,15 @@ pgmsg_max_slot_queue_id(void)
 		if (qs->in_use && qs->dbid == MyDatabaseId && qs->queue_id > result)
 			result = qs->queue_id;
 	}
+	result = Max(result, inflight_max_queue_id(MyDatabaseId));
 	LWLockRelease(pgmsg_shared->directory_lock);
 	return result;
 }
 
 /*
  * Give back the slots of database "dbid" whose queue ids lie in
- * [first_id, last_id], with every lease of those queues: once the drop of a
+ * [first_id, last_id], with every lease and crash floor of those queues:
+ * once the drop of a
  * queue, of the extension or of the database has committed, or once the
  * creation of a queue has rolled back.  Called from transaction callbacks,
  * so it only takes LWLocks: the directory lock, then each slot's queue lock
@@ -282,5 +299,6 @@ pgmsg_release_slots(Oid dbid, int32 first_id, int32 last_id)
 		qs->queue_id = 0;
 		qs->dbid = InvalidOid;
 	}
+	inflight_forget_floors(dbid, first_id, last_id, PG_INT64_MAX);
 	LWLockRelease(pgmsg_shared->directory_lock);
 }
