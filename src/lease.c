@@ -38,10 +38,17 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "access/tableam.h"
 #include "common/hashfn.h"
+#include "executor/tuptable.h"
 #include "storage/shmem.h"
+#include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "pgmsg.h"
 
@@ -249,7 +256,8 @@ group_detach(Lease *lease)
  * sent earlier to the same group, so a group's send order is its key order
  * even when the queue's delay shrinks, while other groups are not held
  * back.  A group whose last message is still delayed keeps an entry for
- * that (without leases) until the message is received.  Caller holds the
+ * that (without leases) until the message is received; after a restart
+ * group_load_delayed rebuilds those entries first.  Caller holds the
  * queue lock.
  */
 TimestampTz
@@ -262,6 +270,55 @@ group_order_key(const GroupKey *key, TimestampTz msg_key, TimestampTz now)
 	if (msg_key > now)
 		group_enter(key)->last_key = msg_key;
 	return msg_key;
+}
+
+/*
+ * Give the groups of a FIFO queue back the keys of their delayed messages,
+ * which group_order_key needs and which shared memory lost at the last
+ * restart: without them a message sent now could get a key before that of
+ * a message sent earlier to its group, after the queue's delay was lowered
+ * or with keys from a clock that ran ahead of the wall clock before the
+ * restart.  Runs once per queue slot, before the slot's first FIFO key;
+ * the caller holds the queue lock and has the table and its index open.
+ * Every row there is committed or will never be: keys assigned since the
+ * slot was set up come after this.
+ */
+void
+group_load_delayed(QueueShared *qs, Relation rel, Relation index, TimestampTz now)
+{
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	ScanKeyData keys[1];
+	IndexScanDesc scan;
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+
+	ScanKeyInit(&keys[0], 1, BTGreaterStrategyNumber, F_TIMESTAMPTZ_GT,
+				TimestampTzGetDatum(now));
+	scan = index_beginscan(rel, index, snapshot, 1, 0);
+	index_rescan(scan, keys, 1, NULL, 0);
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		TimestampTz visible_at;
+		Datum		group_id;
+		text	   *gtext;
+		GroupKey	gkey;
+		GroupEntry *group;
+
+		visible_at = DatumGetTimestampTz(slot_getattr(slot, Anum_q_visible_at, &isnull));
+		group_id = slot_getattr(slot, Anum_q_group_id, &isnull);
+		if (isnull)
+			continue;
+		gtext = DatumGetTextPP(group_id);
+		gkey.dbid = qs->dbid;
+		gkey.queue_id = qs->queue_id;
+		gkey.group_hash = group_hash_text(VARDATA_ANY(gtext), VARSIZE_ANY_EXHDR(gtext));
+		group = group_enter(&gkey);
+		if (visible_at > group->last_key)
+			group->last_key = visible_at;
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snapshot);
 }
 
 /*

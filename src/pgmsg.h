@@ -99,6 +99,7 @@ typedef struct QueueShared
 	pairingheap redelivery;		/* held leases, by expiry */
 	int64		nleases;
 	Oid			relfile;		/* relfilenode the leases' TIDs point into */
+	bool		groups_loaded;	/* group_load_delayed has run */
 
 	/* protected by lock: see cursor.c */
 	int			nahead;			/* read-ahead entries stored ... */
@@ -249,6 +250,8 @@ extern void group_attach(Lease *lease, const GroupKey *key);
 extern bool group_busy(GroupEntry *group, TimestampTz now);
 extern TimestampTz group_order_key(const GroupKey *key, TimestampTz msg_key,
 								   TimestampTz now);
+extern void group_load_delayed(QueueShared *qs, Relation rel, Relation index,
+							   TimestampTz now);
 extern void group_forget_if_idle(GroupEntry *group, TimestampTz now);
 extern uint64 group_hash_text(const char *group_id, int len);
 

@@ -229,6 +229,7 @@ pgmsg_queue_shared(int32 queue_id, bool create)
 		result->nleases = 0;
 		lease_heap_init(result);
 		result->relfile = InvalidOid;
+		result->groups_loaded = false;
 		cursor_ahead_clear(result);
 		result->dbid = MyDatabaseId;
 		result->queue_id = queue_id;
