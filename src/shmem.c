@@ -177,12 +177,21 @@ pgmsg_publisher_bounds(QueueShared *qs)
  * "create" is true and there is none.  A new slot starts with its cursor
  * before every key, so the first receive after a restart scans the queue
  * from its start once.
+ *
+ * Returns NULL, with create, if the queue has been dropped: a caller may
+ * have looked the queue up before a drop committed.  A slot set up after
+ * the drop's commit released the queue's slots would never be released, so
+ * a new slot is checked against the catalog afterwards, with a snapshot
+ * taken then, and given back if the queue is gone.  The drop's commit is
+ * visible before it releases the slots, so either that release comes after
+ * the slot was set up and frees it, or the check sees the drop.
  */
 QueueShared *
 pgmsg_queue_shared(int32 queue_id, bool create)
 {
 	QueueShared *free_slot = NULL;
 	QueueShared *result = NULL;
+	bool		created = false;
 
 	LWLockAcquire(pgmsg_shared->directory_lock, LW_SHARED);
 	for (int i = 0; i < pgmsg_shared->max_queues; i++)
@@ -234,8 +243,15 @@ pgmsg_queue_shared(int32 queue_id, bool create)
 		result->dbid = MyDatabaseId;
 		result->queue_id = queue_id;
 		result->in_use = true;
+		created = true;
 	}
 	LWLockRelease(pgmsg_shared->directory_lock);
+
+	if (created && !pgmsg_queue_id_exists(queue_id))
+	{
+		pgmsg_release_slots(MyDatabaseId, queue_id, queue_id);
+		return NULL;
+	}
 
 	if (result == NULL)
 		ereport(ERROR,
