@@ -678,6 +678,22 @@ deliver(QueueInfo *qi, QueueShared *qs, Relation rel, Taken *taken, int n,
 }
 
 /*
+ * Open a queue's table and index again after a long poll's sleep, which
+ * holds no lock on them.  The queue may have been dropped meanwhile.
+ */
+static void
+reopen_queue_table(QueueInfo *qi, Relation *rel, Relation *index)
+{
+	if (!pgmsg_queue_lock(qi))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("queue \"%s\" does not exist", qi->name),
+				 errdetail("It was dropped while the receive waited.")));
+	*rel = table_open(qi->relid, NoLock);
+	*index = index_open(qi->indexid, AccessShareLock);
+}
+
+/*
  * pgmsg.receive(queue, max_messages, visibility_timeout, wait)
  *
  * With a wait, a receive that finds nothing sleeps on the queue's condition
@@ -685,7 +701,10 @@ deliver(QueueInfo *qi, QueueShared *qs, Relation rel, Taken *taken, int n,
  * it (xact.c), or until the next delayed message or lease expiry is due,
  * and scans again with a fresh snapshot.  It registers as a waiter and scans
  * once more before its first sleep: a publisher that commits after that scan's
- * snapshot sees the waiter count and broadcasts.
+ * snapshot sees the waiter count and broadcasts.  While it sleeps it holds no
+ * lock on the queue's table (locks the transaction took before stay), so
+ * drop_queue does not wait for it; the drop's commit wakes it, and it ends
+ * with an error saying the queue was dropped.
  */
 Datum
 pgmsg_receive(PG_FUNCTION_ARGS)
@@ -742,6 +761,9 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 			int			n;
 			long		timeout_ms;
 
+			if (rel == NULL)
+				reopen_queue_table(qi, &rel, &index);
+
 			/* everything that can fail for want of memory, before the lock */
 			xact_reserve(max_messages);
 			pgmsg_fill_nonces(nonces, max_messages);
@@ -766,6 +788,16 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 				continue;
 			}
 			timeout_ms = (long) ((Min(deadline, next_wakeup) - now + 999) / 1000);
+
+			/*
+			 * Let drop_queue (and any other DDL) have the table while this
+			 * sleeps; the release of a dropped queue's slot wakes it
+			 * (shmem.c), and it finds the queue gone.
+			 */
+			index_close(index, AccessShareLock);
+			table_close(rel, RowExclusiveLock);
+			rel = NULL;
+			index = NULL;
 			ConditionVariableTimedSleep(&qs->cv, Max(timeout_ms, 1), PG_WAIT_EXTENSION);
 		}
 	}
@@ -782,8 +814,11 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 		pg_atomic_fetch_sub_u32(&qs->nwaiters, 1);
 	}
 
-	index_close(index, NoLock);
-	table_close(rel, NoLock);
+	if (rel != NULL)
+	{
+		index_close(index, NoLock);
+		table_close(rel, NoLock);
+	}
 	pgmsg_restore_user(save_userid, save_sec);
 
 	return (Datum) 0;

@@ -312,6 +312,9 @@ pgmsg_release_slots(Oid dbid, int32 first_id, int32 last_id)
 		LWLockAcquire(qs->lock, LW_EXCLUSIVE);
 		lease_remove_queue(qs, dbid, qs->queue_id, PG_INT64_MAX);
 		LWLockRelease(qs->lock);
+		/* long polls end: their queue is gone (receive.c) */
+		if (pg_atomic_read_u32(&qs->nwaiters) > 0)
+			ConditionVariableBroadcast(&qs->cv);
 		qs->in_use = false;
 		qs->queue_id = 0;
 		qs->dbid = InvalidOid;
