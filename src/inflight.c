@@ -11,11 +11,12 @@
  * never reach its dead-letter queue.
  *
  * So every lease also has a record, (database, queue, message id, receive
- * count), in the file pgmsg_inflight in the data directory, mapped into
- * shared memory.  Writing a record is a store to memory: no WAL, no system
- * call.  The pages belong to the file, so a crash of any server process,
- * the postmaster included, leaves them intact; an operating system crash
- * may lose them, as the file is never flushed.
+ * count), in the file pg_stat_tmp/pgmsg_inflight in the data directory,
+ * mapped into shared memory (base backups leave pg_stat_tmp out: a standby
+ * has no messages in flight).  Writing a record is a store to memory: no
+ * WAL, no system call.  The pages belong to the file, so a crash of any
+ * server process, the postmaster included, leaves them intact; an
+ * operating system crash may lose them, as the file is never flushed.
  *
  * At every start the postmaster reads the file before anything else runs:
  * each message that had a lease when the server stopped gets a crash floor,
@@ -49,13 +50,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pgstat.h"
 #include "storage/fd.h"
 #include "storage/shmem.h"
 #include "utils/hsearch.h"
 
 #include "pgmsg.h"
 
-#define INFLIGHT_FILE	"pgmsg_inflight"
+#define INFLIGHT_FILE	PG_STAT_TMP_DIR "/pgmsg_inflight"
 
 typedef struct InflightRecord
 {
