@@ -6,6 +6,7 @@ OBJS = \
 	src/shmem.o \
 	src/cursor.o \
 	src/lease.o \
+	src/inflight.o \
 	src/receipt.o \
 	src/xact.o \
 	src/catalog.o \

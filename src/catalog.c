@@ -25,12 +25,17 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/snapmgr.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -446,6 +451,41 @@ pgmsg_queue_lookup(const char *name, bool missing_ok)
 }
 
 /*
+ * Whether queue "queue_id" exists for a snapshot taken now, committed or
+ * created by this transaction.  The catalog cache and the transaction
+ * snapshot may both be older than a drop that has just committed; this
+ * reads pgmsg.queue_meta itself with the latest snapshot (shmem.c needs
+ * that to close a race with drop_queue).  A queue_meta that is gone (a
+ * DROP EXTENSION committed) has no queues.
+ */
+bool
+pgmsg_queue_id_exists(int32 queue_id)
+{
+	Oid			nsp = get_namespace_oid("pgmsg", true);
+	Oid			relid = OidIsValid(nsp) ? get_relname_relid("queue_meta", nsp) : InvalidOid;
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	Snapshot	snapshot;
+	bool		found;
+
+	if (!OidIsValid(relid))
+		return false;
+	rel = try_table_open(relid, AccessShareLock);
+	if (rel == NULL)
+		return false;
+	ScanKeyInit(&key, get_attnum(relid, "queue_id"), BTEqualStrategyNumber,
+				F_INT4EQ, Int32GetDatum(queue_id));
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	scan = systable_beginscan(rel, InvalidOid, false, snapshot, 1, &key);
+	found = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/*
  * The shared slot of a queue, set up on first use.
  */
 QueueShared *
@@ -457,6 +497,11 @@ pgmsg_queue_slot(QueueInfo *qi)
 		qs->dbid != MyDatabaseId)
 	{
 		qs = pgmsg_queue_shared(qi->queue_id, true);
+		if (qs == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("queue \"%s\" does not exist", qi->name),
+					 errdetail("It was dropped by a concurrent transaction.")));
 		qi->shared = qs;
 	}
 	return qs;

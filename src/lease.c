@@ -19,6 +19,9 @@
  *	DELETING	a transaction in progress has deleted the row.  Commit drops
  *				the lease; abort puts it back in the heap, still held.
  *
+ * Every lease's receive count is also kept where a crash does not lose it
+ * (inflight.c); lease_set_receive_count changes both.
+ *
  * A queue's leases keep TIDs into its table's current relfilenode, which
  * the queue slot records; a rewrite of the table drops them all
  * (lease_check_table).
@@ -35,10 +38,17 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "access/tableam.h"
 #include "common/hashfn.h"
+#include "executor/tuptable.h"
 #include "storage/shmem.h"
+#include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "pgmsg.h"
 
@@ -159,6 +169,8 @@ lease_insert(const LeaseKey *key)
 		return NULL;
 	}
 	lease->group_hash = 0;
+	lease->receive_count = 0;
+	inflight_attach(lease);
 	return lease;
 }
 
@@ -244,7 +256,8 @@ group_detach(Lease *lease)
  * sent earlier to the same group, so a group's send order is its key order
  * even when the queue's delay shrinks, while other groups are not held
  * back.  A group whose last message is still delayed keeps an entry for
- * that (without leases) until the message is received.  Caller holds the
+ * that (without leases) until the message is received; after a restart
+ * group_load_delayed rebuilds those entries first.  Caller holds the
  * queue lock.
  */
 TimestampTz
@@ -257,6 +270,55 @@ group_order_key(const GroupKey *key, TimestampTz msg_key, TimestampTz now)
 	if (msg_key > now)
 		group_enter(key)->last_key = msg_key;
 	return msg_key;
+}
+
+/*
+ * Give the groups of a FIFO queue back the keys of their delayed messages,
+ * which group_order_key needs and which shared memory lost at the last
+ * restart: without them a message sent now could get a key before that of
+ * a message sent earlier to its group, after the queue's delay was lowered
+ * or with keys from a clock that ran ahead of the wall clock before the
+ * restart.  Runs once per queue slot, before the slot's first FIFO key;
+ * the caller holds the queue lock and has the table and its index open.
+ * Every row there is committed or will never be: keys assigned since the
+ * slot was set up come after this.
+ */
+void
+group_load_delayed(QueueShared *qs, Relation rel, Relation index, TimestampTz now)
+{
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	ScanKeyData keys[1];
+	IndexScanDesc scan;
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+
+	ScanKeyInit(&keys[0], 1, BTGreaterStrategyNumber, F_TIMESTAMPTZ_GT,
+				TimestampTzGetDatum(now));
+	scan = index_beginscan(rel, index, snapshot, 1, 0);
+	index_rescan(scan, keys, 1, NULL, 0);
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		TimestampTz visible_at;
+		Datum		group_id;
+		text	   *gtext;
+		GroupKey	gkey;
+		GroupEntry *group;
+
+		visible_at = DatumGetTimestampTz(slot_getattr(slot, Anum_q_visible_at, &isnull));
+		group_id = slot_getattr(slot, Anum_q_group_id, &isnull);
+		if (isnull)
+			continue;
+		gtext = DatumGetTextPP(group_id);
+		gkey.dbid = qs->dbid;
+		gkey.queue_id = qs->queue_id;
+		gkey.group_hash = group_hash_text(VARDATA_ANY(gtext), VARSIZE_ANY_EXHDR(gtext));
+		group = group_enter(&gkey);
+		if (visible_at > group->last_key)
+			group->last_key = visible_at;
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snapshot);
 }
 
 /*
@@ -324,6 +386,7 @@ lease_remove(QueueShared *qs, Lease *lease)
 		pairingheap_remove(&qs->redelivery, &lease->node);
 	if (lease->group_hash != 0)
 		group_detach(lease);
+	inflight_detach(lease);
 	qs->nleases--;
 
 	plock = partition_lock_for(&key, &hashcode);
@@ -331,6 +394,17 @@ lease_remove(QueueShared *qs, Lease *lease)
 	hash_search_with_hash_value(lease_hash, &key, hashcode, HASH_REMOVE, NULL);
 	LWLockRelease(plock);
 	pg_atomic_fetch_sub_u64(&pgmsg_shared->nleases, 1);
+}
+
+/*
+ * Set a lease's receive count, in the lease and in its record of the
+ * in-flight file (inflight.c).  Caller holds the queue lock.
+ */
+void
+lease_set_receive_count(Lease *lease, int32 receive_count)
+{
+	lease->receive_count = receive_count;
+	inflight_set_count(lease);
 }
 
 /*
@@ -440,6 +514,7 @@ lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id, int64 max_msg_id)
 			if (lease->group_hash != 0)
 				dlist_delete(&lease->group_node);
 		}
+		inflight_detach(lease);
 		/* removing the entry just returned is allowed during a walk */
 		hash_search(lease_hash, &lease->key, HASH_REMOVE, NULL);
 		nremoved++;

@@ -99,6 +99,7 @@ typedef struct QueueShared
 	pairingheap redelivery;		/* held leases, by expiry */
 	int64		nleases;
 	Oid			relfile;		/* relfilenode the leases' TIDs point into */
+	bool		groups_loaded;	/* group_load_delayed has run */
 
 	/* protected by lock: see cursor.c */
 	int			nahead;			/* read-ahead entries stored ... */
@@ -140,6 +141,7 @@ extern QueueShared *pgmsg_queue_shared(int32 queue_id, bool create);
 extern int32 pgmsg_max_slot_queue_id(void);
 extern void pgmsg_release_slots(Oid dbid, int32 first_id, int32 last_id);
 extern pg_atomic_uint64 *pgmsg_publisher_bounds(QueueShared *qs);
+extern LWLock *pgmsg_inflight_lock(void);
 
 /* cursor.c */
 extern TimestampTz cursor_assign_key(QueueShared *qs, bool register_bound,
@@ -182,6 +184,7 @@ typedef struct Lease
 	ItemPointerData tid;		/* current row version */
 	uint64		group_hash;		/* FIFO message group, 0 if none */
 	dlist_node	group_node;		/* in its group's list, in key order */
+	int32		record;			/* in the in-flight file, -1 if none */
 } Lease;
 
 /*
@@ -214,7 +217,20 @@ typedef struct LeaseUndo
 	int32		prev_receive_count;
 	ItemPointerData prev_tid;
 	TimestampTz visible_at;		/* the message's key, for a first receive */
+	bool		crash_floor;	/* counted on from a crash floor */
 } LeaseUndo;
+
+/* inflight.c */
+extern Size inflight_shmem_size(void);
+extern void inflight_shmem_startup(void);
+extern void inflight_attach(Lease *lease);
+extern void inflight_set_count(Lease *lease);
+extern void inflight_detach(Lease *lease);
+extern int32 inflight_floor(const LeaseKey *key);
+extern void inflight_forget_floor(const LeaseKey *key);
+extern void inflight_forget_floors(Oid dbid, int32 first_id, int32 last_id,
+								   int64 max_msg_id);
+extern int32 inflight_max_queue_id(Oid dbid);
 
 extern Size lease_shmem_size(void);
 extern void lease_shmem_init(void);
@@ -223,6 +239,7 @@ extern void lease_check_table(QueueShared *qs, Relation rel);
 extern Lease *lease_lookup(const LeaseKey *key);
 extern Lease *lease_insert(const LeaseKey *key);
 extern void lease_remove(QueueShared *qs, Lease *lease);
+extern void lease_set_receive_count(Lease *lease, int32 receive_count);
 extern void lease_heap_push(QueueShared *qs, Lease *lease);
 extern Lease *lease_heap_pop_expired(QueueShared *qs, TimestampTz now);
 extern TimestampTz lease_next_expiry(QueueShared *qs);
@@ -233,6 +250,8 @@ extern void group_attach(Lease *lease, const GroupKey *key);
 extern bool group_busy(GroupEntry *group, TimestampTz now);
 extern TimestampTz group_order_key(const GroupKey *key, TimestampTz msg_key,
 								   TimestampTz now);
+extern void group_load_delayed(QueueShared *qs, Relation rel, Relation index,
+							   TimestampTz now);
 extern void group_forget_if_idle(GroupEntry *group, TimestampTz now);
 extern uint64 group_hash_text(const char *group_id, int len);
 
@@ -285,6 +304,7 @@ extern int64 pgmsg_interval_arg(FunctionCallInfo fcinfo, int argno,
 								int64 dflt);
 extern QueueInfo *pgmsg_queue_lookup(const char *name, bool missing_ok);
 extern QueueShared *pgmsg_queue_slot(QueueInfo *qi);
+extern bool pgmsg_queue_id_exists(int32 queue_id);
 extern void pgmsg_catalog_init(void);
 extern void pgmsg_catalog_invalidate(void);
 extern uint64 pgmsg_catalog_generation(void);

@@ -111,7 +111,7 @@ retake(TakeState *ts, Lease *lease)
 	lease->state = LEASE_RECEIVING;
 	lease->nonce = ts->nonces[ts->n];
 	lease->expires_at = ts->expires_at;
-	lease->receive_count++;
+	lease_set_receive_count(lease, lease->receive_count + 1);
 	if (lease->first_received_at == 0)
 		lease->first_received_at = ts->now;
 	xact_track_receive(ts->qs, &undo);
@@ -126,7 +126,10 @@ retake(TakeState *ts, Lease *lease)
 
 /*
  * Take a lease on a message handed out for the first time since the
- * server started.
+ * server started.  Its receive count goes on from the table's, or from
+ * the count it was handed out with when the server last stopped, if that
+ * is greater (inflight.c); a count of 2 or more is then written to the
+ * table (deliver).
  */
 static void
 take_fresh(TakeState *ts, const LeaseKey *key, const FreshMessage *m,
@@ -135,13 +138,14 @@ take_fresh(TakeState *ts, const LeaseKey *key, const FreshMessage *m,
 	Lease	   *lease = lease_insert(key);
 	LeaseUndo	undo;
 	Taken	   *t = &ts->taken[ts->n];
+	int32		crash_floor = inflight_floor(key);
 
 	Assert(lease != NULL);		/* the caller found none under the lock */
 
 	lease->state = LEASE_RECEIVING;
 	lease->nonce = ts->nonces[ts->n];
 	lease->expires_at = ts->expires_at;
-	lease->receive_count = m->receive_count + 1;
+	lease_set_receive_count(lease, Max(m->receive_count, crash_floor) + 1);
 	lease->first_received_at = m->has_first ? m->first_received_at : ts->now;
 	lease->tid = m->tid;
 	if (group != NULL)
@@ -156,6 +160,7 @@ take_fresh(TakeState *ts, const LeaseKey *key, const FreshMessage *m,
 	undo.prev_receive_count = m->receive_count;
 	undo.prev_tid = m->tid;
 	undo.visible_at = m->visible_at;
+	undo.crash_floor = crash_floor > m->receive_count;
 	xact_track_receive(ts->qs, &undo);
 
 	t->msg_id = m->msg_id;
@@ -673,6 +678,22 @@ deliver(QueueInfo *qi, QueueShared *qs, Relation rel, Taken *taken, int n,
 }
 
 /*
+ * Open a queue's table and index again after a long poll's sleep, which
+ * holds no lock on them.  The queue may have been dropped meanwhile.
+ */
+static void
+reopen_queue_table(QueueInfo *qi, Relation *rel, Relation *index)
+{
+	if (!pgmsg_queue_lock(qi))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("queue \"%s\" does not exist", qi->name),
+				 errdetail("It was dropped while the receive waited.")));
+	*rel = table_open(qi->relid, NoLock);
+	*index = index_open(qi->indexid, AccessShareLock);
+}
+
+/*
  * pgmsg.receive(queue, max_messages, visibility_timeout, wait)
  *
  * With a wait, a receive that finds nothing sleeps on the queue's condition
@@ -680,7 +701,10 @@ deliver(QueueInfo *qi, QueueShared *qs, Relation rel, Taken *taken, int n,
  * it (xact.c), or until the next delayed message or lease expiry is due,
  * and scans again with a fresh snapshot.  It registers as a waiter and scans
  * once more before its first sleep: a publisher that commits after that scan's
- * snapshot sees the waiter count and broadcasts.
+ * snapshot sees the waiter count and broadcasts.  While it sleeps it holds no
+ * lock on the queue's table (locks the transaction took before stay), so
+ * drop_queue does not wait for it; the drop's commit wakes it, and it ends
+ * with an error saying the queue was dropped.
  */
 Datum
 pgmsg_receive(PG_FUNCTION_ARGS)
@@ -737,6 +761,9 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 			int			n;
 			long		timeout_ms;
 
+			if (rel == NULL)
+				reopen_queue_table(qi, &rel, &index);
+
 			/* everything that can fail for want of memory, before the lock */
 			xact_reserve(max_messages);
 			pgmsg_fill_nonces(nonces, max_messages);
@@ -761,6 +788,16 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 				continue;
 			}
 			timeout_ms = (long) ((Min(deadline, next_wakeup) - now + 999) / 1000);
+
+			/*
+			 * Let drop_queue (and any other DDL) have the table while this
+			 * sleeps; the release of a dropped queue's slot wakes it
+			 * (shmem.c), and it finds the queue gone.
+			 */
+			index_close(index, AccessShareLock);
+			table_close(rel, RowExclusiveLock);
+			rel = NULL;
+			index = NULL;
 			ConditionVariableTimedSleep(&qs->cv, Max(timeout_ms, 1), PG_WAIT_EXTENSION);
 		}
 	}
@@ -777,8 +814,11 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 		pg_atomic_fetch_sub_u32(&qs->nwaiters, 1);
 	}
 
-	index_close(index, NoLock);
-	table_close(rel, NoLock);
+	if (rel != NULL)
+	{
+		index_close(index, NoLock);
+		table_close(rel, NoLock);
+	}
 	pgmsg_restore_user(save_userid, save_sec);
 
 	return (Datum) 0;

@@ -30,7 +30,8 @@
  * A stale cached pointer is therefore always detected.
  *
  * Nothing here survives a restart: after a crash or shutdown every slot is
- * rebuilt on first use from the durable tables (at-least-once delivery).
+ * rebuilt on first use from the durable tables (at-least-once delivery),
+ * with the receive counts kept by inflight.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -68,9 +69,10 @@ pgmsg_shmem_request(void)
 {
 	RequestAddinShmemSpace(queue_array_size());
 	RequestAddinShmemSpace(lease_shmem_size());
+	RequestAddinShmemSpace(inflight_shmem_size());
 	RequestAddinShmemSpace(launcher_shmem_size());
-	/* directory lock, one lock per queue slot, lease map partitions */
-	RequestNamedLWLockTranche(PGMSG_TRANCHE, 1 + pgmsg_max_queues + LEASE_PARTITIONS);
+	/* directory lock, one per queue slot, lease map partitions, floors */
+	RequestNamedLWLockTranche(PGMSG_TRANCHE, 1 + pgmsg_max_queues + LEASE_PARTITIONS + 1);
 }
 
 /*
@@ -116,6 +118,7 @@ pgmsg_shmem_startup(void)
 			pg_atomic_init_u64(&((pg_atomic_uint64 *) pgmsg_publisher_bounds(&pgmsg_shared->queues[0]))[i], 0);
 	}
 	lease_shmem_init();
+	inflight_shmem_startup();
 	launcher_shmem_init();
 }
 
@@ -128,6 +131,17 @@ pgmsg_partition_lock(int partition)
 	LWLockPadded *locks = GetNamedLWLockTranche(PGMSG_TRANCHE);
 
 	return &locks[1 + pgmsg_shared->max_queues + partition].lock;
+}
+
+/*
+ * The LWLock of the crash floors (inflight.c) comes last.
+ */
+LWLock *
+pgmsg_inflight_lock(void)
+{
+	LWLockPadded *locks = GetNamedLWLockTranche(PGMSG_TRANCHE);
+
+	return &locks[1 + pgmsg_shared->max_queues + LEASE_PARTITIONS].lock;
 }
 
 /*
@@ -163,12 +177,21 @@ pgmsg_publisher_bounds(QueueShared *qs)
  * "create" is true and there is none.  A new slot starts with its cursor
  * before every key, so the first receive after a restart scans the queue
  * from its start once.
+ *
+ * Returns NULL, with create, if the queue has been dropped: a caller may
+ * have looked the queue up before a drop committed.  A slot set up after
+ * the drop's commit released the queue's slots would never be released, so
+ * a new slot is checked against the catalog afterwards, with a snapshot
+ * taken then, and given back if the queue is gone.  The drop's commit is
+ * visible before it releases the slots, so either that release comes after
+ * the slot was set up and frees it, or the check sees the drop.
  */
 QueueShared *
 pgmsg_queue_shared(int32 queue_id, bool create)
 {
 	QueueShared *free_slot = NULL;
 	QueueShared *result = NULL;
+	bool		created = false;
 
 	LWLockAcquire(pgmsg_shared->directory_lock, LW_SHARED);
 	for (int i = 0; i < pgmsg_shared->max_queues; i++)
@@ -215,12 +238,20 @@ pgmsg_queue_shared(int32 queue_id, bool create)
 		result->nleases = 0;
 		lease_heap_init(result);
 		result->relfile = InvalidOid;
+		result->groups_loaded = false;
 		cursor_ahead_clear(result);
 		result->dbid = MyDatabaseId;
 		result->queue_id = queue_id;
 		result->in_use = true;
+		created = true;
 	}
 	LWLockRelease(pgmsg_shared->directory_lock);
+
+	if (created && !pgmsg_queue_id_exists(queue_id))
+	{
+		pgmsg_release_slots(MyDatabaseId, queue_id, queue_id);
+		return NULL;
+	}
 
 	if (result == NULL)
 		ereport(ERROR,
@@ -233,10 +264,11 @@ pgmsg_queue_shared(int32 queue_id, bool create)
 }
 
 /*
- * The greatest queue id of the current database that has a slot, or 0.
- * create_queue hands out ids above it, so a queue never inherits the slot
- * of an older queue (one of an extension dropped and created again in the
- * same transaction, whose slots go away only when that commits).
+ * The greatest queue id of the current database that has a slot or a
+ * crash floor (inflight.c), or 0.  create_queue hands out ids above it, so
+ * a queue never inherits the slot or the floors of an older queue (one of
+ * an extension dropped and created again in the same transaction, whose
+ * slots go away only when that commits).
  */
 int32
 pgmsg_max_slot_queue_id(void)
@@ -251,13 +283,15 @@ pgmsg_max_slot_queue_id(void)
 		if (qs->in_use && qs->dbid == MyDatabaseId && qs->queue_id > result)
 			result = qs->queue_id;
 	}
+	result = Max(result, inflight_max_queue_id(MyDatabaseId));
 	LWLockRelease(pgmsg_shared->directory_lock);
 	return result;
 }
 
 /*
  * Give back the slots of database "dbid" whose queue ids lie in
- * [first_id, last_id], with every lease of those queues: once the drop of a
+ * [first_id, last_id], with every lease and crash floor of those queues:
+ * once the drop of a
  * queue, of the extension or of the database has committed, or once the
  * creation of a queue has rolled back.  Called from transaction callbacks,
  * so it only takes LWLocks: the directory lock, then each slot's queue lock
@@ -278,9 +312,13 @@ pgmsg_release_slots(Oid dbid, int32 first_id, int32 last_id)
 		LWLockAcquire(qs->lock, LW_EXCLUSIVE);
 		lease_remove_queue(qs, dbid, qs->queue_id, PG_INT64_MAX);
 		LWLockRelease(qs->lock);
+		/* long polls end: their queue is gone (receive.c) */
+		if (pg_atomic_read_u32(&qs->nwaiters) > 0)
+			ConditionVariableBroadcast(&qs->cv);
 		qs->in_use = false;
 		qs->queue_id = 0;
 		qs->dbid = InvalidOid;
 	}
+	inflight_forget_floors(dbid, first_id, last_id, PG_INT64_MAX);
 	LWLockRelease(pgmsg_shared->directory_lock);
 }

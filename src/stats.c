@@ -100,6 +100,10 @@ pgmsg_queue_stats(PG_FUNCTION_ARGS)
 		int64		count;
 		int64		nleases;
 
+		/* dropped since this transaction's snapshot */
+		if (qs == NULL)
+			continue;
+
 		count = pgmsg_stored_messages(qs, name);
 		LWLockAcquire(qs->lock, LW_SHARED);
 		nleases = qs->nleases;

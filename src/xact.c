@@ -8,7 +8,8 @@
  * transaction records here what must happen at its end:
  *
  *	receive		commit: the lease becomes HELD (into the redelivery heap)
- *				and the receive is counted in the queue's statistics;
+ *				and the receive is counted in the queue's statistics; a
+ *				crash floor it counted from is dropped (inflight.c);
  *				abort: the message is released at once: a redelivered one
  *				gets its previous receipt, receive count and row version
  *				back, a first receive's lease is dropped and the cursor
@@ -22,9 +23,9 @@
  *	create		abort: the queue's slot, if it was used, is released.
  *	drop		commit: the queue's leases are dropped and its slot
  *				released.
- *	purge		commit: the leases that existed when the purge ran (of
- *				messages with ids up to the last one assigned then) are
- *				dropped and the cursor reset; leases taken later on newer
+ *	purge		commit: the leases and crash floors that existed when the
+ *				purge ran (of messages with ids up to the last one
+ *				assigned then) are dropped and the cursor reset; leases taken later on newer
  *				messages are kept.
  *	DROP EXTENSION pgmsg, DROP DATABASE
  *				commit: every slot of the database is released (noticed by
@@ -385,6 +386,9 @@ commit_lease_actions(void)
 		Lease	   *lease;
 
 		switch_queue_lock(&held, a->qs);
+		/* the table has the count now (receive.c, deliver) */
+		if (a->kind == ACT_RECEIVE && a->undo.crash_floor)
+			inflight_forget_floor(&a->undo.key);
 		lease = lease_lookup(&a->undo.key);
 		if (lease == NULL || lease->nonce != a->undo.nonce)
 			continue;
@@ -449,7 +453,7 @@ abort_lease_actions(int level)
 				if (a->undo.existed)
 				{
 					lease->nonce = a->undo.prev_nonce;
-					lease->receive_count = a->undo.prev_receive_count;
+					lease_set_receive_count(lease, a->undo.prev_receive_count);
 					lease->tid = a->undo.prev_tid;
 					lease->expires_at = now;
 					lease_heap_push(a->qs, lease);
@@ -523,6 +527,7 @@ commit_queue_actions(void)
 				pgmsg_release_slots(a->dbid, PG_INT32_MIN, a->queue_id);
 				break;
 			case QACT_PURGE:
+				inflight_forget_floors(MyDatabaseId, a->queue_id, a->queue_id, a->count);
 				qs = pgmsg_queue_shared(a->queue_id, false);
 				if (qs == NULL)
 					break;

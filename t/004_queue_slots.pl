@@ -2,8 +2,9 @@
 # databases) are given back whenever their queue goes: when its drop
 # commits, when its creation rolls back (to the transaction's start or to a
 # savepoint) after the queue was used, on DROP EXTENSION pgmsg and on DROP
-# DATABASE.  With two slots, any slot that leaked would make the next queue
-# fail with "too many active pgmsg queues".
+# DATABASE; and none is set up for a queue whose drop has committed.  With
+# two slots, any slot that leaked would make the next queue fail with "too
+# many active pgmsg queues".
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -107,6 +108,24 @@ like($stderr, $full, 'the other database holds both slots');
 $node->safe_psql('postgres', q{DROP DATABASE other WITH (FORCE)});
 is(use_queue('postgres', 'j'), "t\n1", 'after DROP DATABASE its first slot is free');
 is(use_queue('postgres', 'k'), "t\n1", 'and its second');
+
+# A session that looked a queue up before its drop committed must not set
+# up a slot for it afterwards: the drop has released the queue's slots by
+# then, and nothing would release that one.  Here the session's snapshot
+# (repeatable read) still lists the dropped queue in pgmsg.queues, which
+# sets up the slots of the queues it shows.
+$node->safe_psql('postgres', q{SELECT pgmsg.drop_queue('j'); SELECT pgmsg.create_queue('l');});
+my $bg = $node->background_psql('postgres');
+$bg->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+is($bg->query_safe(q{SELECT string_agg(name, ',' ORDER BY name) FROM pgmsg.queue_meta}),
+	'k,l', 'the session sees l');
+$node->safe_psql('postgres', q{SELECT pgmsg.drop_queue('l')});
+is($bg->query_safe(q{SELECT string_agg(name, ',' ORDER BY name) FROM pgmsg.queues}),
+	'k', 'pgmsg.queues leaves out the queue dropped since the snapshot');
+$bg->query_safe('COMMIT');
+$bg->quit;
+$node->safe_psql('postgres', q{SELECT pgmsg.create_queue('m')});
+is(use_queue('postgres', 'm'), "t\n1", 'no slot was set up for the dropped queue');
 
 $node->stop;
 done_testing();
