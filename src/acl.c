@@ -218,6 +218,8 @@ change_grants(FunctionCallInfo fcinfo, bool is_grant)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("privileges must not be null")));
 
+	pgmsg_refuse_in_recovery(is_grant ? "grant privileges on" : "revoke privileges on",
+							 object);
 	qi = pgmsg_queue_lookup(object, true);
 	if (qi == NULL)
 		ti = pgmsg_topic_lookup(object, true);

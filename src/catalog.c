@@ -37,6 +37,7 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 
 #include "pgmsg.h"
 
@@ -226,6 +227,23 @@ void
 pgmsg_restore_user(Oid save_userid, int save_sec)
 {
 	SetUserIdAndSecContext(save_userid, save_sec);
+}
+
+/*
+ * Raise an error if this server is a standby (or still recovering).  Every
+ * entry point that takes a lease or changes anything calls this first: a
+ * lease taken on a standby would hand out a message the primary can hand
+ * out again, and writes fail anyway, half-way and less clearly.  Read-only
+ * views stay usable.  "action" is, say, "receive from queue".
+ */
+void
+pgmsg_refuse_in_recovery(const char *action, const char *name)
+{
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot %s \"%s\" during recovery", action, name),
+				 errhint("pgmsg changes queues and topics only on the primary server; connect to it.")));
 }
 
 /*

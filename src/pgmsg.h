@@ -279,6 +279,7 @@ typedef struct QueueInfo
 } QueueInfo;
 
 extern void pgmsg_validate_name(const char *kind, const char *name);
+extern void pgmsg_refuse_in_recovery(const char *action, const char *name);
 extern char *pgmsg_text_arg(FunctionCallInfo fcinfo, int argno, const char *what);
 extern int64 pgmsg_interval_arg(FunctionCallInfo fcinfo, int argno,
 								const char *what, int64 min, int64 max,

@@ -18,23 +18,31 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/dependency.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_depend.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
+#include "commands/event_trigger.h"
 #include "commands/extension.h"
 #include "commands/sequence.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 
 #include "pgmsg.h"
 
 PG_FUNCTION_INFO_V1(pgmsg_create_queue);
 PG_FUNCTION_INFO_V1(pgmsg_alter_queue);
+PG_FUNCTION_INFO_V1(pgmsg_adopt_queue_tables);
 PG_FUNCTION_INFO_V1(pgmsg_drop_queue);
 PG_FUNCTION_INFO_V1(pgmsg_purge_queue);
 
@@ -60,6 +68,95 @@ usecs_interval(int64 usecs)
 
 	iv->time = usecs;
 	return IntervalPGetDatum(iv);
+}
+
+/*
+ * Make a queue table depend on the extension, unless it already does, so
+ * that DROP EXTENSION ... CASCADE takes the queues with it and a plain
+ * DROP EXTENSION refuses while queues exist.
+ */
+static void
+depend_on_extension(Oid relid)
+{
+	Oid			extid = get_extension_oid("pgmsg", false);
+	Relation	depend;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		found = false;
+
+	depend = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_classid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(RelationRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_objid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(depend, DependDependerIndexId, true, NULL, 2, key);
+	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
+
+		found = dep->refclassid == ExtensionRelationId && dep->refobjid == extid;
+	}
+	systable_endscan(scan);
+	table_close(depend, AccessShareLock);
+
+	if (!found)
+	{
+		ObjectAddress table_addr;
+		ObjectAddress extension_addr;
+
+		ObjectAddressSet(table_addr, RelationRelationId, relid);
+		ObjectAddressSet(extension_addr, ExtensionRelationId, extid);
+		recordDependencyOn(&table_addr, &extension_addr, DEPENDENCY_NORMAL);
+	}
+}
+
+/*
+ * pgmsg.adopt_queue_tables(), run by an event trigger at the end of every
+ * CREATE TABLE.  pg_dump writes queue tables as ordinary tables, since
+ * they are not members of the extension, and their dependency on the
+ * extension is not dumped; a restore creates them after CREATE EXTENSION,
+ * and this gives them the dependency back.  Only the owner of schema pgmsg
+ * can create tables in it, so a table there named like a queue table is
+ * one.
+ */
+Datum
+pgmsg_adopt_queue_tables(PG_FUNCTION_ARGS)
+{
+	Oid			nsp;
+	int			ret;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"adopt_queue_tables\" must be fired by an event trigger")));
+	nsp = get_namespace_oid("pgmsg", true);
+	if (!OidIsValid(nsp))
+		PG_RETURN_VOID();
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute("SELECT objid FROM pg_catalog.pg_event_trigger_ddl_commands()"
+					  " WHERE object_type OPERATOR(pg_catalog.=) 'table'",
+					  true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Oid			relid;
+		char	   *relname;
+
+		relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+											   SPI_tuptable->tupdesc, 1, &isnull));
+		if (isnull || get_rel_namespace(relid) != nsp)
+			continue;
+		relname = get_rel_name(relid);
+		if (relname != NULL && strncmp(relname, "q_", 2) == 0)
+			depend_on_extension(relid);
+	}
+	SPI_finish();
+	PG_RETURN_VOID();
 }
 
 /*
@@ -133,6 +230,33 @@ resolve_dead_letter_queue(const char *name, const char *dlq_name,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("dead-letter queue \"%s\" does not exist", dlq_name)));
 	pgmsg_check_privilege(dlq, PGMSG_PRIV_SEND);
+
+	/*
+	 * The lookup may have read an older snapshot; lock the row as a
+	 * foreign key check would, so that a drop_queue that committed since is
+	 * seen and one still to come waits for this transaction (drop_queue
+	 * takes the table lock above too).
+	 */
+	{
+		Oid			save_userid;
+		int			save_sec;
+		Oid			argtypes[1] = {INT4OID};
+		Datum		args[1];
+
+		pgmsg_become_owner(&save_userid, &save_sec);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		args[0] = Int32GetDatum(dlq->queue_id);
+		pgmsg_spi_exec("SELECT FROM pgmsg.queue_meta"
+					   " WHERE queue_id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE",
+					   1, argtypes, args, SPI_OK_SELECT);
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("dead-letter queue \"%s\" does not exist", dlq_name)));
+		SPI_finish();
+		pgmsg_restore_user(save_userid, save_sec);
+	}
 	if (dlq->fifo != fifo)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -199,11 +323,10 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 	INTERVALOID, INT4OID, BOOLOID, INT4OID, INT4OID, BOOLOID, BOOLOID, INT4OID};
 	Datum		args[12];
 	char		nulls[12] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n', 'n', ' ', ' ', ' '};
-	ObjectAddress table_addr;
-	ObjectAddress extension_addr;
 
 	pgmsg_check_loaded();
 	name = pgmsg_text_arg(fcinfo, 0, "queue name");
+	pgmsg_refuse_in_recovery("create queue", name);
 	pgmsg_validate_name("queue", name);
 	visibility_timeout = pgmsg_interval_arg(fcinfo, 1, "visibility_timeout",
 											0, PGMSG_MAX_VISIBILITY, -1);
@@ -298,17 +421,8 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 	pgmsg_spi_exec(psprintf("CREATE INDEX %s ON pgmsg.%s (visible_at, msg_id)", index, table),
 			 0, NULL, NULL, SPI_OK_UTILITY);
 
-	/*
-	 * The table depends on the extension, so DROP EXTENSION ... CASCADE
-	 * takes the queues with it and a plain DROP EXTENSION refuses while
-	 * queues exist.
-	 */
-	ObjectAddressSet(table_addr, RelationRelationId,
-					 get_relname_relid(pgmsg_table_name(name),
-									   get_namespace_oid("pgmsg", false)));
-	ObjectAddressSet(extension_addr, ExtensionRelationId,
-					 get_extension_oid("pgmsg", false));
-	recordDependencyOn(&table_addr, &extension_addr, DEPENDENCY_NORMAL);
+	depend_on_extension(get_relname_relid(pgmsg_table_name(name),
+										  get_namespace_oid("pgmsg", false)));
 
 	SPI_finish();
 	pgmsg_restore_user(save_userid, save_sec);
@@ -337,6 +451,7 @@ pgmsg_alter_queue(PG_FUNCTION_ARGS)
 	char		nulls[10] = {' ', 'n', 'n', 'n', 'n', 'n', ' ', 'n', 'n', 'n'};
 	bool		change_dlq = false;
 
+	pgmsg_refuse_in_recovery("alter queue", name);
 	qi = pgmsg_queue_lookup(name, false);
 	pgmsg_check_privilege(qi, PGMSG_PRIV_MANAGE);
 
@@ -451,6 +566,7 @@ pgmsg_drop_queue(PG_FUNCTION_ARGS)
 	Datum		args[1];
 	int32		queue_id;
 
+	pgmsg_refuse_in_recovery("drop queue", name);
 	qi = pgmsg_queue_lookup(name, if_exists);
 	if (qi == NULL)
 	{
@@ -465,6 +581,15 @@ pgmsg_drop_queue(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	args[0] = Int32GetDatum(queue_id);
+
+	/*
+	 * No foreign key guards dead_letter_queue_id: the lock makes a
+	 * concurrent create_queue or alter_queue naming this queue as its
+	 * dead-letter queue either finish first, and be seen below, or wait
+	 * and find the queue gone.
+	 */
+	pgmsg_spi_exec("LOCK TABLE pgmsg.queue_meta IN SHARE ROW EXCLUSIVE MODE",
+				   0, NULL, NULL, SPI_OK_UTILITY);
 	pgmsg_spi_exec("SELECT name FROM pgmsg.queue_meta"
 			 " WHERE dead_letter_queue_id OPERATOR(pg_catalog.=) $1 ORDER BY name LIMIT 1",
 			 1, argtypes, args, SPI_OK_SELECT);
@@ -507,6 +632,7 @@ pgmsg_purge_queue(PG_FUNCTION_ARGS)
 	bool		isnull;
 	const char *table;
 
+	pgmsg_refuse_in_recovery("purge queue", name);
 	qi = pgmsg_queue_lookup(name, false);
 	pgmsg_check_privilege(qi, PGMSG_PRIV_MANAGE);
 

@@ -184,6 +184,7 @@ redrive_args(FunctionCallInfo fcinfo, QueueInfo **dest, int64 *max_messages)
 	char	   *name = pgmsg_text_arg(fcinfo, 0, "dead_letter_queue");
 	QueueInfo  *qi;
 
+	pgmsg_refuse_in_recovery("redrive queue", name);
 	qi = pgmsg_queue_lookup(name, false);
 	pgmsg_check_privilege(qi, PGMSG_PRIV_RECEIVE);
 	*dest = NULL;

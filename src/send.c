@@ -469,6 +469,7 @@ pgmsg_send(PG_FUNCTION_ARGS)
 	Oid			save_userid;
 	int			save_sec;
 
+	pgmsg_refuse_in_recovery("send to queue", name);
 	qi = pgmsg_queue_lookup(name, false);
 	pgmsg_check_privilege(qi, PGMSG_PRIV_SEND);
 	if (PG_ARGISNULL(1))
@@ -558,6 +559,7 @@ pgmsg_send_batch(PG_FUNCTION_ARGS)
 	Datum	   *dedups;
 	bool	   *dedup_nulls;
 
+	pgmsg_refuse_in_recovery("send to queue", name);
 	qi = pgmsg_queue_lookup(name, false);
 	pgmsg_check_privilege(qi, PGMSG_PRIV_SEND);
 	bodies = pgmsg_batch_bodies(fcinfo, 1, &body_nulls, &nbodies);
