@@ -138,3 +138,67 @@ SELECT s.subscription_id,
                        OR pg_catalog.pg_has_role(g.grantee, 'USAGE')));
 
 GRANT SELECT ON pgmsg.subscriptions TO PUBLIC;
+
+/*
+ * Dead letters remember their source queue by id as well as by name, so a
+ * queue created again under a dropped queue's name never receives the old
+ * queue's dead letters (redrive.c).  Dead letters already stored keep only
+ * the name.
+ */
+DO $$
+DECLARE
+    q record;
+BEGIN
+    FOR q IN SELECT name FROM pgmsg.queue_meta LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE pgmsg.%I ADD COLUMN IF NOT EXISTS source_queue_id integer',
+                                  'q_' OPERATOR(pg_catalog.||) q.name);
+    END LOOP;
+END
+$$;
+
+/*
+ * A per-queue limit of messages in flight, max_in_flight (queue.c,
+ * receive.c): SQS's 120,000 on standard queues and 20,000 on FIFO queues
+ * unless set.
+ */
+ALTER TABLE pgmsg.queue_meta ADD COLUMN max_in_flight integer;
+UPDATE pgmsg.queue_meta SET max_in_flight = CASE WHEN fifo THEN 20000 ELSE 120000 END;
+ALTER TABLE pgmsg.queue_meta ALTER COLUMN max_in_flight SET NOT NULL;
+
+DROP FUNCTION pgmsg.create_queue(text, interval, interval, interval, integer, text, integer,
+                                 boolean, boolean, boolean);
+CREATE FUNCTION pgmsg.create_queue(
+    queue               text,
+    visibility_timeout  interval DEFAULT '30 seconds',
+    delay               interval DEFAULT '0',
+    retention           interval DEFAULT '4 days',
+    max_message_size    integer  DEFAULT 1048576,
+    dead_letter_queue   text     DEFAULT NULL,
+    max_receive_count   integer  DEFAULT NULL,
+    fifo                boolean  DEFAULT false,
+    content_based_dedup boolean  DEFAULT false,
+    notify              boolean  DEFAULT false,
+    max_in_flight       integer  DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgmsg_create_queue'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+DROP FUNCTION pgmsg.alter_queue(text, interval, interval, interval, integer, text, integer,
+                                boolean, boolean, boolean);
+CREATE FUNCTION pgmsg.alter_queue(
+    queue               text,
+    visibility_timeout  interval DEFAULT NULL,
+    delay               interval DEFAULT NULL,
+    retention           interval DEFAULT NULL,
+    max_message_size    integer  DEFAULT NULL,
+    dead_letter_queue   text     DEFAULT NULL,
+    max_receive_count   integer  DEFAULT NULL,
+    fifo                boolean  DEFAULT NULL,
+    content_based_dedup boolean  DEFAULT NULL,
+    notify              boolean  DEFAULT NULL,
+    max_in_flight       integer  DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgmsg_alter_queue'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+SET search_path = pg_catalog, pg_temp;

@@ -32,7 +32,8 @@ CREATE TABLE pgmsg.queue_meta (
     fifo                boolean NOT NULL,
     content_based_dedup boolean NOT NULL,
     notify              boolean NOT NULL,
-    created_at          timestamptz NOT NULL DEFAULT pg_catalog.now()
+    created_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    max_in_flight       integer NOT NULL
 );
 
 /*
@@ -105,7 +106,8 @@ CREATE FUNCTION pgmsg.create_queue(
     max_receive_count   integer  DEFAULT NULL,
     fifo                boolean  DEFAULT false,
     content_based_dedup boolean  DEFAULT false,
-    notify              boolean  DEFAULT false)
+    notify              boolean  DEFAULT false,
+    max_in_flight       integer  DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'pgmsg_create_queue'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE
@@ -121,7 +123,8 @@ CREATE FUNCTION pgmsg.alter_queue(
     max_receive_count   integer  DEFAULT NULL,
     fifo                boolean  DEFAULT NULL,
     content_based_dedup boolean  DEFAULT NULL,
-    notify              boolean  DEFAULT NULL)
+    notify              boolean  DEFAULT NULL,
+    max_in_flight       integer  DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'pgmsg_alter_queue'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE

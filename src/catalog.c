@@ -47,6 +47,7 @@ static TimestampTz retired_at = 0;
 static bool queue_cache_stale = false;
 static Oid	meta_relid = InvalidOid;
 static Oid	meta_owner = InvalidOid;
+static bool meta_has_in_flight = false;	/* false until updated from 1.0 */
 static bool meta_stale = false;
 static SPIPlanPtr meta_plan = NULL;
 
@@ -186,6 +187,7 @@ load_meta(void)
 		elog(ERROR, "cache lookup failed for relation %u", meta_relid);
 	meta_owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 	ReleaseSysCache(tup);
+	meta_has_in_flight = get_attnum(meta_relid, "max_in_flight") != InvalidAttrNumber;
 	meta_stale = false;
 }
 
@@ -208,6 +210,19 @@ pgmsg_owner(void)
 	if (!OidIsValid(meta_owner) || meta_stale)
 		load_meta();
 	return meta_owner;
+}
+
+/*
+ * Does pgmsg.queue_meta have max_in_flight?  Not while the extension is
+ * still at version 1.0: the library must work with its tables until ALTER
+ * EXTENSION UPDATE.
+ */
+bool
+pgmsg_catalog_has_in_flight(void)
+{
+	if (!OidIsValid(meta_owner) || meta_stale)
+		load_meta();
+	return meta_has_in_flight;
 }
 
 /*
@@ -390,13 +405,16 @@ pgmsg_queue_lookup(const char *name, bool missing_ok)
 		Oid			argtypes[1] = {TEXTOID};
 		SPIPlanPtr	plan;
 
-		plan = SPI_prepare("SELECT m.queue_id, m.owner, m.visibility_timeout, m.delay,"
+		plan = SPI_prepare(psprintf("SELECT m.queue_id, m.owner, m.visibility_timeout, m.delay,"
 						   "       m.max_message_size, m.retention, m.notify,"
-						   "       d.name, m.max_receive_count, m.fifo, m.content_based_dedup"
+						   "       d.name, m.max_receive_count, m.fifo, m.content_based_dedup,"
+						   "       %s"
 						   "  FROM pgmsg.queue_meta m"
 						   "  LEFT JOIN pgmsg.queue_meta d"
 						   "    ON d.queue_id OPERATOR(pg_catalog.=) m.dead_letter_queue_id"
 						   " WHERE m.name OPERATOR(pg_catalog.=) $1",
+						   pgmsg_catalog_has_in_flight() ? "m.max_in_flight" :
+						   "CASE WHEN m.fifo THEN 20000 ELSE 120000 END"),
 						   1, argtypes);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
@@ -437,6 +455,7 @@ pgmsg_queue_lookup(const char *name, bool missing_ok)
 	}
 	qi->fifo = DatumGetBool(SPI_getbinval(tup, tupdesc, 10, &isnull));
 	qi->content_based_dedup = DatumGetBool(SPI_getbinval(tup, tupdesc, 11, &isnull));
+	qi->max_in_flight = DatumGetInt32(SPI_getbinval(tup, tupdesc, 12, &isnull));
 	SPI_finish();
 	pgmsg_restore_user(save_userid, save_sec);
 
@@ -470,9 +489,16 @@ QueueShared *
 pgmsg_queue_slot(QueueInfo *qi)
 {
 	QueueShared *qs = qi->shared;
+	bool		mine = false;
 
-	if (qs == NULL || !qs->in_use || qs->queue_id != qi->queue_id ||
-		qs->dbid != MyDatabaseId)
+	/* a slot's identity is read under the directory lock (shmem.c) */
+	if (qs != NULL)
+	{
+		LWLockAcquire(pgmsg_shared->directory_lock, LW_SHARED);
+		mine = qs->in_use && qs->queue_id == qi->queue_id && qs->dbid == MyDatabaseId;
+		LWLockRelease(pgmsg_shared->directory_lock);
+	}
+	if (!mine)
 	{
 		qs = pgmsg_queue_shared(qi->queue_id, true);
 		qi->shared = qs;

@@ -152,8 +152,15 @@ pgmsg_adopt_queue_tables(PG_FUNCTION_ARGS)
 		if (isnull || get_rel_namespace(relid) != nsp)
 			continue;
 		relname = get_rel_name(relid);
-		if (relname != NULL && strncmp(relname, "q_", 2) == 0)
-			depend_on_extension(relid);
+		if (relname == NULL || strncmp(relname, "q_", 2) != 0)
+			continue;
+		depend_on_extension(relid);
+
+		/* a table dumped from version 1.0 lacks the source queue's id */
+		if (get_attnum(relid, "source_queue_id") == InvalidAttrNumber)
+			pgmsg_spi_exec(psprintf("ALTER TABLE pgmsg.%s ADD COLUMN IF NOT EXISTS source_queue_id integer",
+									quote_identifier(relname)),
+						   0, NULL, NULL, SPI_OK_UTILITY);
 	}
 	SPI_finish();
 	PG_RETURN_VOID();
@@ -283,6 +290,19 @@ resolve_dead_letter_queue(const char *name, const char *dlq_name,
 }
 
 static int32
+max_in_flight_arg(FunctionCallInfo fcinfo, int argno)
+{
+	int32		limit = PG_GETARG_INT32(argno);
+
+	if (limit < 1 || limit > PGMSG_MAX_IN_FLIGHT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_in_flight %d is out of range", limit),
+				 errdetail("It must be between 1 and %d.", PGMSG_MAX_IN_FLIGHT)));
+	return limit;
+}
+
+static int32
 max_receive_count_arg(FunctionCallInfo fcinfo, int argno)
 {
 	int32		count = PG_GETARG_INT32(argno);
@@ -298,7 +318,7 @@ max_receive_count_arg(FunctionCallInfo fcinfo, int argno)
 /*
  * pgmsg.create_queue(queue, visibility_timeout, delay, retention,
  *					  max_message_size, dead_letter_queue, max_receive_count,
- *					  fifo, content_based_dedup, notify)
+ *					  fifo, content_based_dedup, notify, max_in_flight)
  */
 Datum
 pgmsg_create_queue(PG_FUNCTION_ARGS)
@@ -319,10 +339,11 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 	const char *table;
 	const char *index;
 	int32		queue_id;
-	Oid			argtypes[12] = {TEXTOID, OIDOID, INTERVALOID, INTERVALOID,
-	INTERVALOID, INT4OID, BOOLOID, INT4OID, INT4OID, BOOLOID, BOOLOID, INT4OID};
-	Datum		args[12];
-	char		nulls[12] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n', 'n', ' ', ' ', ' '};
+	int32		max_in_flight;
+	Oid			argtypes[13] = {TEXTOID, OIDOID, INTERVALOID, INTERVALOID,
+	INTERVALOID, INT4OID, BOOLOID, INT4OID, INT4OID, BOOLOID, BOOLOID, INT4OID, INT4OID};
+	Datum		args[13];
+	char		nulls[13] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n', 'n', ' ', ' ', ' ', ' '};
 
 	pgmsg_check_loaded();
 	name = pgmsg_text_arg(fcinfo, 0, "queue name");
@@ -347,6 +368,11 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 	fifo = PG_GETARG_BOOL(7);
 	content_based_dedup = PG_GETARG_BOOL(8);
 	notify = PG_GETARG_BOOL(9);
+	/* version 1.0's create_queue has no max_in_flight */
+	if (PG_NARGS() <= 10 || PG_ARGISNULL(10))
+		max_in_flight = fifo ? PGMSG_DEFAULT_IN_FLIGHT_FIFO : PGMSG_DEFAULT_IN_FLIGHT;
+	else
+		max_in_flight = max_in_flight_arg(fcinfo, 10);
 	if (content_based_dedup && !fifo)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -393,13 +419,17 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 	args[10] = BoolGetDatum(content_based_dedup);
 	queue_id = new_queue_id();
 	args[11] = Int32GetDatum(queue_id);
-	if (SPI_execute_with_args("INSERT INTO pgmsg.queue_meta"
-							  " (name, owner, visibility_timeout, delay, retention,"
-							  "  max_message_size, notify, dead_letter_queue_id, max_receive_count,"
-							  "  fifo, content_based_dedup, queue_id)"
-							  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-							  " ON CONFLICT (name) DO NOTHING",
-							  12, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
+	args[12] = Int32GetDatum(max_in_flight);
+	if (SPI_execute_with_args(psprintf("INSERT INTO pgmsg.queue_meta"
+									   " (name, owner, visibility_timeout, delay, retention,"
+									   "  max_message_size, notify, dead_letter_queue_id, max_receive_count,"
+									   "  fifo, content_based_dedup, queue_id%s)"
+									   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12%s)"
+									   " ON CONFLICT (name) DO NOTHING",
+									   pgmsg_catalog_has_in_flight() ? ", max_in_flight" : "",
+									   pgmsg_catalog_has_in_flight() ? ", $13" : ""),
+							  pgmsg_catalog_has_in_flight() ? 13 : 12,
+							  argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not insert queue \"%s\"", name);
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -415,7 +445,8 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 					  " body jsonb NOT NULL,"
 					  " attributes jsonb,"
 					  " source_queue text,"
-					  " group_id text"
+					  " group_id text,"
+					  " source_queue_id integer"
 					  ") WITH (fillfactor = 90)", table),
 			 0, NULL, NULL, SPI_OK_UTILITY);
 	pgmsg_spi_exec(psprintf("CREATE INDEX %s ON pgmsg.%s (visible_at, msg_id)", index, table),
@@ -427,6 +458,14 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 	SPI_finish();
 	pgmsg_restore_user(save_userid, save_sec);
 	xact_track_create(queue_id);
+
+	/*
+	 * Claim the queue's slot now, so that a queue the server's slots cannot
+	 * hold is refused here rather than failing at its first use, or failing
+	 * another database's queues.  A rollback gives the slot back.
+	 */
+	(void) pgmsg_queue_shared(queue_id, true);
+
 	pgmsg_catalog_invalidate();
 	PG_RETURN_VOID();
 }
@@ -434,7 +473,7 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 /*
  * pgmsg.alter_queue(queue, visibility_timeout, delay, retention,
  *					 max_message_size, dead_letter_queue, max_receive_count,
- *					 fifo, content_based_dedup, notify)
+ *					 fifo, content_based_dedup, notify, max_in_flight)
  *
  * A NULL argument leaves that setting unchanged.
  */
@@ -445,10 +484,10 @@ pgmsg_alter_queue(PG_FUNCTION_ARGS)
 	QueueInfo  *qi;
 	Oid			save_userid;
 	int			save_sec;
-	Oid			argtypes[10] = {INT4OID, INTERVALOID, INTERVALOID, INTERVALOID,
-	INT4OID, BOOLOID, BOOLOID, INT4OID, INT4OID, BOOLOID};
-	Datum		args[10];
-	char		nulls[10] = {' ', 'n', 'n', 'n', 'n', 'n', ' ', 'n', 'n', 'n'};
+	Oid			argtypes[11] = {INT4OID, INTERVALOID, INTERVALOID, INTERVALOID,
+	INT4OID, BOOLOID, BOOLOID, INT4OID, INT4OID, BOOLOID, INT4OID};
+	Datum		args[11];
+	char		nulls[11] = {' ', 'n', 'n', 'n', 'n', 'n', ' ', 'n', 'n', 'n', 'n'};
 	bool		change_dlq = false;
 
 	pgmsg_refuse_in_recovery("alter queue", name);
@@ -528,22 +567,31 @@ pgmsg_alter_queue(PG_FUNCTION_ARGS)
 		args[5] = BoolGetDatum(PG_GETARG_BOOL(9));
 		nulls[5] = ' ';
 	}
+	if (PG_NARGS() > 10 && !PG_ARGISNULL(10))
+	{
+		args[10] = Int32GetDatum(max_in_flight_arg(fcinfo, 10));
+		nulls[10] = ' ';
+	}
 
 	pgmsg_become_owner(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("UPDATE pgmsg.queue_meta SET"
-							  " visibility_timeout = COALESCE($2, visibility_timeout),"
-							  " delay = COALESCE($3, delay),"
-							  " retention = COALESCE($4, retention),"
-							  " max_message_size = COALESCE($5, max_message_size),"
-							  " notify = COALESCE($6, notify),"
-							  " content_based_dedup = COALESCE($10, content_based_dedup),"
-							  " dead_letter_queue_id = CASE WHEN $7 THEN $8 ELSE dead_letter_queue_id END,"
-							  " max_receive_count = CASE WHEN $7 AND $8 IS NULL THEN NULL"
-							  "                     ELSE COALESCE($9, max_receive_count) END"
-							  " WHERE queue_id OPERATOR(pg_catalog.=) $1",
-							  10, argtypes, args, nulls, false, 0) != SPI_OK_UPDATE)
+	if (SPI_execute_with_args(psprintf("UPDATE pgmsg.queue_meta SET"
+									   " visibility_timeout = COALESCE($2, visibility_timeout),"
+									   " delay = COALESCE($3, delay),"
+									   " retention = COALESCE($4, retention),"
+									   " max_message_size = COALESCE($5, max_message_size),"
+									   " notify = COALESCE($6, notify),"
+									   " content_based_dedup = COALESCE($10, content_based_dedup),"
+									   "%s"
+									   " dead_letter_queue_id = CASE WHEN $7 THEN $8 ELSE dead_letter_queue_id END,"
+									   " max_receive_count = CASE WHEN $7 AND $8 IS NULL THEN NULL"
+									   "                     ELSE COALESCE($9, max_receive_count) END"
+									   " WHERE queue_id OPERATOR(pg_catalog.=) $1",
+									   pgmsg_catalog_has_in_flight() ?
+									   " max_in_flight = COALESCE($11, max_in_flight)," : ""),
+							  pgmsg_catalog_has_in_flight() ? 11 : 10,
+							  argtypes, args, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update queue \"%s\"", name);
 	SPI_finish();
 	pgmsg_restore_user(save_userid, save_sec);

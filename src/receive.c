@@ -326,6 +326,12 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 	lease_check_table(qs, rel);
 
 	take_expired(&ts);
+
+	/* the queue's in-flight limit bounds the fresh messages taken */
+	if (qs->nleases + (max_messages - ts.n) > qi->max_in_flight)
+		max_messages = ts.max_messages =
+			ts.n + (int) Max(qi->max_in_flight - qs->nleases, 0);
+
 	if (!qi->fifo)
 		take_ahead(&ts);
 
@@ -578,9 +584,11 @@ move_to_dead_letter_queue(QueueInfo *qi, QueueShared *qs, Relation rel,
 	bool		isnull;
 	bool		attrs_null;
 	bool		source_null;
+	bool		source_id_null;
 	bool		group_null;
 	Datum		attrs;
 	Datum		source;
+	Datum		source_id;
 	Datum		group;
 	LeaseKey	key;
 
@@ -594,6 +602,12 @@ move_to_dead_letter_queue(QueueInfo *qi, QueueShared *qs, Relation rel,
 
 	attrs = slot_getattr(slot, Anum_q_attributes, &attrs_null);
 	source = slot_getattr(slot, Anum_q_source_queue, &source_null);
+	/* a table made by version 1.0 has no source_queue_id until updated */
+	source_id_null = true;
+	if (slot->tts_tupleDescriptor->natts >= Anum_q_source_queue_id)
+		source_id = slot_getattr(slot, Anum_q_source_queue_id, &source_id_null);
+	else
+		source_id = (Datum) 0;
 	group = slot_getattr(slot, Anum_q_group_id, &group_null);
 	pgmsg_send_moved(dlq, dqs,
 					 DatumGetJsonbP(slot_getattr(slot, Anum_q_body, &isnull)),
@@ -601,6 +615,8 @@ move_to_dead_letter_queue(QueueInfo *qi, QueueShared *qs, Relation rel,
 					 DatumGetTimestampTz(slot_getattr(slot, Anum_q_sent_at, &isnull)),
 					 t->receive_count - 1,
 					 source_null ? qi->name : TextDatumGetCString(source),
+					 source_null ? qi->queue_id :
+					 source_id_null ? 0 : DatumGetInt32(source_id),
 					 group_null ? NULL : DatumGetTextPP(group));
 	xact_track_dead_letter(qs);
 }
@@ -744,6 +760,18 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 
 			n = pgmsg_take_leases(qi, qs, rel, index, max_messages, visibility_timeout,
 							taken, nonces, &next_wakeup);
+
+			/*
+			 * As SQS does, a standard queue at its in-flight limit is an
+			 * error, and a FIFO queue returns nothing.
+			 */
+			if (n == 0 && !qi->fifo && qs->nleases >= qi->max_in_flight)
+				ereport(ERROR,
+						(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+						 errmsg("too many messages in flight in queue \"%s\"", qi->name),
+						 errdetail("The queue's limit, max_in_flight, is %d.",
+								   qi->max_in_flight),
+						 errhint("Delete received messages or let their visibility timeouts expire, or raise the limit with alter_queue.")));
 			if (n > 0)
 			{
 				xact_track_received(qs, n);
