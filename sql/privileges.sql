@@ -376,6 +376,35 @@ SELECT pgmsg.drop_topic('pt_topic');
 SELECT pgmsg.drop_queue('pt_seen');
 SELECT pgmsg.drop_queue('pt_hidden');
 
+--
+-- revoking a right undoes what it set up: a subscription whose owner no
+-- longer holds subscribe on the topic gets no copies, until it is granted
+-- again; the subscription stays listed
+--
+SET ROLE pgmsg_test_owner;
+SELECT pgmsg.create_topic('pt_rt');
+SELECT pgmsg.grant('pt_rt', 'pgmsg_test_other', ARRAY['subscribe']);
+RESET ROLE;
+GRANT CREATE ON DATABASE :"DBNAME" TO pgmsg_test_other;
+SET ROLE pgmsg_test_other;
+SELECT pgmsg.create_queue('pt_other_q');
+SELECT pgmsg.subscribe('pt_rt', 'pt_other_q');
+RESET ROLE;
+SELECT pgmsg.publish('pt_rt', '{"before": "revoke subscribe"}');
+SET ROLE pgmsg_test_owner;
+SELECT pgmsg.revoke('pt_rt', 'pgmsg_test_other', ARRAY['subscribe']);
+RESET ROLE;
+SELECT pgmsg.publish('pt_rt', '{"after": "revoke subscribe"}');
+SELECT topic, endpoint FROM pgmsg.subscriptions WHERE topic = 'pt_rt';
+SET ROLE pgmsg_test_owner;
+SELECT pgmsg.grant('pt_rt', 'pgmsg_test_other', ARRAY['manage']);
+RESET ROLE;
+SELECT pgmsg.publish('pt_rt', '{"after": "grant manage"}');
+SELECT body FROM pgmsg.receive('pt_other_q', 10) ORDER BY message_id;
+SELECT pgmsg.drop_topic('pt_rt');
+SELECT pgmsg.drop_queue('pt_other_q');
+REVOKE CREATE ON DATABASE :"DBNAME" FROM pgmsg_test_other;
+
 REVOKE CREATE ON DATABASE :"DBNAME" FROM pgmsg_test_owner;
 DROP ROLE pgmsg_test_member;
 DROP ROLE pgmsg_test_noinherit;

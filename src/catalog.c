@@ -408,7 +408,15 @@ pgmsg_queue_lookup(const char *name, bool missing_ok)
 		plan = SPI_prepare(psprintf("SELECT m.queue_id, m.owner, m.visibility_timeout, m.delay,"
 						   "       m.max_message_size, m.retention, m.notify,"
 						   "       d.name, m.max_receive_count, m.fifo, m.content_based_dedup,"
-						   "       %s"
+						   "       %s,"
+						   /* may the queue's owner still send to its dead-letter queue? */
+						   "       pg_catalog.pg_has_role(m.owner::pg_catalog.oid, d.owner::pg_catalog.oid, 'USAGE')"
+						   "       OR EXISTS (SELECT FROM pgmsg.queue_grants g"
+						   "                   WHERE g.queue_id OPERATOR(pg_catalog.=) d.queue_id"
+						   "                     AND g.privilege OPERATOR(pg_catalog.=) 'send'"
+						   "                     AND (g.grantee::pg_catalog.oid OPERATOR(pg_catalog.=) 0::pg_catalog.oid"
+						   "                          OR pg_catalog.pg_has_role(m.owner::pg_catalog.oid,"
+						   "                                                    g.grantee::pg_catalog.oid, 'USAGE')))"
 						   "  FROM pgmsg.queue_meta m"
 						   "  LEFT JOIN pgmsg.queue_meta d"
 						   "    ON d.queue_id OPERATOR(pg_catalog.=) m.dead_letter_queue_id"
@@ -456,6 +464,7 @@ pgmsg_queue_lookup(const char *name, bool missing_ok)
 	qi->fifo = DatumGetBool(SPI_getbinval(tup, tupdesc, 10, &isnull));
 	qi->content_based_dedup = DatumGetBool(SPI_getbinval(tup, tupdesc, 11, &isnull));
 	qi->max_in_flight = DatumGetInt32(SPI_getbinval(tup, tupdesc, 12, &isnull));
+	qi->dead_letter_ok = DatumGetBool(SPI_getbinval(tup, tupdesc, 13, &isnull)) && !isnull;
 	SPI_finish();
 	pgmsg_restore_user(save_userid, save_sec);
 

@@ -268,6 +268,7 @@ typedef struct QueueInfo
 	int32		max_message_size;
 	bool		notify;			/* NOTIFY pgmsg_<name> on commit */
 	int32		max_receive_count;	/* 0: no dead-letter queue */
+	bool		dead_letter_ok; /* the owner may still send to it (acl.c) */
 	bool		fifo;
 	bool		content_based_dedup;
 	int32		max_in_flight;	/* leases the queue may hold at once */

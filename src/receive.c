@@ -653,7 +653,8 @@ deliver(QueueInfo *qi, QueueShared *qs, Relation rel, Taken *taken, int n,
 				elog(ERROR, "SPI_connect failed");
 			connected = true;
 		}
-		if (qi->max_receive_count > 0 && t->receive_count > qi->max_receive_count)
+		if (qi->max_receive_count > 0 && qi->dead_letter_ok &&
+			t->receive_count > qi->max_receive_count)
 		{
 			move_to_dead_letter_queue(qi, qs, rel, t, slot);
 			continue;

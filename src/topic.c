@@ -162,7 +162,24 @@ load_topic(const char *name, TopicInfo *ti)
 							  "  FROM pgmsg.subscription s"
 							  "  JOIN pgmsg.queue_meta q"
 							  "    ON q.queue_id OPERATOR(pg_catalog.=) s.queue_id"
+							  "  JOIN pgmsg.topic_meta t"
+							  "    ON t.topic_id OPERATOR(pg_catalog.=) s.topic_id"
 							  " WHERE s.topic_id OPERATOR(pg_catalog.=) $1"
+							  /* the subscriber must still hold what subscribing took (acl.c) */
+							  "   AND (pg_catalog.pg_has_role(s.owner::pg_catalog.oid, t.owner::pg_catalog.oid, 'USAGE')"
+							  "        OR EXISTS (SELECT FROM pgmsg.topic_grants g"
+							  "                    WHERE g.topic_id OPERATOR(pg_catalog.=) s.topic_id"
+							  "                      AND g.privilege OPERATOR(pg_catalog.=) ANY ('{subscribe,manage}'::pg_catalog.text[])"
+							  "                      AND (g.grantee::pg_catalog.oid OPERATOR(pg_catalog.=) 0::pg_catalog.oid"
+							  "                           OR pg_catalog.pg_has_role(s.owner::pg_catalog.oid,"
+							  "                                                     g.grantee::pg_catalog.oid, 'USAGE'))))"
+							  "   AND (pg_catalog.pg_has_role(s.owner::pg_catalog.oid, q.owner::pg_catalog.oid, 'USAGE')"
+							  "        OR EXISTS (SELECT FROM pgmsg.queue_grants g"
+							  "                    WHERE g.queue_id OPERATOR(pg_catalog.=) s.queue_id"
+							  "                      AND g.privilege OPERATOR(pg_catalog.=) 'manage'"
+							  "                      AND (g.grantee::pg_catalog.oid OPERATOR(pg_catalog.=) 0::pg_catalog.oid"
+							  "                           OR pg_catalog.pg_has_role(s.owner::pg_catalog.oid,"
+							  "                                                     g.grantee::pg_catalog.oid, 'USAGE'))))"
 							  " ORDER BY s.subscription_id",
 							  1, idtypes, idargs, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the subscriptions of topic \"%s\"", name);
