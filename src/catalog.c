@@ -17,6 +17,9 @@
  * invalidation of it: DROP EXTENSION and CREATE EXTENSION give it a new
  * OID, possibly a new owner, and a session must go on working across them.
  *
+ * Every entry point that leases or changes anything first refuses to run
+ * during recovery (pgmsg_refuse_in_recovery).
+ *
  * The functions check pgmsg's own privileges as the calling user, then
  * run their statements as the owner of pgmsg's tables, so ordinary roles
  * need no rights on the tables themselves.

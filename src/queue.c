@@ -2,7 +2,7 @@
  *
  * queue.c
  *		Queue management: create_queue, alter_queue, drop_queue and
- *		purge_queue.
+ *		purge_queue, and the event trigger that adopts restored queue tables.
  *
  * A queue is a row of pgmsg.queue_meta plus its message table
  * pgmsg.q_<name>, created and dropped in the caller's transaction as the
@@ -10,8 +10,12 @@
  * ends (xact.c): a dropped queue's slot and leases go away when the drop
  * commits, the slot of a queue whose creation rolls back goes then, and a
  * purge drops the leases of the messages it removed and resets the cursor
- * when it commits.  Queue ids come from pgmsg.queue_id_seq, skipping any id
- * that still has a slot (shmem.c).  Names are validated before use and
+ * when it commits.  create_queue takes the new queue's slot at once, so a
+ * queue the server cannot hold is refused when it is created.  Queue ids
+ * come from pgmsg.queue_id_seq, skipping any id that still has a slot
+ * (shmem.c).  Each queue table depends on the extension; pg_dump does not
+ * carry that dependency, so adopt_queue_tables, fired at the end of every
+ * CREATE TABLE, gives it back to the tables a restore creates.  Names are validated before use and
  * still pass through quote_identifier; values always travel as parameters.
  *
  *-------------------------------------------------------------------------

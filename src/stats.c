@@ -7,7 +7,9 @@
  * number of stored messages is counted once per server start (or after a
  * purge) and then kept up to date by committing sends and deletes
  * (xact.c); messages in flight are the queue's leases; delayed messages
- * are an index range count of keys still in the future.
+ * are an index range count of keys still in the future.  Reading the view
+ * takes no queue slot: a queue without one (unused since the server
+ * started) is counted from its table, with no lease and zero totals.
  *
  *-------------------------------------------------------------------------
  */
