@@ -76,6 +76,7 @@ _PG_init(void)
 							1024, 1, 1000000,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
+	pgmsg_launcher_init();
 	pgmsg_worker_init();
 	MarkGUCPrefixReserved("pgmsg");
 

@@ -339,12 +339,15 @@ extern bool xact_uses_pgmsg(void);
 /* stats.c */
 extern int64 pgmsg_stored_messages(QueueShared *qs, const char *name);
 
-/* worker.c */
-extern void pgmsg_worker_init(void);
-extern Size worker_shmem_size(void);
-extern void worker_shmem_init(void);
+/* launcher.c */
+extern void pgmsg_launcher_init(void);
+extern Size launcher_shmem_size(void);
+extern void launcher_shmem_init(void);
 extern void pgmsg_worker_wake(void);
 extern void pgmsg_worker_request_start(void);
+
+/* worker.c */
+extern void pgmsg_worker_init(void);
 
 /* send.c */
 extern void pgmsg_check_attributes(Jsonb *attributes);

@@ -68,7 +68,7 @@ pgmsg_shmem_request(void)
 {
 	RequestAddinShmemSpace(queue_array_size());
 	RequestAddinShmemSpace(lease_shmem_size());
-	RequestAddinShmemSpace(worker_shmem_size());
+	RequestAddinShmemSpace(launcher_shmem_size());
 	/* directory lock, one lock per queue slot, lease map partitions */
 	RequestNamedLWLockTranche(PGMSG_TRANCHE, 1 + pgmsg_max_queues + LEASE_PARTITIONS);
 }
@@ -116,7 +116,7 @@ pgmsg_shmem_startup(void)
 			pg_atomic_init_u64(&((pg_atomic_uint64 *) pgmsg_publisher_bounds(&pgmsg_shared->queues[0]))[i], 0);
 	}
 	lease_shmem_init();
-	worker_shmem_init();
+	launcher_shmem_init();
 }
 
 /*
