@@ -9,7 +9,6 @@
  * exactly the objects, definitions and privileges of a fresh 1.1.
  */
 
--- Monitoring: receive counts of messages in flight (metrics.c)
 /*
  * Receive counts of messages in flight (metrics.c): per queue, the held
  * leases, the largest receive count among them and a cumulative histogram,
@@ -25,4 +24,198 @@ CREATE FUNCTION pgmsg.queue_receive_counts(
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'pgmsg_queue_receive_counts'
 LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+/*
+ * Ownership through dump and restore (catalog.c, acl.c, queue.c).  Owners
+ * and grantees become regrole, which pg_dump writes as role names; the
+ * self-referencing foreign key of queue_meta goes, as pg_dump reports it
+ * as circular; the FIFO dedup window is dumped; and an event trigger makes
+ * a restored queue table depend on the extension again.  The views,
+ * which read the retyped columns, are made again, now showing each role
+ * only what it has some right on.
+ */
+DROP VIEW pgmsg.queues, pgmsg.redrive_tasks, pgmsg.topics, pgmsg.subscriptions;
+ALTER TABLE pgmsg.queue_meta ALTER COLUMN owner TYPE regrole;
+ALTER TABLE pgmsg.queue_meta DROP CONSTRAINT queue_meta_dead_letter_queue_id_fkey;
+ALTER TABLE pgmsg.queue_grants ALTER COLUMN grantee TYPE regrole;
+ALTER TABLE pgmsg.redrive_task ALTER COLUMN started_by TYPE regrole;
+ALTER TABLE pgmsg.topic_meta ALTER COLUMN owner TYPE regrole;
+ALTER TABLE pgmsg.subscription ALTER COLUMN owner TYPE regrole;
+ALTER TABLE pgmsg.topic_grants ALTER COLUMN grantee TYPE regrole;
+SELECT pg_catalog.pg_extension_config_dump('pgmsg.dedup', '');
+
+/*
+ * A restore creates queue tables as ordinary tables after CREATE
+ * EXTENSION; this gives each the dependency on the extension that
+ * create_queue gave it, which pg_dump does not carry (queue.c).
+ */
+CREATE FUNCTION pgmsg.adopt_queue_tables()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'pgmsg_adopt_queue_tables'
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp;
+
+REVOKE ALL ON FUNCTION pgmsg.adopt_queue_tables() FROM PUBLIC;
+
+CREATE EVENT TRIGGER pgmsg_adopt_queue_tables ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE')
+    EXECUTE FUNCTION pgmsg.adopt_queue_tables();
+
+CREATE VIEW pgmsg.queues AS
+SELECT m.name,
+       m.visibility_timeout,
+       m.delay,
+       m.retention,
+       m.max_message_size,
+       d.name AS dead_letter_queue,
+       m.max_receive_count,
+       m.fifo,
+       m.content_based_dedup,
+       m.notify,
+       -- NULL once the owning role has been dropped
+       (SELECT r.rolname FROM pg_catalog.pg_roles r
+         WHERE r.oid OPERATOR(pg_catalog.=) m.owner) AS owner,
+       m.created_at,
+       s.messages - s.messages_in_flight - s.messages_delayed AS messages_visible,
+       s.messages_in_flight,
+       s.messages_delayed,
+       pg_catalog.now() - s.oldest_sent_at AS oldest_message_age,
+       s.sent_total,
+       s.received_total,
+       s.deleted_total,
+       s.dead_lettered_total
+  FROM pgmsg.queue_meta m
+  JOIN pgmsg.queue_stats() s USING (queue_id)
+  LEFT JOIN pgmsg.queue_meta d ON d.queue_id = m.dead_letter_queue_id
+ WHERE pg_catalog.pg_has_role(m.owner, 'USAGE')
+    OR EXISTS (SELECT FROM pgmsg.queue_grants g
+                WHERE g.queue_id OPERATOR(pg_catalog.=) m.queue_id
+                  AND (g.grantee::oid OPERATOR(pg_catalog.=) 0::oid
+                       OR pg_catalog.pg_has_role(g.grantee, 'USAGE')));
+
+GRANT SELECT ON pgmsg.queues TO PUBLIC;
+
+CREATE VIEW pgmsg.redrive_tasks AS
+SELECT task_id, dead_letter_queue, destination, max_messages, moved, state,
+       last_error,
+       (SELECT r.rolname FROM pg_catalog.pg_roles r
+         WHERE r.oid OPERATOR(pg_catalog.=) started_by) AS started_by,
+       started_at, finished_at
+  FROM pgmsg.redrive_task k
+ WHERE pg_catalog.pg_has_role(k.started_by, 'USAGE')
+    OR EXISTS (SELECT FROM pgmsg.queue_meta m
+                WHERE m.name OPERATOR(pg_catalog.=) k.dead_letter_queue
+                  AND pg_catalog.pg_has_role(m.owner, 'USAGE'));
+
+GRANT SELECT ON pgmsg.redrive_tasks TO PUBLIC;
+
+CREATE VIEW pgmsg.topics AS
+SELECT t.name,
+       t.fifo,
+       t.content_based_dedup,
+       (SELECT r.rolname FROM pg_catalog.pg_roles r
+         WHERE r.oid OPERATOR(pg_catalog.=) t.owner) AS owner,
+       t.created_at,
+       (SELECT pg_catalog.count(*) FROM pgmsg.subscription s
+         WHERE s.topic_id = t.topic_id) AS subscriptions
+  FROM pgmsg.topic_meta t
+ WHERE pg_catalog.pg_has_role(t.owner, 'USAGE')
+    OR EXISTS (SELECT FROM pgmsg.topic_grants g
+                WHERE g.topic_id OPERATOR(pg_catalog.=) t.topic_id
+                  AND (g.grantee::oid OPERATOR(pg_catalog.=) 0::oid
+                       OR pg_catalog.pg_has_role(g.grantee, 'USAGE')));
+
+GRANT SELECT ON pgmsg.topics TO PUBLIC;
+
+CREATE VIEW pgmsg.subscriptions AS
+SELECT s.subscription_id,
+       t.name AS topic,
+       'queue'::text AS protocol,
+       q.name AS endpoint,
+       s.filter_policy,
+       s.filter_policy_scope,
+       s.raw_message_delivery,
+       (SELECT r.rolname FROM pg_catalog.pg_roles r
+         WHERE r.oid OPERATOR(pg_catalog.=) s.owner) AS owner,
+       s.created_at
+  FROM pgmsg.subscription s
+  JOIN pgmsg.topic_meta t USING (topic_id)
+  JOIN pgmsg.queue_meta q USING (queue_id)
+ WHERE pg_catalog.pg_has_role(s.owner, 'USAGE')
+    OR pg_catalog.pg_has_role(t.owner, 'USAGE')
+    OR pg_catalog.pg_has_role(q.owner, 'USAGE')
+    OR EXISTS (SELECT FROM pgmsg.topic_grants g
+                WHERE g.topic_id OPERATOR(pg_catalog.=) t.topic_id
+                  AND (g.grantee::oid OPERATOR(pg_catalog.=) 0::oid
+                       OR pg_catalog.pg_has_role(g.grantee, 'USAGE')))
+    OR EXISTS (SELECT FROM pgmsg.queue_grants g
+                WHERE g.queue_id OPERATOR(pg_catalog.=) q.queue_id
+                  AND (g.grantee::oid OPERATOR(pg_catalog.=) 0::oid
+                       OR pg_catalog.pg_has_role(g.grantee, 'USAGE')));
+
+GRANT SELECT ON pgmsg.subscriptions TO PUBLIC;
+
+/*
+ * Dead letters remember their source queue by id as well as by name, so a
+ * queue created again under a dropped queue's name never receives the old
+ * queue's dead letters (redrive.c).  Dead letters already stored keep only
+ * the name.
+ */
+DO $$
+DECLARE
+    q record;
+BEGIN
+    FOR q IN SELECT name FROM pgmsg.queue_meta LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE pgmsg.%I ADD COLUMN IF NOT EXISTS source_queue_id integer',
+                                  'q_' OPERATOR(pg_catalog.||) q.name);
+    END LOOP;
+END
+$$;
+
+/*
+ * A per-queue limit of messages in flight, max_in_flight (queue.c,
+ * receive.c): SQS's 120,000 on standard queues and 20,000 on FIFO queues
+ * unless set.
+ */
+ALTER TABLE pgmsg.queue_meta ADD COLUMN max_in_flight integer;
+UPDATE pgmsg.queue_meta SET max_in_flight = CASE WHEN fifo THEN 20000 ELSE 120000 END;
+ALTER TABLE pgmsg.queue_meta ALTER COLUMN max_in_flight SET NOT NULL;
+
+DROP FUNCTION pgmsg.create_queue(text, interval, interval, interval, integer, text, integer,
+                                 boolean, boolean, boolean);
+CREATE FUNCTION pgmsg.create_queue(
+    queue               text,
+    visibility_timeout  interval DEFAULT '30 seconds',
+    delay               interval DEFAULT '0',
+    retention           interval DEFAULT '4 days',
+    max_message_size    integer  DEFAULT 1048576,
+    dead_letter_queue   text     DEFAULT NULL,
+    max_receive_count   integer  DEFAULT NULL,
+    fifo                boolean  DEFAULT false,
+    content_based_dedup boolean  DEFAULT false,
+    notify              boolean  DEFAULT false,
+    max_in_flight       integer  DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgmsg_create_queue'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+DROP FUNCTION pgmsg.alter_queue(text, interval, interval, interval, integer, text, integer,
+                                boolean, boolean, boolean);
+CREATE FUNCTION pgmsg.alter_queue(
+    queue               text,
+    visibility_timeout  interval DEFAULT NULL,
+    delay               interval DEFAULT NULL,
+    retention           interval DEFAULT NULL,
+    max_message_size    integer  DEFAULT NULL,
+    dead_letter_queue   text     DEFAULT NULL,
+    max_receive_count   integer  DEFAULT NULL,
+    fifo                boolean  DEFAULT NULL,
+    content_based_dedup boolean  DEFAULT NULL,
+    notify              boolean  DEFAULT NULL,
+    max_in_flight       integer  DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgmsg_alter_queue'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
 SET search_path = pg_catalog, pg_temp;

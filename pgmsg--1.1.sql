@@ -8,23 +8,32 @@
  * to everybody else: the functions below check pgmsg's own privileges and
  * then act as the owner.  Writing these tables directly would bypass the
  * lease protocol kept in shared memory.
+ *
+ * Owners and grantees are regrole, not oid: pg_dump writes a regrole as the
+ * role's name and a restore reads the name back, so ownership and grants
+ * follow roles by name into another cluster, where the same OIDs may
+ * belong to other roles.  Grants to PUBLIC are stored as 0, written "-".
+ * A dead-letter queue is referenced without a foreign key, which pg_dump
+ * would report as circular on this configuration table; drop_queue and
+ * the dead-letter checks keep the reference valid under a table lock.
  */
 CREATE SEQUENCE pgmsg.queue_id_seq AS integer;
 
 CREATE TABLE pgmsg.queue_meta (
     queue_id            integer PRIMARY KEY DEFAULT nextval('pgmsg.queue_id_seq'),
     name                text NOT NULL UNIQUE,
-    owner               oid NOT NULL,
+    owner               regrole NOT NULL,
     visibility_timeout  interval NOT NULL,
     delay               interval NOT NULL,
     retention           interval NOT NULL,
     max_message_size    integer NOT NULL,
-    dead_letter_queue_id integer REFERENCES pgmsg.queue_meta (queue_id),
+    dead_letter_queue_id integer,
     max_receive_count   integer,
     fifo                boolean NOT NULL,
     content_based_dedup boolean NOT NULL,
     notify              boolean NOT NULL,
-    created_at          timestamptz NOT NULL DEFAULT pg_catalog.now()
+    created_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    max_in_flight       integer NOT NULL
 );
 
 /*
@@ -39,6 +48,8 @@ CREATE TABLE pgmsg.dedup (
     PRIMARY KEY (queue_id, dedup_id)
 );
 REVOKE ALL ON pgmsg.dedup FROM PUBLIC;
+-- dumped, so a restored queue keeps rejecting a repeat for the rest of its window
+SELECT pg_catalog.pg_extension_config_dump('pgmsg.dedup', '');
 
 /*
  * Redrive tasks started with start_redrive and carried out by the
@@ -53,7 +64,7 @@ CREATE TABLE pgmsg.redrive_task (
     state               text NOT NULL DEFAULT 'running'
                         CHECK (state IN ('running', 'completed', 'failed')),
     last_error          text,
-    started_by          oid NOT NULL,
+    started_by          regrole NOT NULL,
     started_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
     finished_at         timestamptz
 );
@@ -61,7 +72,7 @@ REVOKE ALL ON pgmsg.redrive_task, pgmsg.redrive_task_task_id_seq FROM PUBLIC;
 
 CREATE TABLE pgmsg.queue_grants (
     queue_id    integer NOT NULL REFERENCES pgmsg.queue_meta ON DELETE CASCADE,
-    grantee     oid NOT NULL,
+    grantee     regrole NOT NULL,
     privilege   text NOT NULL,
     PRIMARY KEY (queue_id, grantee, privilege)
 );
@@ -95,7 +106,8 @@ CREATE FUNCTION pgmsg.create_queue(
     max_receive_count   integer  DEFAULT NULL,
     fifo                boolean  DEFAULT false,
     content_based_dedup boolean  DEFAULT false,
-    notify              boolean  DEFAULT false)
+    notify              boolean  DEFAULT false,
+    max_in_flight       integer  DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'pgmsg_create_queue'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE
@@ -111,7 +123,8 @@ CREATE FUNCTION pgmsg.alter_queue(
     max_receive_count   integer  DEFAULT NULL,
     fifo                boolean  DEFAULT NULL,
     content_based_dedup boolean  DEFAULT NULL,
-    notify              boolean  DEFAULT NULL)
+    notify              boolean  DEFAULT NULL,
+    max_in_flight       integer  DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'pgmsg_alter_queue'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE
@@ -128,6 +141,23 @@ RETURNS bigint
 AS 'MODULE_PATHNAME', 'pgmsg_purge_queue'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE
 SET search_path = pg_catalog, pg_temp;
+
+/*
+ * A restore creates queue tables as ordinary tables after CREATE
+ * EXTENSION; this gives each the dependency on the extension that
+ * create_queue gave it, which pg_dump does not carry (queue.c).
+ */
+CREATE FUNCTION pgmsg.adopt_queue_tables()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'pgmsg_adopt_queue_tables'
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp;
+
+REVOKE ALL ON FUNCTION pgmsg.adopt_queue_tables() FROM PUBLIC;
+
+CREATE EVENT TRIGGER pgmsg_adopt_queue_tables ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE')
+    EXECUTE FUNCTION pgmsg.adopt_queue_tables();
 
 /*
  * The message path.  These are not given a SET search_path clause, which
@@ -232,6 +262,11 @@ AS 'MODULE_PATHNAME', 'pgmsg_queue_stats'
 LANGUAGE C STRICT VOLATILE
 SET search_path = pg_catalog, pg_temp;
 
+/*
+ * The views are readable by everybody but show a role only the queues,
+ * topics, subscriptions and redrive tasks it owns (through membership) or
+ * holds some privilege on, directly or through PUBLIC; superusers see all.
+ */
 CREATE VIEW pgmsg.queues AS
 SELECT m.name,
        m.visibility_timeout,
@@ -257,7 +292,12 @@ SELECT m.name,
        s.dead_lettered_total
   FROM pgmsg.queue_meta m
   JOIN pgmsg.queue_stats() s USING (queue_id)
-  LEFT JOIN pgmsg.queue_meta d ON d.queue_id = m.dead_letter_queue_id;
+  LEFT JOIN pgmsg.queue_meta d ON d.queue_id = m.dead_letter_queue_id
+ WHERE pg_catalog.pg_has_role(m.owner, 'USAGE')
+    OR EXISTS (SELECT FROM pgmsg.queue_grants g
+                WHERE g.queue_id OPERATOR(pg_catalog.=) m.queue_id
+                  AND (g.grantee::oid OPERATOR(pg_catalog.=) 0::oid
+                       OR pg_catalog.pg_has_role(g.grantee, 'USAGE')));
 
 GRANT SELECT ON pgmsg.queues TO PUBLIC;
 
@@ -284,7 +324,11 @@ SELECT task_id, dead_letter_queue, destination, max_messages, moved, state,
        (SELECT r.rolname FROM pg_catalog.pg_roles r
          WHERE r.oid OPERATOR(pg_catalog.=) started_by) AS started_by,
        started_at, finished_at
-  FROM pgmsg.redrive_task;
+  FROM pgmsg.redrive_task k
+ WHERE pg_catalog.pg_has_role(k.started_by, 'USAGE')
+    OR EXISTS (SELECT FROM pgmsg.queue_meta m
+                WHERE m.name OPERATOR(pg_catalog.=) k.dead_letter_queue
+                  AND pg_catalog.pg_has_role(m.owner, 'USAGE'));
 
 GRANT SELECT ON pgmsg.redrive_tasks TO PUBLIC;
 
@@ -317,7 +361,7 @@ CREATE SEQUENCE pgmsg.topic_id_seq AS integer;
 CREATE TABLE pgmsg.topic_meta (
     topic_id            integer PRIMARY KEY DEFAULT nextval('pgmsg.topic_id_seq'),
     name                text NOT NULL UNIQUE,
-    owner               oid NOT NULL,
+    owner               regrole NOT NULL,
     fifo                boolean NOT NULL,
     content_based_dedup boolean NOT NULL,
     created_at          timestamptz NOT NULL DEFAULT pg_catalog.now()
@@ -331,7 +375,7 @@ CREATE TABLE pgmsg.subscription (
     filter_policy_scope  text NOT NULL
                          CHECK (filter_policy_scope IN ('MessageAttributes', 'MessageBody')),
     raw_message_delivery boolean NOT NULL,
-    owner                oid NOT NULL,
+    owner                regrole NOT NULL,
     created_at           timestamptz NOT NULL DEFAULT pg_catalog.now(),
     UNIQUE (topic_id, queue_id)
 );
@@ -339,7 +383,7 @@ CREATE INDEX ON pgmsg.subscription (queue_id);
 
 CREATE TABLE pgmsg.topic_grants (
     topic_id    integer NOT NULL REFERENCES pgmsg.topic_meta ON DELETE CASCADE,
-    grantee     oid NOT NULL,
+    grantee     regrole NOT NULL,
     privilege   text NOT NULL,
     PRIMARY KEY (topic_id, grantee, privilege)
 );
@@ -409,7 +453,12 @@ SELECT t.name,
        t.created_at,
        (SELECT pg_catalog.count(*) FROM pgmsg.subscription s
          WHERE s.topic_id = t.topic_id) AS subscriptions
-  FROM pgmsg.topic_meta t;
+  FROM pgmsg.topic_meta t
+ WHERE pg_catalog.pg_has_role(t.owner, 'USAGE')
+    OR EXISTS (SELECT FROM pgmsg.topic_grants g
+                WHERE g.topic_id OPERATOR(pg_catalog.=) t.topic_id
+                  AND (g.grantee::oid OPERATOR(pg_catalog.=) 0::oid
+                       OR pg_catalog.pg_has_role(g.grantee, 'USAGE')));
 
 GRANT SELECT ON pgmsg.topics TO PUBLIC;
 
@@ -426,6 +475,17 @@ SELECT s.subscription_id,
        s.created_at
   FROM pgmsg.subscription s
   JOIN pgmsg.topic_meta t USING (topic_id)
-  JOIN pgmsg.queue_meta q USING (queue_id);
+  JOIN pgmsg.queue_meta q USING (queue_id)
+ WHERE pg_catalog.pg_has_role(s.owner, 'USAGE')
+    OR pg_catalog.pg_has_role(t.owner, 'USAGE')
+    OR pg_catalog.pg_has_role(q.owner, 'USAGE')
+    OR EXISTS (SELECT FROM pgmsg.topic_grants g
+                WHERE g.topic_id OPERATOR(pg_catalog.=) t.topic_id
+                  AND (g.grantee::oid OPERATOR(pg_catalog.=) 0::oid
+                       OR pg_catalog.pg_has_role(g.grantee, 'USAGE')))
+    OR EXISTS (SELECT FROM pgmsg.queue_grants g
+                WHERE g.queue_id OPERATOR(pg_catalog.=) q.queue_id
+                  AND (g.grantee::oid OPERATOR(pg_catalog.=) 0::oid
+                       OR pg_catalog.pg_has_role(g.grantee, 'USAGE')));
 
 GRANT SELECT ON pgmsg.subscriptions TO PUBLIC;

@@ -291,14 +291,27 @@ RESET ROLE;
 SELECT pgmsg.grant('dl_dead', 'regress_dl_user', ARRAY['send']);
 SET ROLE regress_dl_user;
 SELECT pgmsg.create_queue('dl_mine', dead_letter_queue => 'dl_dead', max_receive_count => 1);
--- the move itself needs no privilege on the dead-letter queue
+-- the right is checked again whenever a message would move: once the
+-- queue's owner may no longer send to the dead-letter queue, messages stay
+-- in their queue and are delivered again
 RESET ROLE;
 SELECT pgmsg.revoke('dl_dead', 'regress_dl_user', ARRAY['send']);
 SET ROLE regress_dl_user;
 SELECT pgmsg.send('dl_mine', '{"mine": 1}') > 0 AS sent;
 SELECT count(*) FROM pgmsg.receive('dl_mine', 1, visibility_timeout => '0');
+SELECT receive_count FROM pgmsg.receive('dl_mine', 1, visibility_timeout => '0');
+RESET ROLE;
+SELECT count(*) FROM pgmsg.q_dl_dead;
+-- changing the queue's settings does not bring the link back; a grant does
+SET ROLE regress_dl_user;
+SELECT pgmsg.alter_queue('dl_mine', max_receive_count => 1);
+SELECT receive_count FROM pgmsg.receive('dl_mine', 1, visibility_timeout => '0');
+RESET ROLE;
+SELECT pgmsg.grant('dl_dead', 'regress_dl_user', ARRAY['send']);
+SET ROLE regress_dl_user;
 SELECT count(*) FROM pgmsg.receive('dl_mine', 1, visibility_timeout => '0');
 RESET ROLE;
+SELECT pgmsg.revoke('dl_dead', 'regress_dl_user', ARRAY['send']);
 SELECT body, source_queue FROM pgmsg.q_dl_dead;
 -- redrive needs receive on the dead-letter queue
 SET ROLE regress_dl_user;

@@ -79,7 +79,7 @@ SELECT * FROM pgmsg.redrive_task;
 SELECT nextval('pgmsg.queue_id_seq');
 -- nor create queues without CREATE on the database
 SELECT pgmsg.create_queue('pt_app');
--- the view is readable
+-- the view is readable, but shows only what the role has some right on
 SELECT name, owner, messages_visible FROM pgmsg.queues WHERE name = 'pt_q';
 RESET ROLE;
 SELECT count(*) FROM pgmsg.q_pt_q;
@@ -330,6 +330,80 @@ RESET ROLE;
 SELECT pgmsg.alter_queue('pt_orphan2', delay => '1 second');
 SELECT pgmsg.drop_queue('pt_orphan2');
 SELECT count(*) FROM pgmsg.queues WHERE name LIKE 'pt\_orphan%';
+
+--
+-- the views show a role only the objects it owns (through membership) or
+-- holds some privilege on, directly or through PUBLIC; superusers see all
+--
+SET ROLE pgmsg_test_owner;
+SELECT pgmsg.create_queue('pt_seen');
+SELECT pgmsg.create_queue('pt_hidden');
+SELECT pgmsg.create_topic('pt_topic');
+SELECT pgmsg.subscribe('pt_topic', 'pt_hidden');
+SELECT pgmsg.grant('pt_seen', 'pgmsg_test_other', ARRAY['receive']);
+RESET ROLE;
+SET ROLE pgmsg_test_other;
+SELECT name, owner FROM pgmsg.queues WHERE name LIKE 'pt\_%' ORDER BY name;
+SELECT name FROM pgmsg.topics WHERE name LIKE 'pt\_%';
+SELECT topic, endpoint FROM pgmsg.subscriptions WHERE topic = 'pt_topic';
+SELECT pgmsg.start_redrive('pt_seen') > 0 AS started;
+SELECT dead_letter_queue, started_by FROM pgmsg.redrive_tasks WHERE dead_letter_queue = 'pt_seen';
+RESET ROLE;
+SET ROLE pgmsg_test_app;
+SELECT count(*) FROM pgmsg.queues WHERE name LIKE 'pt\_%';
+SELECT count(*) FROM pgmsg.redrive_tasks WHERE dead_letter_queue = 'pt_seen';
+RESET ROLE;
+SET ROLE pgmsg_test_member;
+SELECT name FROM pgmsg.queues WHERE name LIKE 'pt\_%' ORDER BY name;
+SELECT name FROM pgmsg.topics WHERE name LIKE 'pt\_%';
+SELECT topic, endpoint FROM pgmsg.subscriptions WHERE topic = 'pt_topic';
+SELECT count(*) FROM pgmsg.redrive_tasks WHERE dead_letter_queue = 'pt_seen';
+RESET ROLE;
+-- without inheritance, membership shows nothing
+SET ROLE pgmsg_test_noinherit;
+SELECT count(*) FROM pgmsg.queues WHERE name LIKE 'pt\_%';
+RESET ROLE;
+-- a grant to PUBLIC shows the topic, and its subscriptions, to everybody
+SET ROLE pgmsg_test_owner;
+SELECT pgmsg.grant('pt_topic', 'public', ARRAY['publish']);
+RESET ROLE;
+SET ROLE pgmsg_test_app;
+SELECT name FROM pgmsg.topics WHERE name LIKE 'pt\_%';
+SELECT topic, endpoint FROM pgmsg.subscriptions WHERE topic = 'pt_topic';
+RESET ROLE;
+SELECT count(*) FROM pgmsg.queues WHERE name LIKE 'pt\_%';
+SELECT pgmsg.drop_topic('pt_topic');
+SELECT pgmsg.drop_queue('pt_seen');
+SELECT pgmsg.drop_queue('pt_hidden');
+
+--
+-- revoking a right undoes what it set up: a subscription whose owner no
+-- longer holds subscribe on the topic gets no copies, until it is granted
+-- again; the subscription stays listed
+--
+SET ROLE pgmsg_test_owner;
+SELECT pgmsg.create_topic('pt_rt');
+SELECT pgmsg.grant('pt_rt', 'pgmsg_test_other', ARRAY['subscribe']);
+RESET ROLE;
+GRANT CREATE ON DATABASE :"DBNAME" TO pgmsg_test_other;
+SET ROLE pgmsg_test_other;
+SELECT pgmsg.create_queue('pt_other_q');
+SELECT pgmsg.subscribe('pt_rt', 'pt_other_q');
+RESET ROLE;
+SELECT pgmsg.publish('pt_rt', '{"before": "revoke subscribe"}');
+SET ROLE pgmsg_test_owner;
+SELECT pgmsg.revoke('pt_rt', 'pgmsg_test_other', ARRAY['subscribe']);
+RESET ROLE;
+SELECT pgmsg.publish('pt_rt', '{"after": "revoke subscribe"}');
+SELECT topic, endpoint FROM pgmsg.subscriptions WHERE topic = 'pt_rt';
+SET ROLE pgmsg_test_owner;
+SELECT pgmsg.grant('pt_rt', 'pgmsg_test_other', ARRAY['manage']);
+RESET ROLE;
+SELECT pgmsg.publish('pt_rt', '{"after": "grant manage"}');
+SELECT body FROM pgmsg.receive('pt_other_q', 10) ORDER BY message_id;
+SELECT pgmsg.drop_topic('pt_rt');
+SELECT pgmsg.drop_queue('pt_other_q');
+REVOKE CREATE ON DATABASE :"DBNAME" FROM pgmsg_test_other;
 
 REVOKE CREATE ON DATABASE :"DBNAME" FROM pgmsg_test_owner;
 DROP ROLE pgmsg_test_member;

@@ -284,6 +284,7 @@ SELECT body->'new' AS new FROM pgmsg.receive('t_changes', 10);
 SET ROLE topic_pub;
 SELECT count(*) FROM pgmsg.subscription;
 SELECT count(*) FROM pgmsg.topic_meta;
+-- and the view shows only the topics the role has a right on
 SELECT name, subscriptions FROM pgmsg.topics ORDER BY name;
 RESET ROLE;
 

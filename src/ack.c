@@ -147,10 +147,13 @@ delete_one(QueueInfo *qi, QueueShared *qs, Relation rel, text *receipt)
 }
 
 static QueueInfo *
-ack_setup(FunctionCallInfo fcinfo, QueueShared **qs)
+ack_setup(FunctionCallInfo fcinfo, const char *action, QueueShared **qs)
 {
 	char	   *name = pgmsg_text_arg(fcinfo, 0, "queue name");
-	QueueInfo  *qi = pgmsg_queue_lookup(name, false);
+	QueueInfo  *qi;
+
+	pgmsg_refuse_in_recovery(action, name);
+	qi = pgmsg_queue_lookup(name, false);
 
 	pgmsg_check_privilege(qi, PGMSG_PRIV_RECEIVE);
 	if (PG_ARGISNULL(1))
@@ -182,7 +185,7 @@ Datum
 pgmsg_delete(PG_FUNCTION_ARGS)
 {
 	QueueShared *qs;
-	QueueInfo  *qi = ack_setup(fcinfo, &qs);
+	QueueInfo  *qi = ack_setup(fcinfo, "delete from queue", &qs);
 	Oid			save_userid;
 	int			save_sec;
 	bool		result;
@@ -204,7 +207,7 @@ Datum
 pgmsg_delete_batch(PG_FUNCTION_ARGS)
 {
 	QueueShared *qs;
-	QueueInfo  *qi = ack_setup(fcinfo, &qs);
+	QueueInfo  *qi = ack_setup(fcinfo, "delete from queue", &qs);
 	Datum	   *elems;
 	int			nelems;
 	Oid			save_userid;
@@ -266,7 +269,7 @@ Datum
 pgmsg_change_visibility(PG_FUNCTION_ARGS)
 {
 	QueueShared *qs;
-	QueueInfo  *qi = ack_setup(fcinfo, &qs);
+	QueueInfo  *qi = ack_setup(fcinfo, "change visibility in queue", &qs);
 	int64		timeout = pgmsg_interval_arg(fcinfo, 2, "visibility_timeout",
 											 0, PGMSG_MAX_VISIBILITY, -1);
 
@@ -280,7 +283,7 @@ Datum
 pgmsg_change_visibility_batch(PG_FUNCTION_ARGS)
 {
 	QueueShared *qs;
-	QueueInfo  *qi = ack_setup(fcinfo, &qs);
+	QueueInfo  *qi = ack_setup(fcinfo, "change visibility in queue", &qs);
 	int64		timeout = pgmsg_interval_arg(fcinfo, 2, "visibility_timeout",
 											 0, PGMSG_MAX_VISIBILITY, -1);
 	Datum	   *elems;

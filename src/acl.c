@@ -11,11 +11,21 @@
  * On a topic: "publish", "subscribe" (subscribe and unsubscribe queues the
  * role manages) or "manage" (drop, grant, revoke, and unsubscribe any
  * queue).  Queues and topics share one namespace, so an object name says
- * which it is.  Grants to PUBLIC are stored with grantee 0.  Grants live in
+ * which it is.  Owners and grantees are stored as regrole, which pg_dump
+ * writes by name, so they follow roles into another cluster.  Grants to
+ * PUBLIC are stored with grantee 0.  Grants live in
  * pgmsg.queue_grants and pgmsg.topic_grants; a backend computes the
  * privileges of its current role on an object once and keeps them in the
  * queue or topic cache (catalog.c, topic.c) until a grant, a revoke or a
  * role membership change invalidates it.
+ *
+ * A revoke also undoes what the right set up, because the rights behind a
+ * dead-letter link and a subscription are checked again where they are
+ * used: the queue cache (catalog.c) records whether a queue's owner may
+ * still send to its dead-letter queue, and the topic cache (topic.c) keeps
+ * only the subscriptions whose owners still hold subscribe (or manage) on
+ * the topic and manage on the queue.  Both caches are rebuilt after every
+ * grant, revoke and role membership change.
  *
  *-------------------------------------------------------------------------
  */
@@ -218,6 +228,8 @@ change_grants(FunctionCallInfo fcinfo, bool is_grant)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("privileges must not be null")));
 
+	pgmsg_refuse_in_recovery(is_grant ? "grant privileges on" : "revoke privileges on",
+							 object);
 	qi = pgmsg_queue_lookup(object, true);
 	if (qi == NULL)
 		ti = pgmsg_topic_lookup(object, true);

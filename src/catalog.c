@@ -17,6 +17,9 @@
  * invalidation of it: DROP EXTENSION and CREATE EXTENSION give it a new
  * OID, possibly a new owner, and a session must go on working across them.
  *
+ * Every entry point that leases or changes anything first refuses to run
+ * during recovery (pgmsg_refuse_in_recovery).
+ *
  * The functions check pgmsg's own privileges as the calling user, then
  * run their statements as the owner of pgmsg's tables, so ordinary roles
  * need no rights on the tables themselves.
@@ -42,6 +45,7 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 
 #include "pgmsg.h"
 
@@ -51,6 +55,7 @@ static TimestampTz retired_at = 0;
 static bool queue_cache_stale = false;
 static Oid	meta_relid = InvalidOid;
 static Oid	meta_owner = InvalidOid;
+static bool meta_has_in_flight = false;	/* false until updated from 1.0 */
 static bool meta_stale = false;
 static SPIPlanPtr meta_plan = NULL;
 
@@ -190,6 +195,7 @@ load_meta(void)
 		elog(ERROR, "cache lookup failed for relation %u", meta_relid);
 	meta_owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 	ReleaseSysCache(tup);
+	meta_has_in_flight = get_attnum(meta_relid, "max_in_flight") != InvalidAttrNumber;
 	meta_stale = false;
 }
 
@@ -215,6 +221,19 @@ pgmsg_owner(void)
 }
 
 /*
+ * Does pgmsg.queue_meta have max_in_flight?  Not while the extension is
+ * still at version 1.0: the library must work with its tables until ALTER
+ * EXTENSION UPDATE.
+ */
+bool
+pgmsg_catalog_has_in_flight(void)
+{
+	if (!OidIsValid(meta_owner) || meta_stale)
+		load_meta();
+	return meta_has_in_flight;
+}
+
+/*
  * Run as the owner of pgmsg's tables until pgmsg_restore_user.  An error
  * in between is fine: transaction abort restores the user.
  */
@@ -231,6 +250,23 @@ void
 pgmsg_restore_user(Oid save_userid, int save_sec)
 {
 	SetUserIdAndSecContext(save_userid, save_sec);
+}
+
+/*
+ * Raise an error if this server is a standby (or still recovering).  Every
+ * entry point that takes a lease or changes anything calls this first: a
+ * lease taken on a standby would hand out a message the primary can hand
+ * out again, and writes fail anyway, half-way and less clearly.  Read-only
+ * views stay usable.  "action" is, say, "receive from queue".
+ */
+void
+pgmsg_refuse_in_recovery(const char *action, const char *name)
+{
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot %s \"%s\" during recovery", action, name),
+				 errhint("pgmsg changes queues and topics only on the primary server; connect to it.")));
 }
 
 /*
@@ -377,13 +413,24 @@ pgmsg_queue_lookup(const char *name, bool missing_ok)
 		Oid			argtypes[1] = {TEXTOID};
 		SPIPlanPtr	plan;
 
-		plan = SPI_prepare("SELECT m.queue_id, m.owner, m.visibility_timeout, m.delay,"
+		plan = SPI_prepare(psprintf("SELECT m.queue_id, m.owner, m.visibility_timeout, m.delay,"
 						   "       m.max_message_size, m.retention, m.notify,"
-						   "       d.name, m.max_receive_count, m.fifo, m.content_based_dedup"
+						   "       d.name, m.max_receive_count, m.fifo, m.content_based_dedup,"
+						   "       %s,"
+						   /* may the queue's owner still send to its dead-letter queue? */
+						   "       pg_catalog.pg_has_role(m.owner::pg_catalog.oid, d.owner::pg_catalog.oid, 'USAGE')"
+						   "       OR EXISTS (SELECT FROM pgmsg.queue_grants g"
+						   "                   WHERE g.queue_id OPERATOR(pg_catalog.=) d.queue_id"
+						   "                     AND g.privilege OPERATOR(pg_catalog.=) 'send'"
+						   "                     AND (g.grantee::pg_catalog.oid OPERATOR(pg_catalog.=) 0::pg_catalog.oid"
+						   "                          OR pg_catalog.pg_has_role(m.owner::pg_catalog.oid,"
+						   "                                                    g.grantee::pg_catalog.oid, 'USAGE')))"
 						   "  FROM pgmsg.queue_meta m"
 						   "  LEFT JOIN pgmsg.queue_meta d"
 						   "    ON d.queue_id OPERATOR(pg_catalog.=) m.dead_letter_queue_id"
 						   " WHERE m.name OPERATOR(pg_catalog.=) $1",
+						   pgmsg_catalog_has_in_flight() ? "m.max_in_flight" :
+						   "CASE WHEN m.fifo THEN 20000 ELSE 120000 END"),
 						   1, argtypes);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
@@ -424,6 +471,8 @@ pgmsg_queue_lookup(const char *name, bool missing_ok)
 	}
 	qi->fifo = DatumGetBool(SPI_getbinval(tup, tupdesc, 10, &isnull));
 	qi->content_based_dedup = DatumGetBool(SPI_getbinval(tup, tupdesc, 11, &isnull));
+	qi->max_in_flight = DatumGetInt32(SPI_getbinval(tup, tupdesc, 12, &isnull));
+	qi->dead_letter_ok = DatumGetBool(SPI_getbinval(tup, tupdesc, 13, &isnull)) && !isnull;
 	SPI_finish();
 	pgmsg_restore_user(save_userid, save_sec);
 
@@ -492,9 +541,16 @@ QueueShared *
 pgmsg_queue_slot(QueueInfo *qi)
 {
 	QueueShared *qs = qi->shared;
+	bool		mine = false;
 
-	if (qs == NULL || !qs->in_use || qs->queue_id != qi->queue_id ||
-		qs->dbid != MyDatabaseId)
+	/* a slot's identity is read under the directory lock (shmem.c) */
+	if (qs != NULL)
+	{
+		LWLockAcquire(pgmsg_shared->directory_lock, LW_SHARED);
+		mine = qs->in_use && qs->queue_id == qi->queue_id && qs->dbid == MyDatabaseId;
+		LWLockRelease(pgmsg_shared->directory_lock);
+	}
+	if (!mine)
 	{
 		qs = pgmsg_queue_shared(qi->queue_id, true);
 		if (qs == NULL)

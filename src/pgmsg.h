@@ -43,6 +43,11 @@
 #define PGMSG_MIN_RETENTION		(60 * USECS_PER_SEC)
 #define PGMSG_MAX_RETENTION		(14 * USECS_PER_DAY)
 
+/* Messages in flight per queue: SQS's limits are the defaults. */
+#define PGMSG_DEFAULT_IN_FLIGHT		120000
+#define PGMSG_DEFAULT_IN_FLIGHT_FIFO 20000
+#define PGMSG_MAX_IN_FLIGHT			1000000
+
 /* Column numbers of a queue table, see catalog.c's CREATE TABLE. */
 #define Anum_q_msg_id				1
 #define Anum_q_visible_at			2
@@ -53,7 +58,8 @@
 #define Anum_q_attributes			7
 #define Anum_q_source_queue			8
 #define Anum_q_group_id				9
-#define Natts_q						9
+#define Anum_q_source_queue_id		10
+#define Natts_q						10
 
 /* GUCs (pgmsg.c) */
 extern int	pgmsg_max_leases;
@@ -281,8 +287,10 @@ typedef struct QueueInfo
 	int32		max_message_size;
 	bool		notify;			/* NOTIFY pgmsg_<name> on commit */
 	int32		max_receive_count;	/* 0: no dead-letter queue */
+	bool		dead_letter_ok; /* the owner may still send to it (acl.c) */
 	bool		fifo;
 	bool		content_based_dedup;
+	int32		max_in_flight;	/* leases the queue may hold at once */
 	char		dead_letter_queue[PGMSG_NAME_MAXLEN + 1];
 
 	/* privileges of privs_role, computed on demand (acl.c) */
@@ -298,6 +306,7 @@ typedef struct QueueInfo
 } QueueInfo;
 
 extern void pgmsg_validate_name(const char *kind, const char *name);
+extern void pgmsg_refuse_in_recovery(const char *action, const char *name);
 extern char *pgmsg_text_arg(FunctionCallInfo fcinfo, int argno, const char *what);
 extern int64 pgmsg_interval_arg(FunctionCallInfo fcinfo, int argno,
 								const char *what, int64 min, int64 max,
@@ -309,6 +318,7 @@ extern void pgmsg_catalog_init(void);
 extern void pgmsg_catalog_invalidate(void);
 extern uint64 pgmsg_catalog_generation(void);
 extern Oid	pgmsg_owner(void);
+extern bool pgmsg_catalog_has_in_flight(void);
 extern void pgmsg_become_owner(Oid *save_userid, int *save_sec);
 extern void pgmsg_restore_user(Oid save_userid, int save_sec);
 extern char *pgmsg_table_name(const char *queue);
@@ -377,7 +387,7 @@ extern int64 pgmsg_send_one(QueueInfo *qi, QueueShared *qs, Jsonb *body,
 extern int64 pgmsg_send_moved(QueueInfo *qi, QueueShared *qs, Jsonb *body,
 							  Jsonb *attributes, TimestampTz sent_at,
 							  int32 receive_count, const char *source_queue,
-							  text *group_id);
+							  int32 source_queue_id, text *group_id);
 
 /* topic.c */
 typedef struct Subscription

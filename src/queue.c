@@ -2,7 +2,7 @@
  *
  * queue.c
  *		Queue management: create_queue, alter_queue, drop_queue and
- *		purge_queue.
+ *		purge_queue, and the event trigger that adopts restored queue tables.
  *
  * A queue is a row of pgmsg.queue_meta plus its message table
  * pgmsg.q_<name>, created and dropped in the caller's transaction as the
@@ -10,31 +10,43 @@
  * ends (xact.c): a dropped queue's slot and leases go away when the drop
  * commits, the slot of a queue whose creation rolls back goes then, and a
  * purge drops the leases of the messages it removed and resets the cursor
- * when it commits.  Queue ids come from pgmsg.queue_id_seq, skipping any id
- * that still has a slot (shmem.c).  Names are validated before use and
+ * when it commits.  create_queue takes the new queue's slot at once, so a
+ * queue the server cannot hold is refused when it is created.  Queue ids
+ * come from pgmsg.queue_id_seq, skipping any id that still has a slot
+ * (shmem.c).  Each queue table depends on the extension; pg_dump does not
+ * carry that dependency, so adopt_queue_tables, fired at the end of every
+ * CREATE TABLE, gives it back to the tables a restore creates.  Names are validated before use and
  * still pass through quote_identifier; values always travel as parameters.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/dependency.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_depend.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
+#include "commands/event_trigger.h"
 #include "commands/extension.h"
 #include "commands/sequence.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 
 #include "pgmsg.h"
 
 PG_FUNCTION_INFO_V1(pgmsg_create_queue);
 PG_FUNCTION_INFO_V1(pgmsg_alter_queue);
+PG_FUNCTION_INFO_V1(pgmsg_adopt_queue_tables);
 PG_FUNCTION_INFO_V1(pgmsg_drop_queue);
 PG_FUNCTION_INFO_V1(pgmsg_purge_queue);
 
@@ -60,6 +72,102 @@ usecs_interval(int64 usecs)
 
 	iv->time = usecs;
 	return IntervalPGetDatum(iv);
+}
+
+/*
+ * Make a queue table depend on the extension, unless it already does, so
+ * that DROP EXTENSION ... CASCADE takes the queues with it and a plain
+ * DROP EXTENSION refuses while queues exist.
+ */
+static void
+depend_on_extension(Oid relid)
+{
+	Oid			extid = get_extension_oid("pgmsg", false);
+	Relation	depend;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		found = false;
+
+	depend = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_classid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(RelationRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_objid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(depend, DependDependerIndexId, true, NULL, 2, key);
+	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
+
+		found = dep->refclassid == ExtensionRelationId && dep->refobjid == extid;
+	}
+	systable_endscan(scan);
+	table_close(depend, AccessShareLock);
+
+	if (!found)
+	{
+		ObjectAddress table_addr;
+		ObjectAddress extension_addr;
+
+		ObjectAddressSet(table_addr, RelationRelationId, relid);
+		ObjectAddressSet(extension_addr, ExtensionRelationId, extid);
+		recordDependencyOn(&table_addr, &extension_addr, DEPENDENCY_NORMAL);
+	}
+}
+
+/*
+ * pgmsg.adopt_queue_tables(), run by an event trigger at the end of every
+ * CREATE TABLE.  pg_dump writes queue tables as ordinary tables, since
+ * they are not members of the extension, and their dependency on the
+ * extension is not dumped; a restore creates them after CREATE EXTENSION,
+ * and this gives them the dependency back.  Only the owner of schema pgmsg
+ * can create tables in it, so a table there named like a queue table is
+ * one.
+ */
+Datum
+pgmsg_adopt_queue_tables(PG_FUNCTION_ARGS)
+{
+	Oid			nsp;
+	int			ret;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"adopt_queue_tables\" must be fired by an event trigger")));
+	nsp = get_namespace_oid("pgmsg", true);
+	if (!OidIsValid(nsp))
+		PG_RETURN_VOID();
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute("SELECT objid FROM pg_catalog.pg_event_trigger_ddl_commands()"
+					  " WHERE object_type OPERATOR(pg_catalog.=) 'table'",
+					  true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Oid			relid;
+		char	   *relname;
+
+		relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+											   SPI_tuptable->tupdesc, 1, &isnull));
+		if (isnull || get_rel_namespace(relid) != nsp)
+			continue;
+		relname = get_rel_name(relid);
+		if (relname == NULL || strncmp(relname, "q_", 2) != 0)
+			continue;
+		depend_on_extension(relid);
+
+		/* a table dumped from version 1.0 lacks the source queue's id */
+		if (get_attnum(relid, "source_queue_id") == InvalidAttrNumber)
+			pgmsg_spi_exec(psprintf("ALTER TABLE pgmsg.%s ADD COLUMN IF NOT EXISTS source_queue_id integer",
+									quote_identifier(relname)),
+						   0, NULL, NULL, SPI_OK_UTILITY);
+	}
+	SPI_finish();
+	PG_RETURN_VOID();
 }
 
 /*
@@ -133,6 +241,33 @@ resolve_dead_letter_queue(const char *name, const char *dlq_name,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("dead-letter queue \"%s\" does not exist", dlq_name)));
 	pgmsg_check_privilege(dlq, PGMSG_PRIV_SEND);
+
+	/*
+	 * The lookup may have read an older snapshot; lock the row as a
+	 * foreign key check would, so that a drop_queue that committed since is
+	 * seen and one still to come waits for this transaction (drop_queue
+	 * takes the table lock above too).
+	 */
+	{
+		Oid			save_userid;
+		int			save_sec;
+		Oid			argtypes[1] = {INT4OID};
+		Datum		args[1];
+
+		pgmsg_become_owner(&save_userid, &save_sec);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		args[0] = Int32GetDatum(dlq->queue_id);
+		pgmsg_spi_exec("SELECT FROM pgmsg.queue_meta"
+					   " WHERE queue_id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE",
+					   1, argtypes, args, SPI_OK_SELECT);
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("dead-letter queue \"%s\" does not exist", dlq_name)));
+		SPI_finish();
+		pgmsg_restore_user(save_userid, save_sec);
+	}
 	if (dlq->fifo != fifo)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -159,6 +294,19 @@ resolve_dead_letter_queue(const char *name, const char *dlq_name,
 }
 
 static int32
+max_in_flight_arg(FunctionCallInfo fcinfo, int argno)
+{
+	int32		limit = PG_GETARG_INT32(argno);
+
+	if (limit < 1 || limit > PGMSG_MAX_IN_FLIGHT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_in_flight %d is out of range", limit),
+				 errdetail("It must be between 1 and %d.", PGMSG_MAX_IN_FLIGHT)));
+	return limit;
+}
+
+static int32
 max_receive_count_arg(FunctionCallInfo fcinfo, int argno)
 {
 	int32		count = PG_GETARG_INT32(argno);
@@ -174,7 +322,7 @@ max_receive_count_arg(FunctionCallInfo fcinfo, int argno)
 /*
  * pgmsg.create_queue(queue, visibility_timeout, delay, retention,
  *					  max_message_size, dead_letter_queue, max_receive_count,
- *					  fifo, content_based_dedup, notify)
+ *					  fifo, content_based_dedup, notify, max_in_flight)
  */
 Datum
 pgmsg_create_queue(PG_FUNCTION_ARGS)
@@ -195,15 +343,15 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 	const char *table;
 	const char *index;
 	int32		queue_id;
-	Oid			argtypes[12] = {TEXTOID, OIDOID, INTERVALOID, INTERVALOID,
-	INTERVALOID, INT4OID, BOOLOID, INT4OID, INT4OID, BOOLOID, BOOLOID, INT4OID};
-	Datum		args[12];
-	char		nulls[12] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n', 'n', ' ', ' ', ' '};
-	ObjectAddress table_addr;
-	ObjectAddress extension_addr;
+	int32		max_in_flight;
+	Oid			argtypes[13] = {TEXTOID, OIDOID, INTERVALOID, INTERVALOID,
+	INTERVALOID, INT4OID, BOOLOID, INT4OID, INT4OID, BOOLOID, BOOLOID, INT4OID, INT4OID};
+	Datum		args[13];
+	char		nulls[13] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n', 'n', ' ', ' ', ' ', ' '};
 
 	pgmsg_check_loaded();
 	name = pgmsg_text_arg(fcinfo, 0, "queue name");
+	pgmsg_refuse_in_recovery("create queue", name);
 	pgmsg_validate_name("queue", name);
 	visibility_timeout = pgmsg_interval_arg(fcinfo, 1, "visibility_timeout",
 											0, PGMSG_MAX_VISIBILITY, -1);
@@ -224,6 +372,11 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 	fifo = PG_GETARG_BOOL(7);
 	content_based_dedup = PG_GETARG_BOOL(8);
 	notify = PG_GETARG_BOOL(9);
+	/* version 1.0's create_queue has no max_in_flight */
+	if (PG_NARGS() <= 10 || PG_ARGISNULL(10))
+		max_in_flight = fifo ? PGMSG_DEFAULT_IN_FLIGHT_FIFO : PGMSG_DEFAULT_IN_FLIGHT;
+	else
+		max_in_flight = max_in_flight_arg(fcinfo, 10);
 	if (content_based_dedup && !fifo)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -270,13 +423,17 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 	args[10] = BoolGetDatum(content_based_dedup);
 	queue_id = new_queue_id();
 	args[11] = Int32GetDatum(queue_id);
-	if (SPI_execute_with_args("INSERT INTO pgmsg.queue_meta"
-							  " (name, owner, visibility_timeout, delay, retention,"
-							  "  max_message_size, notify, dead_letter_queue_id, max_receive_count,"
-							  "  fifo, content_based_dedup, queue_id)"
-							  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-							  " ON CONFLICT (name) DO NOTHING",
-							  12, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
+	args[12] = Int32GetDatum(max_in_flight);
+	if (SPI_execute_with_args(psprintf("INSERT INTO pgmsg.queue_meta"
+									   " (name, owner, visibility_timeout, delay, retention,"
+									   "  max_message_size, notify, dead_letter_queue_id, max_receive_count,"
+									   "  fifo, content_based_dedup, queue_id%s)"
+									   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12%s)"
+									   " ON CONFLICT (name) DO NOTHING",
+									   pgmsg_catalog_has_in_flight() ? ", max_in_flight" : "",
+									   pgmsg_catalog_has_in_flight() ? ", $13" : ""),
+							  pgmsg_catalog_has_in_flight() ? 13 : 12,
+							  argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not insert queue \"%s\"", name);
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -292,27 +449,27 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 					  " body jsonb NOT NULL,"
 					  " attributes jsonb,"
 					  " source_queue text,"
-					  " group_id text"
+					  " group_id text,"
+					  " source_queue_id integer"
 					  ") WITH (fillfactor = 90)", table),
 			 0, NULL, NULL, SPI_OK_UTILITY);
 	pgmsg_spi_exec(psprintf("CREATE INDEX %s ON pgmsg.%s (visible_at, msg_id)", index, table),
 			 0, NULL, NULL, SPI_OK_UTILITY);
 
-	/*
-	 * The table depends on the extension, so DROP EXTENSION ... CASCADE
-	 * takes the queues with it and a plain DROP EXTENSION refuses while
-	 * queues exist.
-	 */
-	ObjectAddressSet(table_addr, RelationRelationId,
-					 get_relname_relid(pgmsg_table_name(name),
-									   get_namespace_oid("pgmsg", false)));
-	ObjectAddressSet(extension_addr, ExtensionRelationId,
-					 get_extension_oid("pgmsg", false));
-	recordDependencyOn(&table_addr, &extension_addr, DEPENDENCY_NORMAL);
+	depend_on_extension(get_relname_relid(pgmsg_table_name(name),
+										  get_namespace_oid("pgmsg", false)));
 
 	SPI_finish();
 	pgmsg_restore_user(save_userid, save_sec);
 	xact_track_create(queue_id);
+
+	/*
+	 * Claim the queue's slot now, so that a queue the server's slots cannot
+	 * hold is refused here rather than failing at its first use, or failing
+	 * another database's queues.  A rollback gives the slot back.
+	 */
+	(void) pgmsg_queue_shared(queue_id, true);
+
 	pgmsg_catalog_invalidate();
 	PG_RETURN_VOID();
 }
@@ -320,7 +477,7 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 /*
  * pgmsg.alter_queue(queue, visibility_timeout, delay, retention,
  *					 max_message_size, dead_letter_queue, max_receive_count,
- *					 fifo, content_based_dedup, notify)
+ *					 fifo, content_based_dedup, notify, max_in_flight)
  *
  * A NULL argument leaves that setting unchanged.
  */
@@ -331,12 +488,13 @@ pgmsg_alter_queue(PG_FUNCTION_ARGS)
 	QueueInfo  *qi;
 	Oid			save_userid;
 	int			save_sec;
-	Oid			argtypes[10] = {INT4OID, INTERVALOID, INTERVALOID, INTERVALOID,
-	INT4OID, BOOLOID, BOOLOID, INT4OID, INT4OID, BOOLOID};
-	Datum		args[10];
-	char		nulls[10] = {' ', 'n', 'n', 'n', 'n', 'n', ' ', 'n', 'n', 'n'};
+	Oid			argtypes[11] = {INT4OID, INTERVALOID, INTERVALOID, INTERVALOID,
+	INT4OID, BOOLOID, BOOLOID, INT4OID, INT4OID, BOOLOID, INT4OID};
+	Datum		args[11];
+	char		nulls[11] = {' ', 'n', 'n', 'n', 'n', 'n', ' ', 'n', 'n', 'n', 'n'};
 	bool		change_dlq = false;
 
+	pgmsg_refuse_in_recovery("alter queue", name);
 	qi = pgmsg_queue_lookup(name, false);
 	pgmsg_check_privilege(qi, PGMSG_PRIV_MANAGE);
 
@@ -413,22 +571,31 @@ pgmsg_alter_queue(PG_FUNCTION_ARGS)
 		args[5] = BoolGetDatum(PG_GETARG_BOOL(9));
 		nulls[5] = ' ';
 	}
+	if (PG_NARGS() > 10 && !PG_ARGISNULL(10))
+	{
+		args[10] = Int32GetDatum(max_in_flight_arg(fcinfo, 10));
+		nulls[10] = ' ';
+	}
 
 	pgmsg_become_owner(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("UPDATE pgmsg.queue_meta SET"
-							  " visibility_timeout = COALESCE($2, visibility_timeout),"
-							  " delay = COALESCE($3, delay),"
-							  " retention = COALESCE($4, retention),"
-							  " max_message_size = COALESCE($5, max_message_size),"
-							  " notify = COALESCE($6, notify),"
-							  " content_based_dedup = COALESCE($10, content_based_dedup),"
-							  " dead_letter_queue_id = CASE WHEN $7 THEN $8 ELSE dead_letter_queue_id END,"
-							  " max_receive_count = CASE WHEN $7 AND $8 IS NULL THEN NULL"
-							  "                     ELSE COALESCE($9, max_receive_count) END"
-							  " WHERE queue_id OPERATOR(pg_catalog.=) $1",
-							  10, argtypes, args, nulls, false, 0) != SPI_OK_UPDATE)
+	if (SPI_execute_with_args(psprintf("UPDATE pgmsg.queue_meta SET"
+									   " visibility_timeout = COALESCE($2, visibility_timeout),"
+									   " delay = COALESCE($3, delay),"
+									   " retention = COALESCE($4, retention),"
+									   " max_message_size = COALESCE($5, max_message_size),"
+									   " notify = COALESCE($6, notify),"
+									   " content_based_dedup = COALESCE($10, content_based_dedup),"
+									   "%s"
+									   " dead_letter_queue_id = CASE WHEN $7 THEN $8 ELSE dead_letter_queue_id END,"
+									   " max_receive_count = CASE WHEN $7 AND $8 IS NULL THEN NULL"
+									   "                     ELSE COALESCE($9, max_receive_count) END"
+									   " WHERE queue_id OPERATOR(pg_catalog.=) $1",
+									   pgmsg_catalog_has_in_flight() ?
+									   " max_in_flight = COALESCE($11, max_in_flight)," : ""),
+							  pgmsg_catalog_has_in_flight() ? 11 : 10,
+							  argtypes, args, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update queue \"%s\"", name);
 	SPI_finish();
 	pgmsg_restore_user(save_userid, save_sec);
@@ -451,6 +618,7 @@ pgmsg_drop_queue(PG_FUNCTION_ARGS)
 	Datum		args[1];
 	int32		queue_id;
 
+	pgmsg_refuse_in_recovery("drop queue", name);
 	qi = pgmsg_queue_lookup(name, if_exists);
 	if (qi == NULL)
 	{
@@ -465,6 +633,15 @@ pgmsg_drop_queue(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	args[0] = Int32GetDatum(queue_id);
+
+	/*
+	 * No foreign key guards dead_letter_queue_id: the lock makes a
+	 * concurrent create_queue or alter_queue naming this queue as its
+	 * dead-letter queue either finish first, and be seen below, or wait
+	 * and find the queue gone.
+	 */
+	pgmsg_spi_exec("LOCK TABLE pgmsg.queue_meta IN SHARE ROW EXCLUSIVE MODE",
+				   0, NULL, NULL, SPI_OK_UTILITY);
 	pgmsg_spi_exec("SELECT name FROM pgmsg.queue_meta"
 			 " WHERE dead_letter_queue_id OPERATOR(pg_catalog.=) $1 ORDER BY name LIMIT 1",
 			 1, argtypes, args, SPI_OK_SELECT);
@@ -507,6 +684,7 @@ pgmsg_purge_queue(PG_FUNCTION_ARGS)
 	bool		isnull;
 	const char *table;
 
+	pgmsg_refuse_in_recovery("purge queue", name);
 	qi = pgmsg_queue_lookup(name, false);
 	pgmsg_check_privilege(qi, PGMSG_PRIV_MANAGE);
 

@@ -331,6 +331,12 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 	lease_check_table(qs, rel);
 
 	take_expired(&ts);
+
+	/* the queue's in-flight limit bounds the fresh messages taken */
+	if (qs->nleases + (max_messages - ts.n) > qi->max_in_flight)
+		max_messages = ts.max_messages =
+			ts.n + (int) Max(qi->max_in_flight - qs->nleases, 0);
+
 	if (!qi->fifo)
 		take_ahead(&ts);
 
@@ -583,9 +589,11 @@ move_to_dead_letter_queue(QueueInfo *qi, QueueShared *qs, Relation rel,
 	bool		isnull;
 	bool		attrs_null;
 	bool		source_null;
+	bool		source_id_null;
 	bool		group_null;
 	Datum		attrs;
 	Datum		source;
+	Datum		source_id;
 	Datum		group;
 	LeaseKey	key;
 
@@ -599,6 +607,12 @@ move_to_dead_letter_queue(QueueInfo *qi, QueueShared *qs, Relation rel,
 
 	attrs = slot_getattr(slot, Anum_q_attributes, &attrs_null);
 	source = slot_getattr(slot, Anum_q_source_queue, &source_null);
+	/* a table made by version 1.0 has no source_queue_id until updated */
+	source_id_null = true;
+	if (slot->tts_tupleDescriptor->natts >= Anum_q_source_queue_id)
+		source_id = slot_getattr(slot, Anum_q_source_queue_id, &source_id_null);
+	else
+		source_id = (Datum) 0;
 	group = slot_getattr(slot, Anum_q_group_id, &group_null);
 	pgmsg_send_moved(dlq, dqs,
 					 DatumGetJsonbP(slot_getattr(slot, Anum_q_body, &isnull)),
@@ -606,6 +620,8 @@ move_to_dead_letter_queue(QueueInfo *qi, QueueShared *qs, Relation rel,
 					 DatumGetTimestampTz(slot_getattr(slot, Anum_q_sent_at, &isnull)),
 					 t->receive_count - 1,
 					 source_null ? qi->name : TextDatumGetCString(source),
+					 source_null ? qi->queue_id :
+					 source_id_null ? 0 : DatumGetInt32(source_id),
 					 group_null ? NULL : DatumGetTextPP(group));
 	xact_track_dead_letter(qs);
 }
@@ -642,7 +658,8 @@ deliver(QueueInfo *qi, QueueShared *qs, Relation rel, Taken *taken, int n,
 				elog(ERROR, "SPI_connect failed");
 			connected = true;
 		}
-		if (qi->max_receive_count > 0 && t->receive_count > qi->max_receive_count)
+		if (qi->max_receive_count > 0 && qi->dead_letter_ok &&
+			t->receive_count > qi->max_receive_count)
 		{
 			move_to_dead_letter_queue(qi, qs, rel, t, slot);
 			continue;
@@ -725,6 +742,7 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 	int			save_sec;
 	volatile bool waiting = false;
 
+	pgmsg_refuse_in_recovery("receive from queue", name);
 	qi = pgmsg_queue_lookup(name, false);
 	pgmsg_check_privilege(qi, PGMSG_PRIV_RECEIVE);
 	if (PG_ARGISNULL(1))
@@ -770,6 +788,18 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 
 			n = pgmsg_take_leases(qi, qs, rel, index, max_messages, visibility_timeout,
 							taken, nonces, &next_wakeup);
+
+			/*
+			 * As SQS does, a standard queue at its in-flight limit is an
+			 * error, and a FIFO queue returns nothing.
+			 */
+			if (n == 0 && !qi->fifo && qs->nleases >= qi->max_in_flight)
+				ereport(ERROR,
+						(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+						 errmsg("too many messages in flight in queue \"%s\"", qi->name),
+						 errdetail("The queue's limit, max_in_flight, is %d.",
+								   qi->max_in_flight),
+						 errhint("Delete received messages or let their visibility timeouts expire, or raise the limit with alter_queue.")));
 			if (n > 0)
 			{
 				xact_track_received(qs, n);

@@ -12,9 +12,11 @@
  * source queue no longer exists, and which has no destination, is released
  * again and stays.
  *
- * start_redrive records a task in pgmsg.redrive_task instead; the database's
- * background worker (worker.c) calls pgmsg_redrive_task_step, which moves
- * one bounded batch of a running task per transaction, so a large
+ * start_redrive checks the same privileges as redrive and records a task
+ * in pgmsg.redrive_task instead; the database's background worker
+ * (worker.c) calls pgmsg_redrive_task_step, which moves one bounded batch
+ * of a running task per transaction as the role that started the task,
+ * checking its privileges again each time, so a large
  * dead-letter queue is drained while producers and consumers keep running
  * and no transaction stays open long.  A batch that fails is rolled back
  * and its error recorded in the task's last_error by the worker
@@ -32,7 +34,9 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "nodes/pg_list.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 
 #include "pgmsg.h"
@@ -60,6 +64,33 @@ release_taken(QueueShared *qs, int32 queue_id, Taken *t)
 	if (lease != NULL && lease->nonce == t->nonce && lease->state == LEASE_RECEIVING)
 		lease->expires_at = GetCurrentTimestamp();
 	LWLockRelease(qs->lock);
+}
+
+/*
+ * The queue a dead letter came from, or NULL if it no longer exists.  The
+ * source is recorded by name and id: a queue dropped and created again
+ * under the same name is another queue, and never receives the dead
+ * letters of the old one.  Dead letters from before version 1.1 have only
+ * the name.
+ */
+static QueueInfo *
+source_queue(TupleTableSlot *slot)
+{
+	bool		isnull;
+	Datum		name;
+	Datum		id;
+	QueueInfo  *qi;
+
+	name = slot_getattr(slot, Anum_q_source_queue, &isnull);
+	if (isnull)
+		return NULL;
+	qi = pgmsg_queue_lookup(TextDatumGetCString(name), true);
+	if (qi == NULL || slot->tts_tupleDescriptor->natts < Anum_q_source_queue_id)
+		return qi;
+	id = slot_getattr(slot, Anum_q_source_queue_id, &isnull);
+	if (!isnull && qi->queue_id != DatumGetInt32(id))
+		return NULL;
+	return qi;
 }
 
 /*
@@ -113,7 +144,6 @@ pgmsg_redrive_batch(QueueInfo *qi, QueueInfo *dest, int64 max_messages)
 			bool		group_null;
 			Datum		attrs;
 			Datum		group;
-			Datum		source;
 			LeaseKey	key;
 
 			if (!pgmsg_fetch_taken(qi, qs, rel, snapshot, t, slot))
@@ -121,9 +151,7 @@ pgmsg_redrive_batch(QueueInfo *qi, QueueInfo *dest, int64 max_messages)
 			slot_getallattrs(slot);
 			if (target == NULL)
 			{
-				source = slot_getattr(slot, Anum_q_source_queue, &isnull);
-				if (!isnull)
-					target = pgmsg_queue_lookup(TextDatumGetCString(source), true);
+				target = source_queue(slot);
 				if (target == NULL)
 				{
 					release_taken(qs, qi->queue_id, t);
@@ -151,7 +179,7 @@ pgmsg_redrive_batch(QueueInfo *qi, QueueInfo *dest, int64 max_messages)
 			attrs = slot_getattr(slot, Anum_q_attributes, &attrs_null);
 			pgmsg_send_moved(target, pgmsg_queue_slot(target),
 							 DatumGetJsonbP(slot_getattr(slot, Anum_q_body, &isnull)),
-							 attrs_null ? NULL : DatumGetJsonbP(attrs), 0, 0, NULL,
+							 attrs_null ? NULL : DatumGetJsonbP(attrs), 0, 0, NULL, 0,
 							 target->fifo ? DatumGetTextPP(group) : NULL);
 			moved++;
 		}
@@ -184,6 +212,7 @@ redrive_args(FunctionCallInfo fcinfo, QueueInfo **dest, int64 *max_messages)
 	char	   *name = pgmsg_text_arg(fcinfo, 0, "dead_letter_queue");
 	QueueInfo  *qi;
 
+	pgmsg_refuse_in_recovery("redrive queue", name);
 	qi = pgmsg_queue_lookup(name, false);
 	pgmsg_check_privilege(qi, PGMSG_PRIV_RECEIVE);
 	*dest = NULL;
@@ -226,8 +255,50 @@ pgmsg_redrive(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Raise an error unless the current user may send to every queue that
+ * messages now in dead-letter queue "qi" would go back to.  redrive checks
+ * this as it moves each message; start_redrive checks it up front, so that
+ * a role is refused at once what it could not do itself.
+ */
+static void
+check_source_privileges(QueueInfo *qi)
+{
+	Oid			save_userid;
+	int			save_sec;
+	List	   *sources = NIL;
+	ListCell   *lc;
+
+	pgmsg_become_owner(&save_userid, &save_sec);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	pgmsg_spi_exec(psprintf("SELECT DISTINCT source_queue, %s FROM pgmsg.%s"
+							" WHERE source_queue IS NOT NULL",
+							get_attnum(qi->relid, "source_queue_id") != InvalidAttrNumber ?
+							"source_queue_id" : "NULL::integer",
+							quote_identifier(pgmsg_table_name(qi->name))),
+				   0, NULL, NULL, SPI_OK_SELECT);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	tupdesc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		id = SPI_getbinval(tup, tupdesc, 2, &isnull);
+		QueueInfo  *source;
+
+		source = pgmsg_queue_lookup(SPI_getvalue(tup, tupdesc, 1), true);
+		if (source != NULL && (isnull || source->queue_id == DatumGetInt32(id)))
+			sources = lappend(sources, source);
+	}
+	SPI_finish();
+	pgmsg_restore_user(save_userid, save_sec);
+	foreach(lc, sources)
+		pgmsg_check_privilege((QueueInfo *) lfirst(lc), PGMSG_PRIV_SEND);
+}
+
+/*
  * pgmsg.start_redrive(dead_letter_queue, destination, max_messages) records
- * a redrive task for the background worker and returns its id.
+ * a redrive task for the background worker and returns its id.  The
+ * worker carries it out with the privileges of the role that started it.
  */
 Datum
 pgmsg_start_redrive(PG_FUNCTION_ARGS)
@@ -235,7 +306,7 @@ pgmsg_start_redrive(PG_FUNCTION_ARGS)
 	QueueInfo  *dest;
 	int64		max_messages;
 	QueueInfo  *qi = redrive_args(fcinfo, &dest, &max_messages);
-	Oid			argtypes[4] = {TEXTOID, TEXTOID, INT8OID, OIDOID};
+	Oid			argtypes[4] = {TEXTOID, TEXTOID, INT8OID, REGROLEOID};
 	Datum		args[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 	Oid			save_userid;
@@ -243,6 +314,8 @@ pgmsg_start_redrive(PG_FUNCTION_ARGS)
 	bool		isnull;
 	int64		task_id;
 
+	if (dest == NULL)
+		check_source_privileges(qi);
 	args[0] = CStringGetTextDatum(qi->name);
 	if (dest != NULL)
 		args[1] = CStringGetTextDatum(dest->name);
@@ -292,13 +365,17 @@ pgmsg_redrive_task_step(int64 *task_id_out)
 	bool		finished;
 	QueueInfo  *qi;
 	QueueInfo  *dest = NULL;
+	Oid			started_by;
+	Oid			save_userid;
+	int			save_sec;
 	Oid			argtypes[3] = {INT8OID, INT8OID, BOOLOID};
 	Datum		args[3];
 	HeapTuple	tup;
 	TupleDesc	tupdesc;
 
 	*task_id_out = 0;
-	if (SPI_execute("SELECT task_id, dead_letter_queue, destination, max_messages, moved"
+	if (SPI_execute("SELECT task_id, dead_letter_queue, destination, max_messages, moved,"
+					"       started_by"
 					"  FROM pgmsg.redrive_task WHERE state OPERATOR(pg_catalog.=) 'running'"
 					" ORDER BY task_id LIMIT 1 FOR UPDATE SKIP LOCKED", false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read redrive tasks");
@@ -314,6 +391,7 @@ pgmsg_redrive_task_step(int64 *task_id_out)
 	if (isnull)
 		max_messages = PG_INT64_MAX;
 	moved = DatumGetInt64(SPI_getbinval(tup, tupdesc, 5, &isnull));
+	started_by = DatumGetObjectId(SPI_getbinval(tup, tupdesc, 6, &isnull));
 
 	qi = pgmsg_queue_lookup(dlq_name, true);
 	if (dest_name != NULL)
@@ -329,8 +407,19 @@ pgmsg_redrive_task_step(int64 *task_id_out)
 		return true;
 	}
 
+	/*
+	 * The batch runs as the role that started the task, with its privileges
+	 * checked again now: it may have lost them since, and a message's
+	 * source queue is only known as the message is moved.
+	 */
 	batch = Min(REDRIVE_TASK_BATCH, max_messages - moved);
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(started_by, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	pgmsg_check_privilege(qi, PGMSG_PRIV_RECEIVE);
+	if (dest != NULL)
+		pgmsg_check_privilege(dest, PGMSG_PRIV_SEND);
 	n = pgmsg_redrive_batch(qi, dest, batch);
+	SetUserIdAndSecContext(save_userid, save_sec);
 	finished = n < batch || moved + n >= max_messages;
 
 	args[0] = Int64GetDatum(task_id);

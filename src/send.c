@@ -175,7 +175,7 @@ pgmsg_queue_lock(QueueInfo *qi)
 static int64
 append_message(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
 			   int64 delay, TimestampTz sent_at, int32 receive_count,
-			   const char *source_queue, text *group_id)
+			   const char *source_queue, int32 source_queue_id, text *group_id)
 {
 	bool		first;
 	TimestampTz ts;
@@ -249,6 +249,11 @@ append_message(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
 		values[Anum_q_source_queue - 1] = CStringGetTextDatum(source_queue);
 	else
 		nulls[Anum_q_source_queue - 1] = true;
+	/* a table made by version 1.0 has no such column; the tuple omits it */
+	if (source_queue_id != 0)
+		values[Anum_q_source_queue_id - 1] = Int32GetDatum(source_queue_id);
+	else
+		nulls[Anum_q_source_queue_id - 1] = true;
 	if (group_id != NULL)
 		values[Anum_q_group_id - 1] = PointerGetDatum(group_id);
 	else
@@ -382,7 +387,7 @@ pgmsg_send_one(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
 		if (original != 0)
 			return original;
 	}
-	msg_id = append_message(qi, qs, body, attributes, delay, 0, 0, NULL, group_id);
+	msg_id = append_message(qi, qs, body, attributes, delay, 0, 0, NULL, 0, group_id);
 	if (qi->fifo && dedup_id != NULL)
 		record_dedup_id(qi, dedup_id, msg_id);
 	return msg_id;
@@ -390,15 +395,16 @@ pgmsg_send_one(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
 
 /*
  * Append a message moved to or out of a dead-letter queue, keeping its
- * original send time, receive count, source queue and group.
+ * original send time, receive count, source queue (its name, and its id,
+ * which a queue created again under the name does not share) and group.
  */
 int64
 pgmsg_send_moved(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
 				 TimestampTz sent_at, int32 receive_count, const char *source_queue,
-				 text *group_id)
+				 int32 source_queue_id, text *group_id)
 {
 	return append_message(qi, qs, body, attributes, 0, sent_at, receive_count,
-						  source_queue, group_id);
+						  source_queue, source_queue_id, group_id);
 }
 
 static int
@@ -474,6 +480,7 @@ pgmsg_send(PG_FUNCTION_ARGS)
 	Oid			save_userid;
 	int			save_sec;
 
+	pgmsg_refuse_in_recovery("send to queue", name);
 	qi = pgmsg_queue_lookup(name, false);
 	pgmsg_check_privilege(qi, PGMSG_PRIV_SEND);
 	if (PG_ARGISNULL(1))
@@ -563,6 +570,7 @@ pgmsg_send_batch(PG_FUNCTION_ARGS)
 	Datum	   *dedups;
 	bool	   *dedup_nulls;
 
+	pgmsg_refuse_in_recovery("send to queue", name);
 	qi = pgmsg_queue_lookup(name, false);
 	pgmsg_check_privilege(qi, PGMSG_PRIV_SEND);
 	bodies = pgmsg_batch_bodies(fcinfo, 1, &body_nulls, &nbodies);

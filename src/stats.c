@@ -7,7 +7,9 @@
  * number of stored messages is counted once per server start (or after a
  * purge) and then kept up to date by committing sends and deletes
  * (xact.c); messages in flight are the queue's leases; delayed messages
- * are an index range count of keys still in the future.
+ * are an index range count of keys still in the future.  Reading the view
+ * takes no queue slot: a queue without one (unused since the server
+ * started) is counted from its table, with no lease and zero totals.
  *
  *-------------------------------------------------------------------------
  */
@@ -94,20 +96,30 @@ pgmsg_queue_stats(PG_FUNCTION_ARGS)
 		int32		queue_id = DatumGetInt32(SPI_getbinval(queues->vals[i], queues->tupdesc, 1, &isnull));
 		char	   *name = SPI_getvalue(queues->vals[i], queues->tupdesc, 2);
 		const char *table = quote_identifier(pgmsg_table_name(name));
-		QueueShared *qs = pgmsg_queue_shared(queue_id, true);
+		QueueShared *qs = pgmsg_queue_shared(queue_id, false);
 		Datum		values[9];
 		bool		nulls[9];
 		int64		count;
-		int64		nleases;
+		int64		nleases = 0;
 
-		/* dropped since this transaction's snapshot */
+		/*
+		 * Reading the view claims no slot: a queue unused since the server
+		 * started has none, no message in flight, and counters at zero.
+		 */
 		if (qs == NULL)
-			continue;
-
-		count = pgmsg_stored_messages(qs, name);
-		LWLockAcquire(qs->lock, LW_SHARED);
-		nleases = qs->nleases;
-		LWLockRelease(qs->lock);
+		{
+			/* dropped since this transaction's snapshot: its table is gone */
+			if (!pgmsg_queue_id_exists(queue_id))
+				continue;
+			count = count_query(psprintf("SELECT pg_catalog.count(*) FROM pgmsg.%s", table));
+		}
+		else
+		{
+			count = pgmsg_stored_messages(qs, name);
+			LWLockAcquire(qs->lock, LW_SHARED);
+			nleases = qs->nleases;
+			LWLockRelease(qs->lock);
+		}
 
 		memset(nulls, 0, sizeof(nulls));
 		values[0] = Int32GetDatum(queue_id);
@@ -122,10 +134,10 @@ pgmsg_queue_stats(PG_FUNCTION_ARGS)
 			values[4] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &nulls[4]);
 		else
 			nulls[4] = true;
-		values[5] = Int64GetDatum((int64) pg_atomic_read_u64(&qs->sent));
-		values[6] = Int64GetDatum((int64) pg_atomic_read_u64(&qs->received));
-		values[7] = Int64GetDatum((int64) pg_atomic_read_u64(&qs->deleted));
-		values[8] = Int64GetDatum((int64) pg_atomic_read_u64(&qs->dead_lettered));
+		values[5] = Int64GetDatum(qs ? (int64) pg_atomic_read_u64(&qs->sent) : 0);
+		values[6] = Int64GetDatum(qs ? (int64) pg_atomic_read_u64(&qs->received) : 0);
+		values[7] = Int64GetDatum(qs ? (int64) pg_atomic_read_u64(&qs->deleted) : 0);
+		values[8] = Int64GetDatum(qs ? (int64) pg_atomic_read_u64(&qs->dead_lettered) : 0);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	SPI_finish();

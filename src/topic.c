@@ -162,7 +162,24 @@ load_topic(const char *name, TopicInfo *ti)
 							  "  FROM pgmsg.subscription s"
 							  "  JOIN pgmsg.queue_meta q"
 							  "    ON q.queue_id OPERATOR(pg_catalog.=) s.queue_id"
+							  "  JOIN pgmsg.topic_meta t"
+							  "    ON t.topic_id OPERATOR(pg_catalog.=) s.topic_id"
 							  " WHERE s.topic_id OPERATOR(pg_catalog.=) $1"
+							  /* the subscriber must still hold what subscribing took (acl.c) */
+							  "   AND (pg_catalog.pg_has_role(s.owner::pg_catalog.oid, t.owner::pg_catalog.oid, 'USAGE')"
+							  "        OR EXISTS (SELECT FROM pgmsg.topic_grants g"
+							  "                    WHERE g.topic_id OPERATOR(pg_catalog.=) s.topic_id"
+							  "                      AND g.privilege OPERATOR(pg_catalog.=) ANY ('{subscribe,manage}'::pg_catalog.text[])"
+							  "                      AND (g.grantee::pg_catalog.oid OPERATOR(pg_catalog.=) 0::pg_catalog.oid"
+							  "                           OR pg_catalog.pg_has_role(s.owner::pg_catalog.oid,"
+							  "                                                     g.grantee::pg_catalog.oid, 'USAGE'))))"
+							  "   AND (pg_catalog.pg_has_role(s.owner::pg_catalog.oid, q.owner::pg_catalog.oid, 'USAGE')"
+							  "        OR EXISTS (SELECT FROM pgmsg.queue_grants g"
+							  "                    WHERE g.queue_id OPERATOR(pg_catalog.=) s.queue_id"
+							  "                      AND g.privilege OPERATOR(pg_catalog.=) 'manage'"
+							  "                      AND (g.grantee::pg_catalog.oid OPERATOR(pg_catalog.=) 0::pg_catalog.oid"
+							  "                           OR pg_catalog.pg_has_role(s.owner::pg_catalog.oid,"
+							  "                                                     g.grantee::pg_catalog.oid, 'USAGE'))))"
 							  " ORDER BY s.subscription_id",
 							  1, idtypes, idargs, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the subscriptions of topic \"%s\"", name);
@@ -297,6 +314,7 @@ pgmsg_create_topic(PG_FUNCTION_ARGS)
 	Datum		args[4];
 
 	pgmsg_check_loaded();
+	pgmsg_refuse_in_recovery("create topic", name);
 	pgmsg_validate_name("topic", name);
 	if (content_based_dedup && !fifo)
 		ereport(ERROR,
@@ -345,6 +363,7 @@ pgmsg_drop_topic(PG_FUNCTION_ARGS)
 	Oid			argtypes[1] = {INT4OID};
 	Datum		args[1];
 
+	pgmsg_refuse_in_recovery("drop topic", name);
 	ti = pgmsg_topic_lookup(name, if_exists);
 	if (ti == NULL)
 	{
@@ -414,6 +433,7 @@ pgmsg_subscribe(PG_FUNCTION_ARGS)
 	Datum		args[6];
 	char		nulls[6] = {' ', ' ', 'n', ' ', ' ', ' '};
 
+	pgmsg_refuse_in_recovery("subscribe to topic", topic);
 	ti = pgmsg_topic_lookup(topic, false);
 	qi = pgmsg_queue_lookup(queue, false);
 	pgmsg_check_topic_privilege(ti, PGMSG_PRIV_SUBSCRIBE);
@@ -476,6 +496,7 @@ pgmsg_unsubscribe(PG_FUNCTION_ARGS)
 	Datum		args[2];
 	bool		removed;
 
+	pgmsg_refuse_in_recovery("unsubscribe from topic", topic);
 	ti = pgmsg_topic_lookup(topic, false);
 	qi = pgmsg_queue_lookup(queue, false);
 	if (!pgmsg_has_topic_privilege(ti, PGMSG_PRIV_MANAGE))
@@ -808,6 +829,7 @@ pgmsg_publish(PG_FUNCTION_ARGS)
 	text	   *group_id = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3);
 	text	   *dedup_id = PG_ARGISNULL(4) ? NULL : PG_GETARG_TEXT_PP(4);
 
+	pgmsg_refuse_in_recovery("publish to topic", name);
 	ti = pgmsg_topic_lookup(name, false);
 	pgmsg_check_topic_privilege(ti, PGMSG_PRIV_PUBLISH);
 	if (PG_ARGISNULL(1))
@@ -840,6 +862,7 @@ pgmsg_publish_batch(PG_FUNCTION_ARGS)
 	bool	   *dedup_nulls;
 	Outgoing *pubs;
 
+	pgmsg_refuse_in_recovery("publish to topic", name);
 	ti = pgmsg_topic_lookup(name, false);
 	pgmsg_check_topic_privilege(ti, PGMSG_PRIV_PUBLISH);
 	bodies = pgmsg_batch_bodies(fcinfo, 1, &body_nulls, &nbodies);

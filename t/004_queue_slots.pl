@@ -1,10 +1,11 @@
 # Queue slots in shared memory (pgmsg.max_queues of them, over all
 # databases) are given back whenever their queue goes: when its drop
 # commits, when its creation rolls back (to the transaction's start or to a
-# savepoint) after the queue was used, on DROP EXTENSION pgmsg and on DROP
-# DATABASE; and none is set up for a queue whose drop has committed.  With
-# two slots, any slot that leaked would make the next queue fail with "too
-# many active pgmsg queues".
+# savepoint), on DROP EXTENSION pgmsg and on DROP DATABASE; and none is set
+# up for a queue whose drop has committed.  create_queue claims its queue's
+# slot, so with two slots a third queue is refused when it is created, and
+# any slot that leaked would make the next queue fail with "too many active
+# pgmsg queues".  Reading pgmsg.queues claims none.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -35,15 +36,15 @@ $node->safe_psql('postgres', q{
 CREATE EXTENSION pgmsg;
 SELECT pgmsg.create_queue('a');
 SELECT pgmsg.create_queue('b');
-SELECT pgmsg.create_queue('c');
 });
 is(use_queue('postgres', 'a'), "t\n1", 'a uses the first slot');
 is(use_queue('postgres', 'b'), "t\n1", 'b uses the second slot');
-my ($ret, $stdout, $stderr) = $node->psql('postgres', q{SELECT pgmsg.send('c', '{}')});
-like($stderr, $full, 'a third queue finds no slot');
+my ($ret, $stdout, $stderr) = $node->psql('postgres', q{SELECT pgmsg.create_queue('c')});
+like($stderr, $full, 'a third queue is refused when it is created');
 
 # A committed drop gives its slot back.
 $node->safe_psql('postgres', q{SELECT pgmsg.drop_queue('b')});
+$node->safe_psql('postgres', q{SELECT pgmsg.create_queue('c')});
 is(use_queue('postgres', 'c'), "t\n1", 'the slot of a dropped queue is used again');
 $node->safe_psql('postgres', q{SELECT pgmsg.drop_queue('c')});
 
@@ -98,22 +99,36 @@ SELECT pgmsg.create_queue('y');
 });
 is(use_queue('other', 'x'), "t\n1", 'x in the other database');
 is(use_queue('other', 'y'), "t\n1", 'y in the other database');
+$node->safe_psql('postgres', q{CREATE EXTENSION pgmsg});
+($ret, $stdout, $stderr) = $node->psql('postgres', q{SELECT pgmsg.create_queue('j')});
+like($stderr, $full, 'the other database holds both slots');
+$node->safe_psql('postgres', q{DROP DATABASE other WITH (FORCE)});
 $node->safe_psql('postgres', q{
-CREATE EXTENSION pgmsg;
 SELECT pgmsg.create_queue('j');
 SELECT pgmsg.create_queue('k');
 });
-($ret, $stdout, $stderr) = $node->psql('postgres', q{SELECT pgmsg.send('j', '{}')});
-like($stderr, $full, 'the other database holds both slots');
-$node->safe_psql('postgres', q{DROP DATABASE other WITH (FORCE)});
 is(use_queue('postgres', 'j'), "t\n1", 'after DROP DATABASE its first slot is free');
 is(use_queue('postgres', 'k'), "t\n1", 'and its second');
+
+# After a restart no queue has a slot; reading the view claims none, so
+# both slots stay free for the queues that are used.
+$node->restart;
+is( $node->safe_psql('postgres', q{
+		SELECT string_agg(name || ':' || messages_visible || ':' || sent_total, ' ' ORDER BY name)
+		  FROM pgmsg.queues}),
+	'j:1:0 k:1:0', 'the view counts queues without a slot from their tables');
+$node->safe_psql('postgres', q{CREATE DATABASE third});
+$node->safe_psql('third', q{
+CREATE EXTENSION pgmsg;
+SELECT pgmsg.create_queue('z');
+});
+is(use_queue('third', 'z'), "t\n1", 'the view left the slots free');
 
 # A session that looked a queue up before its drop committed must not set
 # up a slot for it afterwards: the drop has released the queue's slots by
 # then, and nothing would release that one.  Here the session's snapshot
-# (repeatable read) still lists the dropped queue in pgmsg.queues, which
-# sets up the slots of the queues it shows.
+# (repeatable read) still lists the dropped queue in queue_meta; the view
+# must neither count its table, which is gone, nor set up a slot for it.
 $node->safe_psql('postgres', q{SELECT pgmsg.drop_queue('j'); SELECT pgmsg.create_queue('l');});
 my $bg = $node->background_psql('postgres');
 $bg->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');

@@ -112,7 +112,14 @@ if ($updated ne $fresh)
 
 # The update under a workload.
 $node->safe_psql('busy', q{
+CREATE ROLE upgrade_owner;
+CREATE ROLE upgrade_user;
+GRANT CREATE ON DATABASE busy TO upgrade_owner;
 CREATE EXTENSION pgmsg VERSION '1.0';
+SET ROLE upgrade_owner;
+SELECT pgmsg.create_queue('owned');
+SELECT pgmsg.grant('owned', 'upgrade_user', ARRAY['send']);
+RESET ROLE;
 SELECT pgmsg.create_queue('dlq');
 SELECT pgmsg.create_queue('orders', dead_letter_queue => 'dlq', max_receive_count => 2,
                           visibility_timeout => '1 hour');
@@ -157,6 +164,16 @@ is( $node->safe_psql('busy', q{
 	"2\n6\n7", 'topics fan out with their filter policies after the update');
 is( $node->safe_psql('busy', q{
 		SELECT name, messages_visible + messages_in_flight FROM pgmsg.queues ORDER BY name}),
-	"audit|2\ndlq|0\norders|6\nseq|2", 'the view counts every queue after the update');
+	"audit|2\ndlq|0\norders|6\nowned|0\nseq|2", 'the view counts every queue after the update');
+is( $node->safe_psql('busy', q{
+		SELECT owner FROM pgmsg.queues WHERE name = 'owned';
+		SET ROLE upgrade_user;
+		SELECT pgmsg.send('owned', '{}') > 0;
+		SELECT name FROM pgmsg.queues;}),
+	"upgrade_owner\nt\nowned", 'owners and grants are kept by the update');
+is( $node->safe_psql('busy', q{
+		SELECT string_agg(DISTINCT max_in_flight::text, ',' ORDER BY max_in_flight::text)
+		  FROM pgmsg.queue_meta}),
+	'120000,20000', 'existing queues get the default in-flight limits');
 
 done_testing();
