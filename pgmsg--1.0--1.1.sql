@@ -89,6 +89,8 @@ SELECT m.name,
   JOIN pgmsg.queue_stats() s USING (queue_id)
   LEFT JOIN pgmsg.queue_meta d ON d.queue_id = m.dead_letter_queue_id
  WHERE pg_catalog.pg_has_role(m.owner, 'USAGE')
+    -- monitoring roles see every queue, as they see every backend
+    OR pg_catalog.pg_has_role('pg_monitor', 'USAGE')
     OR EXISTS (SELECT FROM pgmsg.queue_grants g
                 WHERE g.queue_id OPERATOR(pg_catalog.=) m.queue_id
                   AND (g.grantee::oid OPERATOR(pg_catalog.=) 0::oid
