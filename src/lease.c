@@ -299,6 +299,24 @@ group_busy(GroupEntry *group, TimestampTz now)
 }
 
 /*
+ * Whether a FIFO lease has run out: held, and its visibility timeout has
+ * passed by "now", read under the queue lock.  Its group may then have been
+ * handed to another receiver, starting again from an earlier message, so
+ * the receipt no longer lets its holder delete the message or extend the
+ * lease: that could process a message before one earlier in its group.  A
+ * lease a transaction in progress is receiving or deleting has not run out,
+ * since no other receiver can take its group meanwhile.  Standard queues'
+ * leases never run out in this sense; their late receipts work until the
+ * message is received again, as SQS's do.
+ */
+bool
+lease_fifo_expired(const Lease *lease, TimestampTz now)
+{
+	return lease->group_hash != 0 && lease->state == LEASE_HELD &&
+		lease->expires_at <= now;
+}
+
+/*
  * The hash of a group id; never 0, which means "no group".
  */
 uint64

@@ -231,6 +231,7 @@ extern void lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id,
 extern GroupEntry *group_lookup(const GroupKey *key);
 extern void group_attach(Lease *lease, const GroupKey *key);
 extern bool group_busy(GroupEntry *group, TimestampTz now);
+extern bool lease_fifo_expired(const Lease *lease, TimestampTz now);
 extern TimestampTz group_order_key(const GroupKey *key, TimestampTz msg_key,
 								   TimestampTz now);
 extern void group_forget_if_idle(GroupEntry *group, TimestampTz now);
