@@ -29,6 +29,7 @@
 #include "utils/jsonb.h"
 #include "utils/relcache.h"
 #include "executor/tuptable.h"
+#include "utils/hsearch.h"
 #include "utils/snapshot.h"
 #include "utils/timestamp.h"
 
@@ -288,6 +289,8 @@ extern QueueInfo *pgmsg_queue_lookup(const char *name, bool missing_ok);
 extern QueueShared *pgmsg_queue_slot(QueueInfo *qi);
 extern void pgmsg_catalog_init(void);
 extern void pgmsg_catalog_invalidate(void);
+extern void pgmsg_cache_retire(HTAB *cache, void (*destroy) (HTAB *cache));
+extern void pgmsg_cache_release_retired(void);
 extern uint64 pgmsg_catalog_generation(void);
 extern Oid	pgmsg_owner(void);
 extern void pgmsg_become_owner(Oid *save_userid, int *save_sec);
