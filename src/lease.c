@@ -65,7 +65,7 @@ lease_shmem_init(void)
 							   &info,
 							   HASH_ELEM | HASH_BLOBS | HASH_PARTITION);
 
-	/* every group entry holds at least one lease, so this many suffice */
+	/* as many as leases; group_enter keeps to that (see there) */
 	info.keysize = sizeof(GroupKey);
 	info.entrysize = sizeof(GroupEntry);
 	info.num_partitions = LEASE_PARTITIONS;
@@ -183,9 +183,12 @@ group_lookup(const GroupKey *key)
 }
 
 /*
- * Find or create a group entry.  Cannot run out of space in practice: an
- * entry holds a lease or a delayed message, and there are as many entries
- * as leases.
+ * Find or create a group entry, or return NULL if that would take more
+ * than pgmsg.max_leases entries.  An entry holds leases or a delayed
+ * message (group_order_key), so entries for delayed messages of distinct
+ * groups could otherwise take shared memory without bound: the count keeps
+ * the table within the size it was given, as nleases does for leases.
+ * Changes nothing when it returns NULL.
  */
 static GroupEntry *
 group_enter(const GroupKey *key)
@@ -196,29 +199,51 @@ group_enter(const GroupKey *key)
 	bool		found;
 
 	LWLockAcquire(plock, LW_EXCLUSIVE);
-	group = hash_search_with_hash_value(group_hash, key, hashcode, HASH_ENTER_NULL, &found);
-	LWLockRelease(plock);
+	group = hash_search_with_hash_value(group_hash, key, hashcode, HASH_FIND, NULL);
 	if (group == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of shared memory for pgmsg message groups"),
-				 errhint("Raise pgmsg.max_leases and restart the server.")));
-	if (!found)
 	{
-		dlist_init(&group->leases);
-		group->last_key = 0;
+		if (pg_atomic_fetch_add_u64(&pgmsg_shared->ngroups, 1) < (uint64) pgmsg_max_leases)
+			group = hash_search_with_hash_value(group_hash, key, hashcode,
+												HASH_ENTER_NULL, &found);
+		if (group == NULL)
+			pg_atomic_fetch_sub_u64(&pgmsg_shared->ngroups, 1);
+		else
+		{
+			dlist_init(&group->leases);
+			group->last_key = 0;
+		}
 	}
+	LWLockRelease(plock);
 	return group;
 }
 
+static void
+report_groups_full(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			 errmsg("too many FIFO message groups in flight"),
+			 errdetail("All %d message group entries of pgmsg.max_leases are taken.",
+					   pgmsg_max_leases),
+			 errhint("Delete received messages, or raise pgmsg.max_leases and restart the server.")));
+}
+
 /*
- * Append a newly handed-out lease to its group.
+ * Append a newly handed-out lease, counted in its queue but recorded
+ * nowhere else yet, to its group.  If the group cannot get an entry the
+ * lease is dropped before the error is raised, so shared memory is left as
+ * it was before the lease was taken.  Caller holds the queue lock.
  */
 void
-group_attach(Lease *lease, const GroupKey *key)
+group_attach(QueueShared *qs, Lease *lease, const GroupKey *key)
 {
 	GroupEntry *group = group_enter(key);
 
+	if (group == NULL)
+	{
+		lease_remove(qs, lease);
+		report_groups_full();
+	}
 	lease->group_hash = key->group_hash;
 	dlist_push_tail(&group->leases, &lease->group_node);
 }
@@ -255,7 +280,11 @@ group_order_key(const GroupKey *key, TimestampTz msg_key, TimestampTz now)
 	if (group != NULL && group->last_key > msg_key)
 		msg_key = group->last_key;
 	if (msg_key > now)
-		group_enter(key)->last_key = msg_key;
+	{
+		if (group == NULL && (group = group_enter(key)) == NULL)
+			report_groups_full();
+		group->last_key = msg_key;
+	}
 	return msg_key;
 }
 
@@ -275,7 +304,8 @@ group_forget_if_idle(GroupEntry *group, TimestampTz now)
 	hashcode = get_hash_value(group_hash, &key);
 	plock = pgmsg_partition_lock(hashcode % LEASE_PARTITIONS);
 	LWLockAcquire(plock, LW_EXCLUSIVE);
-	hash_search_with_hash_value(group_hash, &key, hashcode, HASH_REMOVE, NULL);
+	if (hash_search_with_hash_value(group_hash, &key, hashcode, HASH_REMOVE, NULL) != NULL)
+		pg_atomic_fetch_sub_u64(&pgmsg_shared->ngroups, 1);
 	LWLockRelease(plock);
 }
 
@@ -436,6 +466,7 @@ lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id, int64 max_msg_id)
 	Lease	   *lease;
 	GroupEntry *group;
 	int			nremoved = 0;
+	int			ngroups_removed = 0;
 	bool		all = (max_msg_id == PG_INT64_MAX);
 
 	/*
@@ -469,12 +500,16 @@ lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id, int64 max_msg_id)
 			continue;
 		/* a group that still has leases keeps its entry */
 		if (all || dlist_is_empty(&group->leases))
+		{
 			hash_search(group_hash, &group->key, HASH_REMOVE, NULL);
+			ngroups_removed++;
+		}
 	}
 	for (int i = LEASE_PARTITIONS - 1; i >= 0; i--)
 		LWLockRelease(pgmsg_partition_lock(i));
 
 	pg_atomic_fetch_sub_u64(&pgmsg_shared->nleases, nremoved);
+	pg_atomic_fetch_sub_u64(&pgmsg_shared->ngroups, ngroups_removed);
 	if (all)
 	{
 		qs->nleases = 0;

@@ -125,6 +125,7 @@ typedef struct PgmsgShared
 	LWLock	   *directory_lock;	/* queue slot allocation */
 	uint64		epoch;			/* changes at every start */
 	pg_atomic_uint64 nleases;	/* leases in the map, all queues */
+	pg_atomic_uint64 ngroups;	/* FIFO group entries, all queues */
 	int			max_queues;
 	int			max_backends;
 	QueueShared queues[FLEXIBLE_ARRAY_MEMBER];
@@ -230,7 +231,7 @@ extern TimestampTz lease_next_expiry(QueueShared *qs);
 extern void lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id,
 							   int64 max_msg_id);
 extern GroupEntry *group_lookup(const GroupKey *key);
-extern void group_attach(Lease *lease, const GroupKey *key);
+extern void group_attach(QueueShared *qs, Lease *lease, const GroupKey *key);
 extern bool group_busy(GroupEntry *group, TimestampTz now);
 extern bool lease_fifo_expired(const Lease *lease, TimestampTz now);
 extern TimestampTz group_order_key(const GroupKey *key, TimestampTz msg_key,

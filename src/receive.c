@@ -42,6 +42,7 @@
 #include "storage/bufmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/wait_event.h"
@@ -144,9 +145,10 @@ take_fresh(TakeState *ts, const LeaseKey *key, const FreshMessage *m,
 	lease->receive_count = m->receive_count + 1;
 	lease->first_received_at = m->has_first ? m->first_received_at : ts->now;
 	lease->tid = m->tid;
-	if (group != NULL)
-		group_attach(lease, group);
 	ts->qs->nleases++;
+	/* the last step that can fail: it drops the lease if it does */
+	if (group != NULL)
+		group_attach(ts->qs, lease, group);
 
 	memset(&undo, 0, sizeof(undo));
 	undo.key = *key;
@@ -241,18 +243,42 @@ take_group(TakeState *ts, GroupEntry *group)
 }
 
 /*
+ * Room for the leases take_expired sets aside, allocated before the queue
+ * lock is taken: once leases are out of the heap nothing may fail until
+ * they are back.
+ */
+static Lease **aside = NULL;
+static int	maxaside = 0;
+
+static void
+reserve_aside(QueueShared *qs)
+{
+	/* read without the lock: a guess, and take_expired stops when full */
+	int64		want = Max(qs->nleases + 64, 64);
+
+	want = Min(want, (int64) pgmsg_max_leases);
+	if (want <= maxaside)
+		return;
+	if (aside != NULL)
+		pfree(aside);
+	aside = NULL;
+	maxaside = 0;
+	aside = MemoryContextAlloc(TopMemoryContext, sizeof(Lease *) * want);
+	maxaside = (int) want;
+}
+
+/*
  * Redeliveries: expired leases from the heap.  On a FIFO queue an expired
  * lease of a busy group is set aside (and put back at the end), and a free
  * group is taken whole.  Setting aside costs a receive one step per expired
- * message of a busy group.
+ * message of a busy group.  When the room reserved for that is full, the
+ * scan stops; the rest waits for a later receive.
  */
 static void
 take_expired(TakeState *ts)
 {
 	QueueShared *qs = ts->qs;
-	Lease	  **aside = NULL;
 	int			naside = 0;
-	int			maxaside = 0;
 
 	while (ts->n < ts->max_messages && !pairingheap_is_empty(&qs->redelivery))
 	{
@@ -280,19 +306,13 @@ take_expired(TakeState *ts)
 			continue;
 		}
 		if (naside == maxaside)
-		{
-			maxaside = Max(64, maxaside * 2);
-			aside = aside == NULL ? palloc(sizeof(Lease *) * maxaside)
-				: repalloc(aside, sizeof(Lease *) * maxaside);
-		}
+			break;
 		pairingheap_remove_first(&qs->redelivery);
 		lease->state = LEASE_RECEIVING;	/* out of the heap for now */
 		aside[naside++] = lease;
 	}
 	for (int i = 0; i < naside; i++)
 		lease_heap_push(qs, aside[i]);
-	if (aside != NULL)
-		pfree(aside);
 }
 
 /*
@@ -321,6 +341,8 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 	ts.groups = qi->fifo ? palloc(sizeof(uint64) * max_messages) : NULL;
 	ts.ngroups = 0;
 	*next_wakeup = DT_NOEND;
+	if (qi->fifo)
+		reserve_aside(qs);
 
 	LWLockAcquire(qs->lock, LW_EXCLUSIVE);
 	lease_check_table(qs, rel);
