@@ -51,6 +51,17 @@
 
 PG_FUNCTION_INFO_V1(pgmsg_receive);
 
+/*
+ * How many messages a FIFO receive's scan looks at, from the cursor.  The
+ * scan runs under the queue lock with interrupts held off, and messages of
+ * busy groups do not stop it, so without a bound a backlog of busy groups
+ * would be walked whole by every receive while the queue's committers wait
+ * for the lock.  Groups whose first message lies further on wait until the
+ * backlog before them shrinks (SQS looks at a FIFO queue's first 120,000
+ * messages in the same way).
+ */
+#define FIFO_SCAN_LIMIT 10000
+
 static SPIPlanPtr
 update_plan(QueueInfo *qi)
 {
@@ -362,6 +373,7 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 		TupleTableSlot *slot;
 		bool		passing = true;
 		bool		advanced = false;
+		int			nscanned = 0;
 		TimestampTz pass_at = 0;
 		int64		pass_id = 0;
 
@@ -394,6 +406,8 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 			}
 			if (visible_at == cursor_at && msg_id <= cursor_id)
 				continue;
+			if (qi->fifo && ++nscanned > FIFO_SCAN_LIMIT)
+				break;
 
 			key.dbid = MyDatabaseId;
 			key.queue_id = qi->queue_id;
