@@ -23,9 +23,12 @@
  * the queue slot records; a rewrite of the table drops them all
  * (lease_check_table).
  *
+ * Each queue also lists its leases and its group entries, so dropping
+ * them all (a drop, a purge, a rewrite of the table) walks only its own.
+ *
  * Locking: every field of every lease of a queue, that queue's heap, its
- * lease count and the relfilenode are protected by the queue slot's
- * LWLock.  The hash table's own structure is protected by partition locks,
+ * lease count, its lists and the relfilenode are protected by the queue
+ * slot's LWLock.  The hash table's own structure is protected by partition locks,
  * always taken after the queue lock and held only around hash_search
  * calls.  Lease entries do not move once entered, so the heap links
  * between them are plain pointers, valid in every backend because shared
@@ -89,12 +92,17 @@ lease_expiry_cmp(const pairingheap_node *a, const pairingheap_node *b, void *arg
 	return 0;
 }
 
+/*
+ * Set up an empty queue's heap and lists.
+ */
 void
 lease_heap_init(QueueShared *qs)
 {
 	qs->redelivery.ph_compare = lease_expiry_cmp;
 	qs->redelivery.ph_arg = NULL;
 	qs->redelivery.ph_root = NULL;
+	dlist_init(&qs->leases);
+	dlist_init(&qs->groups);
 }
 
 static LWLock *
@@ -126,7 +134,7 @@ lease_lookup(const LeaseKey *key)
  * Raises an error when the map is full; nothing has changed then.
  */
 Lease *
-lease_insert(const LeaseKey *key)
+lease_insert(QueueShared *qs, const LeaseKey *key)
 {
 	uint32		hashcode;
 	LWLock	   *plock = partition_lock_for(key, &hashcode);
@@ -159,6 +167,7 @@ lease_insert(const LeaseKey *key)
 		return NULL;
 	}
 	lease->group_hash = 0;
+	dlist_push_tail(&qs->leases, &lease->queue_node);
 	return lease;
 }
 
@@ -191,7 +200,7 @@ group_lookup(const GroupKey *key)
  * Changes nothing when it returns NULL.
  */
 static GroupEntry *
-group_enter(const GroupKey *key)
+group_enter(QueueShared *qs, const GroupKey *key)
 {
 	uint32		hashcode = get_hash_value(group_hash, key);
 	LWLock	   *plock = pgmsg_partition_lock(hashcode % LEASE_PARTITIONS);
@@ -211,6 +220,7 @@ group_enter(const GroupKey *key)
 		{
 			dlist_init(&group->leases);
 			group->last_key = 0;
+			dlist_push_tail(&qs->groups, &group->queue_node);
 		}
 	}
 	LWLockRelease(plock);
@@ -237,7 +247,7 @@ report_groups_full(void)
 void
 group_attach(QueueShared *qs, Lease *lease, const GroupKey *key)
 {
-	GroupEntry *group = group_enter(key);
+	GroupEntry *group = group_enter(qs, key);
 
 	if (group == NULL)
 	{
@@ -273,7 +283,8 @@ group_detach(Lease *lease)
  * queue lock.
  */
 TimestampTz
-group_order_key(const GroupKey *key, TimestampTz msg_key, TimestampTz now)
+group_order_key(QueueShared *qs, const GroupKey *key, TimestampTz msg_key,
+				TimestampTz now)
 {
 	GroupEntry *group = group_lookup(key);
 
@@ -281,7 +292,7 @@ group_order_key(const GroupKey *key, TimestampTz msg_key, TimestampTz now)
 		msg_key = group->last_key;
 	if (msg_key > now)
 	{
-		if (group == NULL && (group = group_enter(key)) == NULL)
+		if (group == NULL && (group = group_enter(qs, key)) == NULL)
 			report_groups_full();
 		group->last_key = msg_key;
 	}
@@ -301,6 +312,7 @@ group_forget_if_idle(GroupEntry *group, TimestampTz now)
 
 	if (!dlist_is_empty(&group->leases) || group->last_key > now)
 		return;
+	dlist_delete(&group->queue_node);
 	hashcode = get_hash_value(group_hash, &key);
 	plock = pgmsg_partition_lock(hashcode % LEASE_PARTITIONS);
 	LWLockAcquire(plock, LW_EXCLUSIVE);
@@ -372,6 +384,7 @@ lease_remove(QueueShared *qs, Lease *lease)
 		pairingheap_remove(&qs->redelivery, &lease->node);
 	if (lease->group_hash != 0)
 		group_detach(lease);
+	dlist_delete(&lease->queue_node);
 	qs->nleases--;
 
 	plock = partition_lock_for(&key, &hashcode);
@@ -457,64 +470,61 @@ lease_check_table(QueueShared *qs, Relation rel)
  * Drop the leases of a queue whose message ids are at most max_msg_id:
  * every lease when its queue is dropped (PG_INT64_MAX), the leases that
  * existed when a committed purge ran otherwise.  Caller holds the queue
- * lock.  This walks the whole map, which only management commands do.
+ * lock.  This walks the queue's own lists, not the shared tables, and
+ * takes each partition lock only around the one entry it removes, so it
+ * holds up no other queue.
  */
 void
 lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id, int64 max_msg_id)
 {
-	HASH_SEQ_STATUS status;
-	Lease	   *lease;
-	GroupEntry *group;
+	dlist_mutable_iter iter;
 	int			nremoved = 0;
 	int			ngroups_removed = 0;
-	bool		all = (max_msg_id == PG_INT64_MAX);
 
-	/*
-	 * Take every partition lock, in order, to walk the tables safely.  With
-	 * them held, the heap and group links are unlinked here directly
-	 * (lease_remove and group_detach would take a partition lock again).
-	 */
-	for (int i = 0; i < LEASE_PARTITIONS; i++)
-		LWLockAcquire(pgmsg_partition_lock(i), LW_EXCLUSIVE);
-	hash_seq_init(&status, lease_hash);
-	while ((lease = hash_seq_search(&status)) != NULL)
+	dlist_foreach_modify(iter, &qs->leases)
 	{
-		if (lease->key.dbid != dbid || lease->key.queue_id != queue_id ||
-			lease->key.msg_id > max_msg_id)
+		Lease	   *lease = dlist_container(Lease, queue_node, iter.cur);
+		LeaseKey	key = lease->key;
+		uint32		hashcode;
+		LWLock	   *plock;
+
+		Assert(key.dbid == dbid && key.queue_id == queue_id);
+		if (key.msg_id > max_msg_id)
 			continue;
-		if (!all)
-		{
-			if (lease->state == LEASE_HELD)
-				pairingheap_remove(&qs->redelivery, &lease->node);
-			if (lease->group_hash != 0)
-				dlist_delete(&lease->group_node);
-		}
-		/* removing the entry just returned is allowed during a walk */
-		hash_search(lease_hash, &lease->key, HASH_REMOVE, NULL);
+		if (lease->state == LEASE_HELD)
+			pairingheap_remove(&qs->redelivery, &lease->node);
+		if (lease->group_hash != 0)
+			dlist_delete(&lease->group_node);
+		dlist_delete(&lease->queue_node);
+		plock = partition_lock_for(&key, &hashcode);
+		LWLockAcquire(plock, LW_EXCLUSIVE);
+		hash_search_with_hash_value(lease_hash, &key, hashcode, HASH_REMOVE, NULL);
+		LWLockRelease(plock);
 		nremoved++;
 	}
-	hash_seq_init(&status, group_hash);
-	while ((group = hash_seq_search(&status)) != NULL)
+	dlist_foreach_modify(iter, &qs->groups)
 	{
-		if (group->key.dbid != dbid || group->key.queue_id != queue_id)
-			continue;
+		GroupEntry *group = dlist_container(GroupEntry, queue_node, iter.cur);
+		GroupKey	key = group->key;
+		uint32		hashcode;
+		LWLock	   *plock;
+
 		/* a group that still has leases keeps its entry */
-		if (all || dlist_is_empty(&group->leases))
-		{
-			hash_search(group_hash, &group->key, HASH_REMOVE, NULL);
-			ngroups_removed++;
-		}
+		if (!dlist_is_empty(&group->leases))
+			continue;
+		dlist_delete(&group->queue_node);
+		hashcode = get_hash_value(group_hash, &key);
+		plock = pgmsg_partition_lock(hashcode % LEASE_PARTITIONS);
+		LWLockAcquire(plock, LW_EXCLUSIVE);
+		hash_search_with_hash_value(group_hash, &key, hashcode, HASH_REMOVE, NULL);
+		LWLockRelease(plock);
+		ngroups_removed++;
 	}
-	for (int i = LEASE_PARTITIONS - 1; i >= 0; i--)
-		LWLockRelease(pgmsg_partition_lock(i));
 
 	pg_atomic_fetch_sub_u64(&pgmsg_shared->nleases, nremoved);
 	pg_atomic_fetch_sub_u64(&pgmsg_shared->ngroups, ngroups_removed);
-	if (all)
-	{
-		qs->nleases = 0;
-		lease_heap_init(qs);
-	}
-	else
-		qs->nleases -= nremoved;
+	qs->nleases -= nremoved;
+	Assert(max_msg_id != PG_INT64_MAX ||
+		   (qs->nleases == 0 && dlist_is_empty(&qs->leases) &&
+			dlist_is_empty(&qs->groups)));
 }

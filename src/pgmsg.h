@@ -99,6 +99,8 @@ typedef struct QueueShared
 	LWLock	   *lock;
 	pairingheap redelivery;		/* held leases, by expiry */
 	int64		nleases;
+	dlist_head	leases;			/* every lease of the queue */
+	dlist_head	groups;			/* every FIFO group entry of the queue */
 	Oid			relfile;		/* relfilenode the leases' TIDs point into */
 
 	/* protected by lock: see cursor.c */
@@ -184,6 +186,7 @@ typedef struct Lease
 	ItemPointerData tid;		/* current row version */
 	uint64		group_hash;		/* FIFO message group, 0 if none */
 	dlist_node	group_node;		/* in its group's list, in key order */
+	dlist_node	queue_node;		/* in its queue's list */
 } Lease;
 
 /*
@@ -202,6 +205,7 @@ typedef struct GroupEntry
 	GroupKey	key;			/* hash key: must be first */
 	dlist_head	leases;
 	TimestampTz last_key;		/* greatest delayed key sent to the group */
+	dlist_node	queue_node;		/* in its queue's list */
 } GroupEntry;
 
 /* What a receiving transaction must remember to undo a lease. */
@@ -223,7 +227,7 @@ extern void lease_shmem_init(void);
 extern void lease_heap_init(QueueShared *qs);
 extern void lease_check_table(QueueShared *qs, Relation rel);
 extern Lease *lease_lookup(const LeaseKey *key);
-extern Lease *lease_insert(const LeaseKey *key);
+extern Lease *lease_insert(QueueShared *qs, const LeaseKey *key);
 extern void lease_remove(QueueShared *qs, Lease *lease);
 extern void lease_heap_push(QueueShared *qs, Lease *lease);
 extern Lease *lease_heap_pop_expired(QueueShared *qs, TimestampTz now);
@@ -234,7 +238,7 @@ extern GroupEntry *group_lookup(const GroupKey *key);
 extern void group_attach(QueueShared *qs, Lease *lease, const GroupKey *key);
 extern bool group_busy(GroupEntry *group, TimestampTz now);
 extern bool lease_fifo_expired(const Lease *lease, TimestampTz now);
-extern TimestampTz group_order_key(const GroupKey *key, TimestampTz msg_key,
+extern TimestampTz group_order_key(QueueShared *qs, const GroupKey *key, TimestampTz msg_key,
 								   TimestampTz now);
 extern void group_forget_if_idle(GroupEntry *group, TimestampTz now);
 extern uint64 group_hash_text(const char *group_id, int len);

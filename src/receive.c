@@ -144,7 +144,7 @@ static void
 take_fresh(TakeState *ts, const LeaseKey *key, const FreshMessage *m,
 		   const GroupKey *group)
 {
-	Lease	   *lease = lease_insert(key);
+	Lease	   *lease = lease_insert(ts->qs, key);
 	LeaseUndo	undo;
 	Taken	   *t = &ts->taken[ts->n];
 

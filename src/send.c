@@ -216,7 +216,7 @@ append_message(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
 		gkey.queue_id = qi->queue_id;
 		gkey.group_hash = group_hash_text(VARDATA_ANY(group_id), VARSIZE_ANY_EXHDR(group_id));
 		LWLockAcquire(qs->lock, LW_EXCLUSIVE);
-		key = group_order_key(&gkey, key, ts);
+		key = group_order_key(qs, &gkey, key, ts);
 		LWLockRelease(qs->lock);
 	}
 	if (first && qi->notify)

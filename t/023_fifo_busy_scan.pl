@@ -3,7 +3,8 @@
 # The scan under the queue lock is bounded, so such a receive returns
 # nothing without visiting the whole backlog; the time per receive is
 # reported, not asserted.  Once the groups are released, every group is
-# delivered in order.
+# delivered in order.  Then the cost of a purge of one queue while another
+# holds 90,000 leases.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -62,6 +63,52 @@ is( $node->safe_psql('postgres', q{
 CREATE TEMP TABLE r AS SELECT row_number() OVER () AS pos, * FROM pgmsg.receive('fb', 1000);
 SELECT count(*), count(*) FILTER (WHERE (body->>'n')::int = 1 AND receive_count = 2) FROM r;
 }), '1000|1000', 'released, each group comes from its first message');
+
+# Dropping one queue's leases walks that queue's own, however many other
+# queues hold: a purge of a queue with one message in flight, while
+# another queue has 90,000.
+$node->safe_psql('postgres', q{
+SELECT pgmsg.create_queue('big', visibility_timeout => '1 hour');
+SELECT count(*) FROM generate_series(1, 90) b,
+  LATERAL pgmsg.send_batch('big',
+    ARRAY(SELECT jsonb_build_object('n', (b - 1) * 1000 + i) FROM generate_series(1, 1000) i));
+});
+$node->safe_psql('postgres', q{
+DO $$
+BEGIN
+    FOR i IN 1 .. 90 LOOP
+        PERFORM count(*) FROM pgmsg.receive('big', 1000);
+    END LOOP;
+END
+$$;
+SELECT pgmsg.create_queue('small', visibility_timeout => '1 hour');
+});
+is($node->safe_psql('postgres', q{SELECT messages_in_flight FROM pgmsg.queues WHERE name = 'big'}),
+	'90000', '90,000 messages in flight in another queue');
+my $purge = $node->safe_psql('postgres', q{
+CREATE TEMP TABLE p (ms float8);
+CREATE PROCEDURE purge_small() LANGUAGE plpgsql AS $$
+DECLARE
+    t0 timestamptz;
+BEGIN
+    FOR i IN 1 .. 20 LOOP
+        PERFORM pgmsg.send('small', '{}');
+        PERFORM count(*) FROM pgmsg.receive('small', 1);
+        COMMIT;
+        t0 := clock_timestamp();
+        PERFORM pgmsg.purge_queue('small');
+        COMMIT;
+        INSERT INTO p VALUES (extract(epoch FROM clock_timestamp() - t0) * 1000);
+    END LOOP;
+END
+$$;
+CALL purge_small();
+SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2) FROM p;
+});
+note "purge of a queue with one message in flight, 90,000 in flight elsewhere: $purge ms (median of 20)";
+is($node->safe_psql('postgres', q{
+SELECT string_agg(name || ':' || messages_in_flight, ' ' ORDER BY name) FROM pgmsg.queues WHERE name IN ('big', 'small')}),
+	'big:90000 small:0', 'the purges dropped only their own queue\'s leases');
 
 $node->stop;
 done_testing();
