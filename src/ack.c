@@ -6,7 +6,12 @@
  * A receipt is honoured only if its epoch is the server's and its nonce is
  * that of the message's current lease; otherwise it is stale (a later
  * receive has taken the message, the message is gone, or the server has
- * restarted) and the call returns false having changed nothing.
+ * restarted) and the call returns false having changed nothing.  On a FIFO
+ * queue a receipt is also stale once its visibility timeout has passed
+ * (lease_fifo_expired): its group may have been handed out again from an
+ * earlier message.  That is judged under the queue lock, with the time read
+ * there, so a receive that takes the group and a late delete are ordered by
+ * the lock.
  *
  * delete marks the lease DELETING, removing it from the redelivery heap so
  * no receive can take the message, and deletes the row by the TID kept in
@@ -100,9 +105,6 @@ receipt_current(QueueInfo *qi, text *receipt, LeaseKey *key, uint64 *nonce)
 }
 
 /*
- * Delete the message a receipt names.  Caller has the queue's table open.
- */
-/*
  * Delete a leased message if "nonce" is still its lease's: mark the lease
  * DELETING (out of the heap, so no receive takes it), record that for
  * commit or abort, and delete the row.  Caller has the table open.  Used by
@@ -119,7 +121,8 @@ pgmsg_delete_leased(QueueShared *qs, Relation rel, const LeaseKey *key,
 	LWLockAcquire(qs->lock, LW_EXCLUSIVE);
 	lease_check_table(qs, rel);
 	lease = lease_lookup(key);
-	if (lease == NULL || lease->nonce != nonce || lease->state == LEASE_DELETING)
+	if (lease == NULL || lease->nonce != nonce || lease->state == LEASE_DELETING ||
+		lease_fifo_expired(lease, GetCurrentTimestamp()))
 	{
 		LWLockRelease(qs->lock);
 		return false;
@@ -248,7 +251,8 @@ change_one(QueueInfo *qi, QueueShared *qs, text *receipt, int64 timeout)
 	xact_reserve(1);
 	LWLockAcquire(qs->lock, LW_EXCLUSIVE);
 	lease = lease_lookup(&key);
-	if (lease == NULL || lease->nonce != nonce || lease->state == LEASE_DELETING)
+	if (lease == NULL || lease->nonce != nonce || lease->state == LEASE_DELETING ||
+		lease_fifo_expired(lease, GetCurrentTimestamp()))
 		result = false;
 	else
 	{

@@ -36,6 +36,7 @@
 #include "catalog/pg_class.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/snapmgr.h"
@@ -50,8 +51,6 @@
 #include "pgmsg.h"
 
 static HTAB *queue_cache = NULL;
-static HTAB *retired_cache = NULL;
-static TimestampTz retired_at = 0;
 static bool queue_cache_stale = false;
 static Oid	meta_relid = InvalidOid;
 static Oid	meta_owner = InvalidOid;
@@ -138,28 +137,78 @@ destroy_cache(HTAB *cache)
 }
 
 /*
- * Start a new cache generation.  The old one may still be referenced by an
- * entry point that looked up more than one queue in this statement, so it
- * is retired, and destroyed only once a later statement starts.
+ * Cache generations replaced in the current transaction.  An entry point
+ * may hold entries of a generation while it takes locks, and every lock
+ * taken reads invalidations, so a generation can be replaced, and the one
+ * after it too, while its entries are in use: a redrive holds its
+ * dead-letter queue while it looks up each message's source queue.  So a
+ * replaced generation is kept, with every other replaced since, until a
+ * later transaction replaces or looks into a cache: by then no entry point
+ * that held one of its entries is running, since none spans transactions.
+ * This is the one rule for the queue cache here and the topic cache
+ * (topic.c).  A generation without entries is freed at once.
+ */
+typedef struct RetiredCache
+{
+	HTAB	   *cache;
+	void		(*destroy) (HTAB *cache);
+	struct RetiredCache *next;
+} RetiredCache;
+
+static RetiredCache *retired = NULL;
+static LocalTransactionId retired_lxid = InvalidLocalTransactionId;
+
+/*
+ * Free the generations retired by earlier transactions.
+ */
+void
+pgmsg_cache_release_retired(void)
+{
+	if (retired == NULL || retired_lxid == MyProc->lxid)
+		return;
+	while (retired != NULL)
+	{
+		RetiredCache *r = retired;
+
+		retired = r->next;
+		r->destroy(r->cache);
+		pfree(r);
+	}
+}
+
+/*
+ * Retire a replaced cache generation, to be freed by "destroy" once this
+ * transaction is over.
+ */
+void
+pgmsg_cache_retire(HTAB *cache, void (*destroy) (HTAB *cache))
+{
+	RetiredCache *r;
+
+	pgmsg_cache_release_retired();
+	if (hash_get_num_entries(cache) == 0)
+	{
+		destroy(cache);
+		return;
+	}
+	r = MemoryContextAlloc(TopMemoryContext, sizeof(RetiredCache));
+	r->cache = cache;
+	r->destroy = destroy;
+	r->next = retired;
+	retired = r;
+	retired_lxid = MyProc->lxid;
+}
+
+/*
+ * Start a new cache generation, retiring the old one.
  */
 static void
 reset_cache(void)
 {
 	HASHCTL		ctl;
-	TimestampTz stmt_start = GetCurrentStatementStartTimestamp();
 
-	if (retired_cache != NULL && retired_at != stmt_start)
-	{
-		destroy_cache(retired_cache);
-		retired_cache = NULL;
-	}
 	if (queue_cache != NULL)
-	{
-		if (retired_cache != NULL)
-			destroy_cache(retired_cache);	/* two resets in one statement */
-		retired_cache = queue_cache;
-		retired_at = stmt_start;
-	}
+		pgmsg_cache_retire(queue_cache, destroy_cache);
 	if (meta_plan != NULL)
 		SPI_freeplan(meta_plan);
 	meta_plan = NULL;
@@ -202,6 +251,7 @@ load_meta(void)
 static void
 ensure_cache(void)
 {
+	pgmsg_cache_release_retired();
 	if (queue_cache == NULL || queue_cache_stale)
 		reset_cache();
 	if (!OidIsValid(meta_relid) || meta_stale)
@@ -378,14 +428,16 @@ interval_usecs(Datum d)
 /*
  * Look up a queue of the current database by name.  Raises "does not
  * exist" unless missing_ok.  Only here is a stale cache replaced, and the
- * replaced generation lives until the next statement, so the result stays
- * valid until the entry point that asked for it returns.
+ * replaced generation lives until the transaction is over, so the result
+ * stays valid until the entry point that asked for it returns.  An entry is
+ * built in full before it enters the cache: an error on the way leaves no
+ * half-built entry behind for the next lookup to return.
  */
 QueueInfo *
 pgmsg_queue_lookup(const char *name, bool missing_ok)
 {
 	QueueInfo  *qi;
-	bool		found;
+	QueueInfo	loaded;
 	Oid			save_userid;
 	int			save_sec;
 	Datum		arg;
@@ -452,7 +504,8 @@ pgmsg_queue_lookup(const char *name, bool missing_ok)
 				 errmsg("queue \"%s\" does not exist", name)));
 	}
 
-	qi = hash_search(queue_cache, name, HASH_ENTER, &found);
+	memset(&loaded, 0, sizeof(loaded));
+	qi = &loaded;
 	tupdesc = SPI_tuptable->tupdesc;
 	tup = SPI_tuptable->vals[0];
 	qi->queue_id = DatumGetInt32(SPI_getbinval(tup, tupdesc, 1, &isnull));
@@ -482,13 +535,10 @@ pgmsg_queue_lookup(const char *name, bool missing_ok)
 	qi->relid = get_relname_relid(tabname, nsp);
 	qi->indexid = get_relname_relid(idxname, nsp);
 	if (!OidIsValid(qi->relid) || !OidIsValid(qi->indexid))
-	{
-		hash_search(queue_cache, name, HASH_REMOVE, NULL);
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("table of queue \"%s\" is missing", name),
 				 errhint("Drop the queue and create it again.")));
-	}
 	strlcpy(qi->name, name, sizeof(qi->name));
 	qi->privs_role = InvalidOid;
 	qi->privs = 0;
@@ -496,6 +546,14 @@ pgmsg_queue_lookup(const char *name, bool missing_ok)
 	qi->update_plan = NULL;
 	qi->index_info = NULL;
 	qi->sequenceid = InvalidOid;
+
+	/*
+	 * The catalog reads above may have read invalidations; the entry then
+	 * goes into a generation already stale, and the next lookup replaces
+	 * it, which is what any other entry of that generation gets too.
+	 */
+	qi = hash_search(queue_cache, name, HASH_ENTER, NULL);
+	memcpy(qi, &loaded, sizeof(QueueInfo));
 	return qi;
 }
 

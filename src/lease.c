@@ -26,9 +26,12 @@
  * the queue slot records; a rewrite of the table drops them all
  * (lease_check_table).
  *
+ * Each queue also lists its leases and its group entries, so dropping
+ * them all (a drop, a purge, a rewrite of the table) walks only its own.
+ *
  * Locking: every field of every lease of a queue, that queue's heap, its
- * lease count and the relfilenode are protected by the queue slot's
- * LWLock.  The hash table's own structure is protected by partition locks,
+ * lease count, its lists and the relfilenode are protected by the queue
+ * slot's LWLock.  The hash table's own structure is protected by partition locks,
  * always taken after the queue lock and held only around hash_search
  * calls.  Lease entries do not move once entered, so the heap links
  * between them are plain pointers, valid in every backend because shared
@@ -75,7 +78,7 @@ lease_shmem_init(void)
 							   &info,
 							   HASH_ELEM | HASH_BLOBS | HASH_PARTITION);
 
-	/* every group entry holds at least one lease, so this many suffice */
+	/* as many as leases; group_enter keeps to that (see there) */
 	info.keysize = sizeof(GroupKey);
 	info.entrysize = sizeof(GroupEntry);
 	info.num_partitions = LEASE_PARTITIONS;
@@ -99,12 +102,17 @@ lease_expiry_cmp(const pairingheap_node *a, const pairingheap_node *b, void *arg
 	return 0;
 }
 
+/*
+ * Set up an empty queue's heap and lists.
+ */
 void
 lease_heap_init(QueueShared *qs)
 {
 	qs->redelivery.ph_compare = lease_expiry_cmp;
 	qs->redelivery.ph_arg = NULL;
 	qs->redelivery.ph_root = NULL;
+	dlist_init(&qs->leases);
+	dlist_init(&qs->groups);
 }
 
 static LWLock *
@@ -136,7 +144,7 @@ lease_lookup(const LeaseKey *key)
  * Raises an error when the map is full; nothing has changed then.
  */
 Lease *
-lease_insert(const LeaseKey *key)
+lease_insert(QueueShared *qs, const LeaseKey *key)
 {
 	uint32		hashcode;
 	LWLock	   *plock = partition_lock_for(key, &hashcode);
@@ -171,6 +179,7 @@ lease_insert(const LeaseKey *key)
 	lease->group_hash = 0;
 	lease->receive_count = 0;
 	inflight_attach(lease);
+	dlist_push_tail(&qs->leases, &lease->queue_node);
 	return lease;
 }
 
@@ -195,12 +204,15 @@ group_lookup(const GroupKey *key)
 }
 
 /*
- * Find or create a group entry.  Cannot run out of space in practice: an
- * entry holds a lease or a delayed message, and there are as many entries
- * as leases.
+ * Find or create a group entry, or return NULL if that would take more
+ * than pgmsg.max_leases entries.  An entry holds leases or a delayed
+ * message (group_order_key), so entries for delayed messages of distinct
+ * groups could otherwise take shared memory without bound: the count keeps
+ * the table within the size it was given, as nleases does for leases.
+ * Changes nothing when it returns NULL.
  */
 static GroupEntry *
-group_enter(const GroupKey *key)
+group_enter(QueueShared *qs, const GroupKey *key)
 {
 	uint32		hashcode = get_hash_value(group_hash, key);
 	LWLock	   *plock = pgmsg_partition_lock(hashcode % LEASE_PARTITIONS);
@@ -208,29 +220,52 @@ group_enter(const GroupKey *key)
 	bool		found;
 
 	LWLockAcquire(plock, LW_EXCLUSIVE);
-	group = hash_search_with_hash_value(group_hash, key, hashcode, HASH_ENTER_NULL, &found);
-	LWLockRelease(plock);
+	group = hash_search_with_hash_value(group_hash, key, hashcode, HASH_FIND, NULL);
 	if (group == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of shared memory for pgmsg message groups"),
-				 errhint("Raise pgmsg.max_leases and restart the server.")));
-	if (!found)
 	{
-		dlist_init(&group->leases);
-		group->last_key = 0;
+		if (pg_atomic_fetch_add_u64(&pgmsg_shared->ngroups, 1) < (uint64) pgmsg_max_leases)
+			group = hash_search_with_hash_value(group_hash, key, hashcode,
+												HASH_ENTER_NULL, &found);
+		if (group == NULL)
+			pg_atomic_fetch_sub_u64(&pgmsg_shared->ngroups, 1);
+		else
+		{
+			dlist_init(&group->leases);
+			group->last_key = 0;
+			dlist_push_tail(&qs->groups, &group->queue_node);
+		}
 	}
+	LWLockRelease(plock);
 	return group;
 }
 
+static void
+report_groups_full(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			 errmsg("too many FIFO message groups in flight"),
+			 errdetail("All %d message group entries of pgmsg.max_leases are taken.",
+					   pgmsg_max_leases),
+			 errhint("Delete received messages, or raise pgmsg.max_leases and restart the server.")));
+}
+
 /*
- * Append a newly handed-out lease to its group.
+ * Append a newly handed-out lease, counted in its queue but recorded
+ * nowhere else yet, to its group.  If the group cannot get an entry the
+ * lease is dropped before the error is raised, so shared memory is left as
+ * it was before the lease was taken.  Caller holds the queue lock.
  */
 void
-group_attach(Lease *lease, const GroupKey *key)
+group_attach(QueueShared *qs, Lease *lease, const GroupKey *key)
 {
-	GroupEntry *group = group_enter(key);
+	GroupEntry *group = group_enter(qs, key);
 
+	if (group == NULL)
+	{
+		lease_remove(qs, lease);
+		report_groups_full();
+	}
 	lease->group_hash = key->group_hash;
 	dlist_push_tail(&group->leases, &lease->group_node);
 }
@@ -261,14 +296,19 @@ group_detach(Lease *lease)
  * queue lock.
  */
 TimestampTz
-group_order_key(const GroupKey *key, TimestampTz msg_key, TimestampTz now)
+group_order_key(QueueShared *qs, const GroupKey *key, TimestampTz msg_key,
+				TimestampTz now)
 {
 	GroupEntry *group = group_lookup(key);
 
 	if (group != NULL && group->last_key > msg_key)
 		msg_key = group->last_key;
 	if (msg_key > now)
-		group_enter(key)->last_key = msg_key;
+	{
+		if (group == NULL && (group = group_enter(qs, key)) == NULL)
+			report_groups_full();
+		group->last_key = msg_key;
+	}
 	return msg_key;
 }
 
@@ -312,7 +352,8 @@ group_load_delayed(QueueShared *qs, Relation rel, Relation index, TimestampTz no
 		gkey.dbid = qs->dbid;
 		gkey.queue_id = qs->queue_id;
 		gkey.group_hash = group_hash_text(VARDATA_ANY(gtext), VARSIZE_ANY_EXHDR(gtext));
-		group = group_enter(&gkey);
+		if ((group = group_enter(qs, &gkey)) == NULL)
+			report_groups_full();
 		if (visible_at > group->last_key)
 			group->last_key = visible_at;
 	}
@@ -334,10 +375,12 @@ group_forget_if_idle(GroupEntry *group, TimestampTz now)
 
 	if (!dlist_is_empty(&group->leases) || group->last_key > now)
 		return;
+	dlist_delete(&group->queue_node);
 	hashcode = get_hash_value(group_hash, &key);
 	plock = pgmsg_partition_lock(hashcode % LEASE_PARTITIONS);
 	LWLockAcquire(plock, LW_EXCLUSIVE);
-	hash_search_with_hash_value(group_hash, &key, hashcode, HASH_REMOVE, NULL);
+	if (hash_search_with_hash_value(group_hash, &key, hashcode, HASH_REMOVE, NULL) != NULL)
+		pg_atomic_fetch_sub_u64(&pgmsg_shared->ngroups, 1);
 	LWLockRelease(plock);
 }
 
@@ -358,6 +401,24 @@ group_busy(GroupEntry *group, TimestampTz now)
 			return true;
 	}
 	return false;
+}
+
+/*
+ * Whether a FIFO lease has run out: held, and its visibility timeout has
+ * passed by "now", read under the queue lock.  Its group may then have been
+ * handed to another receiver, starting again from an earlier message, so
+ * the receipt no longer lets its holder delete the message or extend the
+ * lease: that could process a message before one earlier in its group.  A
+ * lease a transaction in progress is receiving or deleting has not run out,
+ * since no other receiver can take its group meanwhile.  Standard queues'
+ * leases never run out in this sense; their late receipts work until the
+ * message is received again, as SQS's do.
+ */
+bool
+lease_fifo_expired(const Lease *lease, TimestampTz now)
+{
+	return lease->group_hash != 0 && lease->state == LEASE_HELD &&
+		lease->expires_at <= now;
 }
 
 /*
@@ -387,6 +448,7 @@ lease_remove(QueueShared *qs, Lease *lease)
 	if (lease->group_hash != 0)
 		group_detach(lease);
 	inflight_detach(lease);
+	dlist_delete(&lease->queue_node);
 	qs->nleases--;
 
 	plock = partition_lock_for(&key, &hashcode);
@@ -483,60 +545,62 @@ lease_check_table(QueueShared *qs, Relation rel)
  * Drop the leases of a queue whose message ids are at most max_msg_id:
  * every lease when its queue is dropped (PG_INT64_MAX), the leases that
  * existed when a committed purge ran otherwise.  Caller holds the queue
- * lock.  This walks the whole map, which only management commands do.
+ * lock.  This walks the queue's own lists, not the shared tables, and
+ * takes each partition lock only around the one entry it removes, so it
+ * holds up no other queue.
  */
 void
 lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id, int64 max_msg_id)
 {
-	HASH_SEQ_STATUS status;
-	Lease	   *lease;
-	GroupEntry *group;
+	dlist_mutable_iter iter;
 	int			nremoved = 0;
-	bool		all = (max_msg_id == PG_INT64_MAX);
+	int			ngroups_removed = 0;
 
-	/*
-	 * Take every partition lock, in order, to walk the tables safely.  With
-	 * them held, the heap and group links are unlinked here directly
-	 * (lease_remove and group_detach would take a partition lock again).
-	 */
-	for (int i = 0; i < LEASE_PARTITIONS; i++)
-		LWLockAcquire(pgmsg_partition_lock(i), LW_EXCLUSIVE);
-	hash_seq_init(&status, lease_hash);
-	while ((lease = hash_seq_search(&status)) != NULL)
+	dlist_foreach_modify(iter, &qs->leases)
 	{
-		if (lease->key.dbid != dbid || lease->key.queue_id != queue_id ||
-			lease->key.msg_id > max_msg_id)
+		Lease	   *lease = dlist_container(Lease, queue_node, iter.cur);
+		LeaseKey	key = lease->key;
+		uint32		hashcode;
+		LWLock	   *plock;
+
+		Assert(key.dbid == dbid && key.queue_id == queue_id);
+		if (key.msg_id > max_msg_id)
 			continue;
-		if (!all)
-		{
-			if (lease->state == LEASE_HELD)
-				pairingheap_remove(&qs->redelivery, &lease->node);
-			if (lease->group_hash != 0)
-				dlist_delete(&lease->group_node);
-		}
+		if (lease->state == LEASE_HELD)
+			pairingheap_remove(&qs->redelivery, &lease->node);
+		if (lease->group_hash != 0)
+			dlist_delete(&lease->group_node);
+		dlist_delete(&lease->queue_node);
 		inflight_detach(lease);
-		/* removing the entry just returned is allowed during a walk */
-		hash_search(lease_hash, &lease->key, HASH_REMOVE, NULL);
+		plock = partition_lock_for(&key, &hashcode);
+		LWLockAcquire(plock, LW_EXCLUSIVE);
+		hash_search_with_hash_value(lease_hash, &key, hashcode, HASH_REMOVE, NULL);
+		LWLockRelease(plock);
 		nremoved++;
 	}
-	hash_seq_init(&status, group_hash);
-	while ((group = hash_seq_search(&status)) != NULL)
+	dlist_foreach_modify(iter, &qs->groups)
 	{
-		if (group->key.dbid != dbid || group->key.queue_id != queue_id)
-			continue;
+		GroupEntry *group = dlist_container(GroupEntry, queue_node, iter.cur);
+		GroupKey	key = group->key;
+		uint32		hashcode;
+		LWLock	   *plock;
+
 		/* a group that still has leases keeps its entry */
-		if (all || dlist_is_empty(&group->leases))
-			hash_search(group_hash, &group->key, HASH_REMOVE, NULL);
+		if (!dlist_is_empty(&group->leases))
+			continue;
+		dlist_delete(&group->queue_node);
+		hashcode = get_hash_value(group_hash, &key);
+		plock = pgmsg_partition_lock(hashcode % LEASE_PARTITIONS);
+		LWLockAcquire(plock, LW_EXCLUSIVE);
+		hash_search_with_hash_value(group_hash, &key, hashcode, HASH_REMOVE, NULL);
+		LWLockRelease(plock);
+		ngroups_removed++;
 	}
-	for (int i = LEASE_PARTITIONS - 1; i >= 0; i--)
-		LWLockRelease(pgmsg_partition_lock(i));
 
 	pg_atomic_fetch_sub_u64(&pgmsg_shared->nleases, nremoved);
-	if (all)
-	{
-		qs->nleases = 0;
-		lease_heap_init(qs);
-	}
-	else
-		qs->nleases -= nremoved;
+	pg_atomic_fetch_sub_u64(&pgmsg_shared->ngroups, ngroups_removed);
+	qs->nleases -= nremoved;
+	Assert(max_msg_id != PG_INT64_MAX ||
+		   (qs->nleases == 0 && dlist_is_empty(&qs->leases) &&
+			dlist_is_empty(&qs->groups)));
 }

@@ -29,6 +29,7 @@
 #include "utils/jsonb.h"
 #include "utils/relcache.h"
 #include "executor/tuptable.h"
+#include "utils/hsearch.h"
 #include "utils/snapshot.h"
 #include "utils/timestamp.h"
 
@@ -104,6 +105,8 @@ typedef struct QueueShared
 	LWLock	   *lock;
 	pairingheap redelivery;		/* held leases, by expiry */
 	int64		nleases;
+	dlist_head	leases;			/* every lease of the queue */
+	dlist_head	groups;			/* every FIFO group entry of the queue */
 	Oid			relfile;		/* relfilenode the leases' TIDs point into */
 	bool		groups_loaded;	/* group_load_delayed has run */
 
@@ -131,6 +134,7 @@ typedef struct PgmsgShared
 	LWLock	   *directory_lock;	/* queue slot allocation */
 	uint64		epoch;			/* changes at every start */
 	pg_atomic_uint64 nleases;	/* leases in the map, all queues */
+	pg_atomic_uint64 ngroups;	/* FIFO group entries, all queues */
 	int			max_queues;
 	int			max_backends;
 	QueueShared queues[FLEXIBLE_ARRAY_MEMBER];
@@ -191,6 +195,7 @@ typedef struct Lease
 	uint64		group_hash;		/* FIFO message group, 0 if none */
 	dlist_node	group_node;		/* in its group's list, in key order */
 	int32		record;			/* in the in-flight file, -1 if none */
+	dlist_node	queue_node;		/* in its queue's list */
 } Lease;
 
 /*
@@ -209,6 +214,7 @@ typedef struct GroupEntry
 	GroupKey	key;			/* hash key: must be first */
 	dlist_head	leases;
 	TimestampTz last_key;		/* greatest delayed key sent to the group */
+	dlist_node	queue_node;		/* in its queue's list */
 } GroupEntry;
 
 /* What a receiving transaction must remember to undo a lease. */
@@ -243,7 +249,7 @@ extern void lease_shmem_init(void);
 extern void lease_heap_init(QueueShared *qs);
 extern void lease_check_table(QueueShared *qs, Relation rel);
 extern Lease *lease_lookup(const LeaseKey *key);
-extern Lease *lease_insert(const LeaseKey *key);
+extern Lease *lease_insert(QueueShared *qs, const LeaseKey *key);
 extern void lease_remove(QueueShared *qs, Lease *lease);
 extern void lease_set_receive_count(Lease *lease, int32 receive_count);
 extern void lease_heap_push(QueueShared *qs, Lease *lease);
@@ -252,9 +258,10 @@ extern TimestampTz lease_next_expiry(QueueShared *qs);
 extern void lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id,
 							   int64 max_msg_id);
 extern GroupEntry *group_lookup(const GroupKey *key);
-extern void group_attach(Lease *lease, const GroupKey *key);
+extern void group_attach(QueueShared *qs, Lease *lease, const GroupKey *key);
 extern bool group_busy(GroupEntry *group, TimestampTz now);
-extern TimestampTz group_order_key(const GroupKey *key, TimestampTz msg_key,
+extern bool lease_fifo_expired(const Lease *lease, TimestampTz now);
+extern TimestampTz group_order_key(QueueShared *qs, const GroupKey *key, TimestampTz msg_key,
 								   TimestampTz now);
 extern void group_load_delayed(QueueShared *qs, Relation rel, Relation index,
 							   TimestampTz now);
@@ -316,6 +323,8 @@ extern QueueShared *pgmsg_queue_slot(QueueInfo *qi);
 extern bool pgmsg_queue_id_exists(int32 queue_id);
 extern void pgmsg_catalog_init(void);
 extern void pgmsg_catalog_invalidate(void);
+extern void pgmsg_cache_retire(HTAB *cache, void (*destroy) (HTAB *cache));
+extern void pgmsg_cache_release_retired(void);
 extern uint64 pgmsg_catalog_generation(void);
 extern Oid	pgmsg_owner(void);
 extern bool pgmsg_catalog_has_in_flight(void);

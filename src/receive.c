@@ -42,6 +42,7 @@
 #include "storage/bufmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/wait_event.h"
@@ -49,6 +50,17 @@
 #include "pgmsg.h"
 
 PG_FUNCTION_INFO_V1(pgmsg_receive);
+
+/*
+ * How many messages a FIFO receive's scan looks at, from the cursor.  The
+ * scan runs under the queue lock with interrupts held off, and messages of
+ * busy groups do not stop it, so without a bound a backlog of busy groups
+ * would be walked whole by every receive while the queue's committers wait
+ * for the lock.  Groups whose first message lies further on wait until the
+ * backlog before them shrinks (SQS looks at a FIFO queue's first 120,000
+ * messages in the same way).
+ */
+#define FIFO_SCAN_LIMIT 10000
 
 static SPIPlanPtr
 update_plan(QueueInfo *qi)
@@ -135,7 +147,7 @@ static void
 take_fresh(TakeState *ts, const LeaseKey *key, const FreshMessage *m,
 		   const GroupKey *group)
 {
-	Lease	   *lease = lease_insert(key);
+	Lease	   *lease = lease_insert(ts->qs, key);
 	LeaseUndo	undo;
 	Taken	   *t = &ts->taken[ts->n];
 	int32		crash_floor = inflight_floor(key);
@@ -148,9 +160,10 @@ take_fresh(TakeState *ts, const LeaseKey *key, const FreshMessage *m,
 	lease_set_receive_count(lease, Max(m->receive_count, crash_floor) + 1);
 	lease->first_received_at = m->has_first ? m->first_received_at : ts->now;
 	lease->tid = m->tid;
-	if (group != NULL)
-		group_attach(lease, group);
 	ts->qs->nleases++;
+	/* the last step that can fail: it drops the lease if it does */
+	if (group != NULL)
+		group_attach(ts->qs, lease, group);
 
 	memset(&undo, 0, sizeof(undo));
 	undo.key = *key;
@@ -246,18 +259,42 @@ take_group(TakeState *ts, GroupEntry *group)
 }
 
 /*
+ * Room for the leases take_expired sets aside, allocated before the queue
+ * lock is taken: once leases are out of the heap nothing may fail until
+ * they are back.
+ */
+static Lease **aside = NULL;
+static int	maxaside = 0;
+
+static void
+reserve_aside(QueueShared *qs)
+{
+	/* read without the lock: a guess, and take_expired stops when full */
+	int64		want = Max(qs->nleases + 64, 64);
+
+	want = Min(want, (int64) pgmsg_max_leases);
+	if (want <= maxaside)
+		return;
+	if (aside != NULL)
+		pfree(aside);
+	aside = NULL;
+	maxaside = 0;
+	aside = MemoryContextAlloc(TopMemoryContext, sizeof(Lease *) * want);
+	maxaside = (int) want;
+}
+
+/*
  * Redeliveries: expired leases from the heap.  On a FIFO queue an expired
  * lease of a busy group is set aside (and put back at the end), and a free
  * group is taken whole.  Setting aside costs a receive one step per expired
- * message of a busy group.
+ * message of a busy group.  When the room reserved for that is full, the
+ * scan stops; the rest waits for a later receive.
  */
 static void
 take_expired(TakeState *ts)
 {
 	QueueShared *qs = ts->qs;
-	Lease	  **aside = NULL;
 	int			naside = 0;
-	int			maxaside = 0;
 
 	while (ts->n < ts->max_messages && !pairingheap_is_empty(&qs->redelivery))
 	{
@@ -285,19 +322,13 @@ take_expired(TakeState *ts)
 			continue;
 		}
 		if (naside == maxaside)
-		{
-			maxaside = Max(64, maxaside * 2);
-			aside = aside == NULL ? palloc(sizeof(Lease *) * maxaside)
-				: repalloc(aside, sizeof(Lease *) * maxaside);
-		}
+			break;
 		pairingheap_remove_first(&qs->redelivery);
 		lease->state = LEASE_RECEIVING;	/* out of the heap for now */
 		aside[naside++] = lease;
 	}
 	for (int i = 0; i < naside; i++)
 		lease_heap_push(qs, aside[i]);
-	if (aside != NULL)
-		pfree(aside);
 }
 
 /*
@@ -326,6 +357,8 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 	ts.groups = qi->fifo ? palloc(sizeof(uint64) * max_messages) : NULL;
 	ts.ngroups = 0;
 	*next_wakeup = DT_NOEND;
+	if (qi->fifo)
+		reserve_aside(qs);
 
 	LWLockAcquire(qs->lock, LW_EXCLUSIVE);
 	lease_check_table(qs, rel);
@@ -351,6 +384,7 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 		TupleTableSlot *slot;
 		bool		passing = true;
 		bool		advanced = false;
+		int			nscanned = 0;
 		TimestampTz pass_at = 0;
 		int64		pass_id = 0;
 
@@ -383,6 +417,8 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 			}
 			if (visible_at == cursor_at && msg_id <= cursor_id)
 				continue;
+			if (qi->fifo && ++nscanned > FIFO_SCAN_LIMIT)
+				break;
 
 			key.dbid = MyDatabaseId;
 			key.queue_id = qi->queue_id;

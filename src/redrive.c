@@ -37,6 +37,7 @@
 #include "nodes/pg_list.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
 #include "pgmsg.h"
@@ -109,6 +110,7 @@ pgmsg_redrive_batch(QueueInfo *qi, QueueInfo *dest, int64 max_messages)
 	int64		orphaned = 0;
 	Oid			save_userid;
 	int			save_sec;
+	MemoryContext batch_cxt;
 
 	pgmsg_become_owner(&save_userid, &save_sec);
 	rel = table_open(qi->relid, RowExclusiveLock);
@@ -117,6 +119,9 @@ pgmsg_redrive_batch(QueueInfo *qi, QueueInfo *dest, int64 max_messages)
 	nonces = palloc(sizeof(uint64) * REDRIVE_BATCH);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* what a batch allocates (bodies, source names) goes with it */
+	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "pgmsg redrive batch",
+									  ALLOCSET_DEFAULT_SIZES);
 
 	while (moved < max_messages)
 	{
@@ -124,14 +129,21 @@ pgmsg_redrive_batch(QueueInfo *qi, QueueInfo *dest, int64 max_messages)
 		TimestampTz next_wakeup;
 		Snapshot	snapshot;
 		TupleTableSlot *slot;
+		MemoryContext old_cxt;
 		int			n;
 
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(batch_cxt);
+		old_cxt = MemoryContextSwitchTo(batch_cxt);
 		xact_reserve(batch);
 		pgmsg_fill_nonces(nonces, batch);
 		n = pgmsg_take_leases(qi, qs, rel, index, batch, 30 * USECS_PER_SEC,
 							  taken, nonces, &next_wakeup);
 		if (n == 0)
+		{
+			MemoryContextSwitchTo(old_cxt);
 			break;
+		}
 
 		snapshot = RegisterSnapshot(GetLatestSnapshot());
 		slot = table_slot_create(rel, NULL);
@@ -146,6 +158,8 @@ pgmsg_redrive_batch(QueueInfo *qi, QueueInfo *dest, int64 max_messages)
 			Datum		group;
 			LeaseKey	key;
 
+			/* a cancel rolls back the whole redrive: nothing half-moved */
+			CHECK_FOR_INTERRUPTS();
 			if (!pgmsg_fetch_taken(qi, qs, rel, snapshot, t, slot))
 				continue;
 			slot_getallattrs(slot);
@@ -185,10 +199,12 @@ pgmsg_redrive_batch(QueueInfo *qi, QueueInfo *dest, int64 max_messages)
 		}
 		ExecDropSingleTupleTableSlot(slot);
 		UnregisterSnapshot(snapshot);
+		MemoryContextSwitchTo(old_cxt);
 		if (n < batch)
 			break;
 	}
 
+	MemoryContextDelete(batch_cxt);
 	SPI_finish();
 	index_close(index, NoLock);
 	table_close(rel, NoLock);

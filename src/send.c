@@ -221,7 +221,7 @@ append_message(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
 			group_load_delayed(qs, rel, index, ts);
 			qs->groups_loaded = true;
 		}
-		key = group_order_key(&gkey, key, ts);
+		key = group_order_key(qs, &gkey, key, ts);
 		LWLockRelease(qs->lock);
 	}
 	if (first && qi->notify)

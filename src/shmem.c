@@ -97,6 +97,7 @@ pgmsg_shmem_startup(void)
 			epoch = (uint64) GetCurrentTimestamp() ^ ((uint64) MyProcPid << 32);
 		pgmsg_shared->epoch = epoch;
 		pg_atomic_init_u64(&pgmsg_shared->nleases, 0);
+		pg_atomic_init_u64(&pgmsg_shared->ngroups, 0);
 		pgmsg_shared->max_queues = pgmsg_max_queues;
 		pgmsg_shared->max_backends = MaxBackends;
 		for (int i = 0; i < pgmsg_max_queues; i++)

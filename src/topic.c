@@ -20,8 +20,8 @@
  * pgmsg_catalog_invalidate, which moves every backend's catalog generation
  * on (catalog.c); a topic cache built at another generation is replaced on
  * its next lookup.  A replaced cache is only retired, and freed once a
- * later statement looks a topic up, because an entry point may still hold
- * a TopicInfo from it.
+ * later transaction looks into a cache, because an entry point may still
+ * hold a TopicInfo from it (pgmsg_cache_retire).
  *
  * Locking: creating a queue or a topic takes pgmsg.topic_meta in SHARE ROW
  * EXCLUSIVE mode (see pgmsg_claim_name), so two transactions cannot give a
@@ -62,8 +62,6 @@ PG_FUNCTION_INFO_V1(pgmsg_publish_batch);
 
 static HTAB *topic_cache = NULL;
 static uint64 topic_cache_generation = 0;
-static HTAB *retired_topics = NULL;
-static TimestampTz retired_topics_at = 0;
 
 /* "arn:pgmsg:<database>:", the start of every topic's ARN in envelopes */
 static char *arn_prefix = NULL;
@@ -91,23 +89,13 @@ static void
 ensure_topic_cache(void)
 {
 	HASHCTL		ctl;
-	TimestampTz stmt_start = GetCurrentStatementStartTimestamp();
 
 	AcceptInvalidationMessages();
-	if (retired_topics != NULL && retired_topics_at != stmt_start)
-	{
-		destroy_topics(retired_topics);
-		retired_topics = NULL;
-	}
+	pgmsg_cache_release_retired();
 	if (topic_cache != NULL && topic_cache_generation == pgmsg_catalog_generation())
 		return;
 	if (topic_cache != NULL)
-	{
-		if (retired_topics != NULL)
-			destroy_topics(retired_topics); /* two resets in one statement */
-		retired_topics = topic_cache;
-		retired_topics_at = stmt_start;
-	}
+		pgmsg_cache_retire(topic_cache, destroy_topics);
 	ctl.keysize = PGMSG_NAME_MAXLEN + 1;
 	ctl.entrysize = sizeof(TopicInfo);
 	ctl.hcxt = CacheMemoryContext;

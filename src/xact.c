@@ -15,9 +15,10 @@
  *				back, a first receive's lease is dropped and the cursor
  *				moved back before the message.
  *	delete		commit: the lease is dropped; abort: it is held again.
- *	visibility	commit: the new expiry takes effect.  A lease taken by
- *				this same transaction gets its new expiry at once, and
- *				abort gives it back the previous one.
+ *	visibility	commit: the new expiry takes effect, unless the lease is
+ *				a FIFO one that has run out by then (lease_fifo_expired).
+ *				A lease taken by this same transaction gets its new
+ *				expiry at once, and abort gives it back the previous one.
  *	publish		end: the backend's lower bound for the queue is cleared;
  *				commit: waiting receivers are woken.
  *	create		abort: the queue's slot, if it was used, is released.
@@ -412,7 +413,13 @@ commit_lease_actions(void)
 				}
 				break;
 			case ACT_VISIBILITY:
-				if (lease->state == LEASE_HELD)
+				/*
+				 * A FIFO lease that ran out before this commit may have had
+				 * its group handed out again: extending it now would let a
+				 * late holder act on a message behind the new receiver's.
+				 */
+				if (lease->state == LEASE_HELD &&
+					!lease_fifo_expired(lease, GetCurrentTimestamp()))
 				{
 					pairingheap_remove(&a->qs->redelivery, &lease->node);
 					lease->expires_at = a->expires_at;

@@ -2,7 +2,8 @@
 # by 4 sessions that delete most messages, release some at once with
 # change_visibility and let others' leases expire.  Afterwards the log the
 # consumers kept must show every message deleted exactly once, no group in
-# two transactions at once, and every group delivered in send order.
+# two transactions at once, and every group delivered in send order.  Then
+# the same with consumers that let their leases expire and delete late.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -208,6 +209,121 @@ SELECT r.g, r.n, r.receive_count, r.consumer, r.txid, m.m AS missing
  ORDER BY r.g, r.n, r.receive_count
  LIMIT 20});
 is($out_of_order, '', 'every group was delivered in order');
+
+# Late holders.  A second queue of 1,000 messages in 10 groups, taken by 4
+# sessions with a half-second visibility timeout and up to 1 to 5 messages a
+# receive.  When a first receive's batch holds a message with n a multiple of
+# 10, the consumer commits without deleting, waits past the timeout and only
+# then deletes the batch, in a transaction of its own: by then another
+# consumer may have taken the group again from its first message.  Every
+# late delete must change nothing, and each group must still be processed in
+# send order.
+$node->safe_psql('postgres', q{
+SELECT pgmsg.create_queue('fl', fifo => true, visibility_timeout => '0.5 seconds');
+CREATE TABLE llog (LIKE log);
+
+CREATE PROCEDURE consume_late(cid int) LANGUAGE plpgsql AS $$
+DECLARE
+    msgs pgmsg.message[];
+    m pgmsg.message;
+    t timestamptz;
+    pos int;
+    late boolean;
+    tries int := 0;
+    empty_tries int := 0;
+    deadline timestamptz := clock_timestamp() + interval '90 seconds';
+BEGIN
+    LOOP
+        tries := tries + 1;
+        SELECT array_agg(ROW(r.message_id, r.receipt, r.body, r.attributes, r.receive_count,
+                             r.sent_at, r.first_received_at, r.group_id)::pgmsg.message
+                         ORDER BY r.o)
+          INTO msgs
+          FROM pgmsg.receive('fl', 1 + (cid + tries) % 5, wait => '0.5 seconds')
+               WITH ORDINALITY AS r(message_id, receipt, body, attributes, receive_count,
+                                    sent_at, first_received_at, group_id, o);
+        t := clock_timestamp();
+        pos := 0;
+        IF msgs IS NOT NULL THEN
+            SELECT bool_or(x.receive_count = 1 AND (x.body->>'n')::int % 10 = 0) INTO late
+              FROM unnest(msgs) x;
+            FOREACH m IN ARRAY msgs LOOP
+                pos := pos + 1;
+                INSERT INTO llog VALUES (cid, (m.body->>'g')::int, (m.body->>'n')::int,
+                    m.message_id, m.receive_count, pg_current_xact_id()::text::bigint,
+                    pos, CASE WHEN late THEN 'late' ELSE 'delete' END,
+                    CASE WHEN late THEN NULL ELSE pgmsg.delete('fl', m.receipt) END, t, NULL);
+            END LOOP;
+            UPDATE llog SET done_at = clock_timestamp()
+             WHERE txid = pg_current_xact_id()::text::bigint;
+            COMMIT;
+            IF late THEN
+                -- past the timeout: t was read after the receive took its leases
+                PERFORM pg_sleep(greatest(0, extract(epoch FROM
+                    t + interval '0.55 seconds' - clock_timestamp()))::float8);
+                pos := 0;
+                FOREACH m IN ARRAY msgs LOOP
+                    pos := pos + 1;
+                    UPDATE llog SET ok = pgmsg.delete('fl', m.receipt)
+                     WHERE msg_id = m.message_id AND receive_count = m.receive_count;
+                END LOOP;
+                COMMIT;
+            END IF;
+        END IF;
+        COMMIT;
+
+        IF pos = 0 AND (SELECT messages_visible + messages_in_flight + messages_delayed
+                          FROM pgmsg.queues WHERE name = 'fl') = 0 THEN
+            empty_tries := empty_tries + 1;
+        ELSE
+            empty_tries := 0;
+        END IF;
+        EXIT WHEN empty_tries >= 3 OR clock_timestamp() > deadline;
+    END LOOP;
+END
+$$;
+SELECT count(*) FROM pgmsg.send_batch('fl',
+    ARRAY(SELECT jsonb_build_object('g', g, 'n', n)
+            FROM generate_series(1, 100) n, generate_series(1, 10) g ORDER BY n, g),
+    group_ids => ARRAY(SELECT 'group' || g
+                         FROM generate_series(1, 100) n, generate_series(1, 10) g ORDER BY n, g));
+});
+
+run_sessions($node, 'postgres',
+	map { [ "late consumer $_", "CALL consume_late($_)" ] } 1 .. $nconsumers);
+
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pgmsg.q_fl}),
+	'0', 'late holders: the queue is empty');
+my ($nlate, $nlate_ok) = split /\|/, $node->safe_psql('postgres', q{
+SELECT count(*), count(*) FILTER (WHERE ok IS NOT FALSE) FROM llog WHERE action = 'late'});
+cmp_ok($nlate, '>=', 100, "late holders: messages deleted late: $nlate");
+is($nlate_ok, '0', 'late holders: no late delete deleted anything');
+is( $node->safe_psql('postgres', q{
+SELECT count(*) FROM (SELECT g, n FROM llog WHERE action = 'delete' AND ok
+                       GROUP BY g, n HAVING count(*) = 1) s}),
+	$ngroups * $per_group, 'late holders: every message deleted exactly once');
+# Deletes in time are in the receiving transaction, so they never fail.
+is( $node->safe_psql('postgres', q{
+SELECT count(*) FROM llog WHERE action = 'delete' AND ok IS NOT TRUE}),
+	'0', 'late holders: every delete in time deleted');
+# Per group, the deletes committed in send order, and a message was only
+# received once every earlier one had been deleted or came before it in the
+# same receive.
+is( $node->safe_psql('postgres', q{
+SELECT count(*) FROM (
+  SELECT n, lag(n) OVER (PARTITION BY g ORDER BY done_at) AS prev
+    FROM llog WHERE action = 'delete' AND ok) s
+ WHERE n <> coalesce(prev, 0) + 1}),
+	'0', 'late holders: each group deleted in send order');
+is( $node->safe_psql('postgres', q{
+SELECT count(*)
+  FROM llog r, generate_series(1, r.n - 1) AS m(m)
+ WHERE NOT EXISTS (SELECT 1 FROM llog d
+                    WHERE d.g = r.g AND d.n = m.m AND d.action = 'delete' AND d.ok
+                      AND d.done_at < r.received_at)
+   AND NOT EXISTS (SELECT 1 FROM llog s
+                    WHERE s.txid = r.txid AND s.g = r.g AND s.n = m.m AND s.pos < r.pos)}),
+	'0', 'late holders: every group was delivered in order');
 
 $node->stop;
 done_testing();
