@@ -146,8 +146,12 @@ delete_one(QueueInfo *qi, QueueShared *qs, Relation rel, text *receipt)
 	return pgmsg_delete_leased(qs, rel, &key, nonce);
 }
 
+/*
+ * Look up and check the queue of a delete or change_visibility call whose
+ * second argument, "what" ("receipt" or "receipts"), must not be null.
+ */
 static QueueInfo *
-ack_setup(FunctionCallInfo fcinfo, QueueShared **qs)
+ack_setup(FunctionCallInfo fcinfo, const char *what, QueueShared **qs)
 {
 	char	   *name = pgmsg_text_arg(fcinfo, 0, "queue name");
 	QueueInfo  *qi = pgmsg_queue_lookup(name, false);
@@ -156,7 +160,7 @@ ack_setup(FunctionCallInfo fcinfo, QueueShared **qs)
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("receipt must not be null")));
+				 errmsg("%s must not be null", what)));
 	*qs = pgmsg_queue_slot(qi);
 	return qi;
 }
@@ -182,7 +186,7 @@ Datum
 pgmsg_delete(PG_FUNCTION_ARGS)
 {
 	QueueShared *qs;
-	QueueInfo  *qi = ack_setup(fcinfo, &qs);
+	QueueInfo  *qi = ack_setup(fcinfo, "receipt", &qs);
 	Oid			save_userid;
 	int			save_sec;
 	bool		result;
@@ -190,7 +194,7 @@ pgmsg_delete(PG_FUNCTION_ARGS)
 	Relation	rel;
 
 	pgmsg_become_owner(&save_userid, &save_sec);
-	rel = table_open(qi->relid, RowExclusiveLock);
+	rel = pgmsg_queue_open(qi);
 	result = delete_one(qi, qs, rel, PG_GETARG_TEXT_PP(1));
 	table_close(rel, NoLock);
 	pgmsg_restore_user(save_userid, save_sec);
@@ -204,7 +208,7 @@ Datum
 pgmsg_delete_batch(PG_FUNCTION_ARGS)
 {
 	QueueShared *qs;
-	QueueInfo  *qi = ack_setup(fcinfo, &qs);
+	QueueInfo  *qi = ack_setup(fcinfo, "receipts", &qs);
 	Datum	   *elems;
 	int			nelems;
 	Oid			save_userid;
@@ -221,7 +225,7 @@ pgmsg_delete_batch(PG_FUNCTION_ARGS)
 		receipt_decode(DatumGetTextPP(elems[i]), &r);
 	}
 	pgmsg_become_owner(&save_userid, &save_sec);
-	rel = table_open(qi->relid, RowExclusiveLock);
+	rel = pgmsg_queue_open(qi);
 	for (int i = 0; i < nelems; i++)
 		if (delete_one(qi, qs, rel, DatumGetTextPP(elems[i])))
 			deleted++;
@@ -266,7 +270,7 @@ Datum
 pgmsg_change_visibility(PG_FUNCTION_ARGS)
 {
 	QueueShared *qs;
-	QueueInfo  *qi = ack_setup(fcinfo, &qs);
+	QueueInfo  *qi = ack_setup(fcinfo, "receipt", &qs);
 	int64		timeout = pgmsg_interval_arg(fcinfo, 2, "visibility_timeout",
 											 0, PGMSG_MAX_VISIBILITY, -1);
 
@@ -280,7 +284,7 @@ Datum
 pgmsg_change_visibility_batch(PG_FUNCTION_ARGS)
 {
 	QueueShared *qs;
-	QueueInfo  *qi = ack_setup(fcinfo, &qs);
+	QueueInfo  *qi = ack_setup(fcinfo, "receipts", &qs);
 	int64		timeout = pgmsg_interval_arg(fcinfo, 2, "visibility_timeout",
 											 0, PGMSG_MAX_VISIBILITY, -1);
 	Datum	   *elems;
