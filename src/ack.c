@@ -135,6 +135,30 @@ pgmsg_delete_leased(QueueShared *qs, Relation rel, const LeaseKey *key,
 	return delete_row(rel, &tid, key->msg_id);
 }
 
+/*
+ * Retire the held lease of a message whose row this transaction deleted
+ * without a receipt (retention, worker.c): as for a delete, the lease
+ * leaves the heap, commit drops it and abort makes it held again.  A lease
+ * that a transaction in progress is taking or deleting is left to it: its
+ * fetch or delete finds the row gone.
+ */
+void
+pgmsg_retire_lease(QueueShared *qs, const LeaseKey *key)
+{
+	Lease	   *lease;
+
+	xact_reserve(1);
+	LWLockAcquire(qs->lock, LW_EXCLUSIVE);
+	lease = lease_lookup(key);
+	if (lease != NULL && lease->state == LEASE_HELD)
+	{
+		xact_track_delete(qs, key, lease->nonce, LEASE_HELD);
+		pairingheap_remove(&qs->redelivery, &lease->node);
+		lease->state = LEASE_DELETING;
+	}
+	LWLockRelease(qs->lock);
+}
+
 static bool
 delete_one(QueueInfo *qi, QueueShared *qs, Relation rel, text *receipt)
 {

@@ -403,6 +403,7 @@ extern uint64 pgmsg_dedup_cleanup(int limit);
 /* ack.c */
 extern bool pgmsg_delete_leased(QueueShared *qs, Relation rel,
 								const LeaseKey *key, uint64 nonce);
+extern void pgmsg_retire_lease(QueueShared *qs, const LeaseKey *key);
 
 /* receive.c */
 typedef struct Taken

@@ -1,7 +1,7 @@
 # The counts of pgmsg.queues when the worker's retention deletes messages
-# that are in flight: the stored count is taken again, the leases stay
-# until a receive or delete meets them, and no count may go negative or
-# show more in flight than is stored.
+# that are in flight: the stored count is taken again, the leases of the
+# deleted messages go with them, and no count may go negative or show more
+# in flight than is stored.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
