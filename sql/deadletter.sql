@@ -440,6 +440,21 @@ SELECT pgmsg.drop_queue('dl_ret');
 
 -- clean up: dead-letter queues go after their sources
 SELECT pgmsg.drop_queue('dl_work');
+-- only a dead-letter queue has source queues to redrive to
+SELECT pgmsg.create_queue('dl_plain');
+SELECT pgmsg.send('dl_plain', '{"p": 1}') > 0 AS sent;
+SELECT pgmsg.redrive('dl_plain');
+SELECT pgmsg.start_redrive('dl_plain');
+SELECT pgmsg.redrive('dl_plain', 'dl_other');
+SELECT count(*) FROM pgmsg.q_dl_other;
+SELECT pgmsg.purge_queue('dl_other');
+-- a dead-letter queue keeps what was sent to it directly, and says so
+SELECT pgmsg.send('dl_dead', '{"direct": 1}') > 0 AS sent;
+SELECT pgmsg.redrive('dl_dead');
+SELECT body FROM pgmsg.q_dl_dead WHERE body ? 'direct';
+SELECT pgmsg.purge_queue('dl_dead');
+SELECT pgmsg.drop_queue('dl_plain');
+
 SELECT pgmsg.drop_queue('dl_fast');
 SELECT pgmsg.drop_queue('dl_fwork');
 SELECT pgmsg.drop_queue('dl_dead');

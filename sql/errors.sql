@@ -51,6 +51,8 @@ SELECT pgmsg.delete('eq', NULL::text);
 SELECT pgmsg.delete('eq', NULL::text[]);
 SELECT pgmsg.delete('eq', ARRAY[NULL]::text[]);
 SELECT pgmsg.change_visibility('eq', NULL::text, '1 minute');
+SELECT pgmsg.change_visibility('eq', NULL::text[], '1 minute');
+SELECT pgmsg.change_visibility('eq', ARRAY[NULL]::text[], '1 minute');
 SELECT pgmsg.grant('eq', NULL, ARRAY['send']);
 SELECT pgmsg.grant('eq', 'public', NULL);
 SELECT count(*) FROM pgmsg.queues WHERE name = 'n1';

@@ -76,7 +76,9 @@ SELECT pgmsg.change_visibility('rt_q', repeat('0', 56), '12 hours');
 
 -- max_messages bounds a receive; 1000 is allowed
 SELECT count(*) FROM pgmsg.send_batch('rt_q',
-    (SELECT array_agg(jsonb_build_object('n', i)) FROM generate_series(1, 1005) i));
+    (SELECT array_agg(jsonb_build_object('n', i)) FROM generate_series(1, 1000) i));
+SELECT count(*) FROM pgmsg.send_batch('rt_q',
+    (SELECT array_agg(jsonb_build_object('n', i)) FROM generate_series(1001, 1005) i));
 SELECT count(*) FROM pgmsg.receive('rt_q', 2);
 SELECT count(*) FROM pgmsg.receive('rt_q', 1000);
 SELECT count(*) FROM pgmsg.receive('rt_q', 1000);
@@ -499,6 +501,29 @@ SELECT messages_in_flight FROM pgmsg.queues WHERE name = 'rt_q';
 SELECT body, receive_count, pgmsg.delete('rt_q', receipt) AS deleted
   FROM pgmsg.receive('rt_q', 10);
 SELECT count(*) FROM pgmsg.q_rt_q;
+
+--
+-- redeliveries whose visibility timeouts run out together come back in
+-- send order, every time
+--
+SELECT pgmsg.create_queue('rt_order');
+SELECT count(*) FROM pgmsg.send_batch('rt_order',
+    ARRAY(SELECT jsonb_build_object('n', i) FROM generate_series(1, 12) i));
+CREATE TEMP TABLE rt_rounds (round int, ns int[]);
+DO $$
+BEGIN
+    FOR r IN 1..6 LOOP
+        INSERT INTO rt_rounds
+        SELECT r, array_agg((body->>'n')::int ORDER BY ord)
+          FROM pgmsg.receive('rt_order', 12, visibility_timeout => '0')
+               WITH ORDINALITY AS m(msg_id, receipt, body, attributes, receive_count,
+                                    sent_at, first_received_at, group_id, ord);
+        COMMIT;
+    END LOOP;
+END
+$$;
+SELECT round, ns FROM rt_rounds ORDER BY round;
+SELECT pgmsg.drop_queue('rt_order');
 
 -- clean up
 DROP VIEW rc;

@@ -67,29 +67,69 @@ SELECT * FROM sc;
 SELECT count(*) FROM pgmsg.q_st_q;
 
 --
--- message size: bytes of the jsonb body plus the jsonb attributes
+-- message size, as SQS counts it: the UTF-8 bytes of the body's JSON text
+-- (as receive returns it) plus attribute names and values
 --
 SELECT pgmsg.create_queue('st_small', max_message_size => 64);
-SELECT pg_column_size(jsonb_build_object('p', repeat('x', 47))) AS size_47,
-       pg_column_size(jsonb_build_object('p', repeat('x', 48))) AS size_48,
-       pg_column_size('{}'::jsonb) AS size_empty;
-SELECT pgmsg.send('st_small', jsonb_build_object('p', repeat('x', 47))) > 0 AS sent;
-SELECT pgmsg.send('st_small', jsonb_build_object('p', repeat('x', 48)));
+-- {"p": "<55 x>"} is 64 bytes of text
+SELECT octet_length(jsonb_build_object('p', repeat('x', 55))::text) AS size_55;
+SELECT pgmsg.send('st_small', jsonb_build_object('p', repeat('x', 55))) > 0 AS sent;
+SELECT pgmsg.send('st_small', jsonb_build_object('p', repeat('x', 56)));
 SELECT pgmsg.send('st_small', jsonb_build_object('p', repeat('x', 1000)));
--- attributes count too
-SELECT pgmsg.send('st_small', '{}', jsonb_build_object('p', repeat('x', 39))) > 0 AS sent;
-SELECT pgmsg.send('st_small', '{}', jsonb_build_object('p', repeat('x', 40)));
-SELECT pgmsg.send('st_small', jsonb_build_object('p', repeat('x', 20)),
-                  jsonb_build_object('p', repeat('x', 20)));
-SELECT pgmsg.send_batch('st_small', ARRAY['{}', jsonb_build_object('p', repeat('x', 48))]);
+-- attributes count too: a name and a string value are their bytes ('{}' is 2)
+SELECT pgmsg.send('st_small', '{}', jsonb_build_object('p', repeat('x', 61))) > 0 AS sent;
+SELECT pgmsg.send('st_small', '{}', jsonb_build_object('p', repeat('x', 62)));
+SELECT pgmsg.send('st_small', jsonb_build_object('p', repeat('x', 30)),
+                  jsonb_build_object('p', repeat('x', 24))) > 0 AS sent;
+SELECT pgmsg.send('st_small', jsonb_build_object('p', repeat('x', 30)),
+                  jsonb_build_object('p', repeat('x', 25)));
+-- a number counts its digits as written, an array of strings its JSON text
+SELECT pgmsg.send('st_small', '{}', '{"n": 12.50, "a": ["x", "y"]}') > 0 AS sent;
+SELECT pgmsg.send('st_small', repeat('1', 64)::jsonb) > 0 AS sent;
+SELECT pgmsg.send('st_small', ('"' || repeat('x', 61) || '"')::jsonb, '{"n": 12.50, "a": ["x", "y"]}');
+SELECT pgmsg.send_batch('st_small', ARRAY['{}', jsonb_build_object('p', repeat('x', 56))]);
 SELECT pgmsg.send_batch('st_small', ARRAY['{}', '{}']::jsonb[],
-                        ARRAY[NULL, jsonb_build_object('p', repeat('x', 40))]);
+                        ARRAY[NULL, jsonb_build_object('p', repeat('x', 62))]);
+SELECT count(*) FROM pgmsg.q_st_small;
+-- the smallest limit takes the smallest messages
+SELECT pgmsg.alter_queue('st_small', max_message_size => 1);
+SELECT pgmsg.send('st_small', '1') > 0 AS sent;
+SELECT pgmsg.send('st_small', '12');
+SELECT pgmsg.send('st_small', '{}');
+-- the size is exactly the length of the text receive returns: escapes,
+-- multibyte characters, numbers, nesting, a scalar body
+CREATE TEMP TABLE st_bodies (b jsonb);
+INSERT INTO st_bodies VALUES
+    ('"plain"'), ('"tab\tquote\"backslash\\"'), ('"\u0001\u001f"'),
+    ('"héllo €"'), ('-0.0001'), ('1e20'), ('123456789012345678901234567890.5'),
+    ('true'), ('false'), ('null'), ('[]'), ('{}'), ('[1, "a", null, [true, {}]]'),
+    ('{"a": {"b": [1, 2, {"c": "d"}]}, "e": [], "f": {}}'),
+    ('{"k\"ey": "v", "ключ": "значение"}');
+DO $$
+DECLARE
+    r record;
+    len int;
+BEGIN
+    FOR r IN SELECT b FROM st_bodies LOOP
+        len := octet_length(r.b::text);
+        PERFORM pgmsg.alter_queue('st_small', max_message_size => len);
+        PERFORM pgmsg.send('st_small', r.b);
+        PERFORM pgmsg.alter_queue('st_small', max_message_size => len - 1);
+        BEGIN
+            PERFORM pgmsg.send('st_small', r.b);
+            RAISE EXCEPTION 'a body of % bytes was accepted below its size: %', len, r.b;
+        EXCEPTION WHEN program_limit_exceeded THEN
+            NULL;
+        END;
+    END LOOP;
+END
+$$;
 SELECT count(*) FROM pgmsg.q_st_small;
 SELECT pgmsg.drop_queue('st_small');
 -- the largest message allowed, at the default limit of 1 MiB
 SELECT pgmsg.create_queue('st_big');
-SELECT pgmsg.send('st_big', jsonb_build_object('p', repeat('x', 1048576 - 17))) > 0 AS sent;
-SELECT pgmsg.send('st_big', jsonb_build_object('p', repeat('x', 1048576 - 16)));
+SELECT pgmsg.send('st_big', jsonb_build_object('p', repeat('x', 1048576 - 9))) > 0 AS sent;
+SELECT pgmsg.send('st_big', jsonb_build_object('p', repeat('x', 1048576 - 8)));
 SELECT length(body->>'p') FROM pgmsg.receive('st_big');
 SELECT pgmsg.drop_queue('st_big');
 
@@ -127,6 +167,8 @@ SELECT pgmsg.send_batch('st_q', ARRAY['{}']::jsonb[], delay => '-1 second');
 SELECT pgmsg.send_batch('st_q', ARRAY['{}']::jsonb[], delay => '16 minutes');
 SELECT pgmsg.send_batch('st_q', ARRAY['{}']::jsonb[], group_ids => ARRAY['g']);
 SELECT pgmsg.send_batch('st_q', ARRAY['{}']::jsonb[], dedup_ids => ARRAY['d']);
+-- a batch holds at most 1000 messages, as publish_batch's does
+SELECT pgmsg.send_batch('st_q', array_fill('{}'::jsonb, ARRAY[1001]));
 SELECT * FROM sc;
 SELECT count(*) FROM pgmsg.q_st_q;
 

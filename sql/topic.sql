@@ -133,9 +133,22 @@ SELECT pgmsg.publish('ordered', '{}', group_id => 'g', dedup_id => repeat('d', 1
 SELECT pgmsg.publish('Events', '{}');
 SELECT sum(messages_visible) FROM pgmsg.queues WHERE name LIKE 't\_%';
 
--- a copy too large for its queue fails the whole publish
-SELECT pgmsg.alter_queue('t_red', max_message_size => 40);
-SELECT pgmsg.publish('events', jsonb_build_object('pad', repeat('x', 50)), '{"color": "red"}');
+-- sizes: a topic takes messages of up to 256 KiB, and only queues that take
+-- them too may subscribe, so no subscriber can fail another's copy
+SELECT pgmsg.alter_queue('t_red', max_message_size => 262143);
+SELECT pgmsg.alter_queue('t_red', max_message_size => 262144);
+SELECT pgmsg.create_queue('t_small', max_message_size => 1000);
+SELECT pgmsg.subscribe('events', 't_small');
+SELECT pgmsg.alter_queue('t_small', max_message_size => 262144);
+SELECT pgmsg.subscribe('events', 't_small');
+SELECT pgmsg.unsubscribe('events', 't_small');
+SELECT pgmsg.drop_queue('t_small');
+BEGIN;
+SELECT pgmsg.publish('events', jsonb_build_object('p', repeat('x', 262144 - 9)));
+SELECT pgmsg.publish('events', jsonb_build_object('p', repeat('x', 262144 - 9 - 8)), '{"color": "red"}');
+ROLLBACK;
+SELECT pgmsg.publish('events', jsonb_build_object('p', repeat('x', 262144 - 9 - 7)), '{"color": "red"}');
+SELECT pgmsg.publish_batch('events', ARRAY['{}', jsonb_build_object('p', repeat('x', 262144 - 8))]);
 SELECT pgmsg.alter_queue('t_red', max_message_size => 1048576);
 SELECT sum(messages_visible) FROM pgmsg.queues WHERE name LIKE 't\_%';
 

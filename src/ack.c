@@ -138,6 +138,30 @@ pgmsg_delete_leased(QueueShared *qs, Relation rel, const LeaseKey *key,
 	return delete_row(rel, &tid, key->msg_id);
 }
 
+/*
+ * Retire the held lease of a message whose row this transaction deleted
+ * without a receipt (retention, worker.c): as for a delete, the lease
+ * leaves the heap, commit drops it and abort makes it held again.  A lease
+ * that a transaction in progress is taking or deleting is left to it: its
+ * fetch or delete finds the row gone.
+ */
+void
+pgmsg_retire_lease(QueueShared *qs, const LeaseKey *key)
+{
+	Lease	   *lease;
+
+	xact_reserve(1);
+	LWLockAcquire(qs->lock, LW_EXCLUSIVE);
+	lease = lease_lookup(key);
+	if (lease != NULL && lease->state == LEASE_HELD)
+	{
+		xact_track_delete(qs, key, lease->nonce, LEASE_HELD);
+		pairingheap_remove(&qs->redelivery, &lease->node);
+		lease->state = LEASE_DELETING;
+	}
+	LWLockRelease(qs->lock);
+}
+
 static bool
 delete_one(QueueInfo *qi, QueueShared *qs, Relation rel, text *receipt)
 {
@@ -149,8 +173,14 @@ delete_one(QueueInfo *qi, QueueShared *qs, Relation rel, text *receipt)
 	return pgmsg_delete_leased(qs, rel, &key, nonce);
 }
 
+/*
+ * Look up and check the queue of a delete or change_visibility call, which
+ * "action" names for the error raised during recovery, and whose second
+ * argument, "what" ("receipt" or "receipts"), must not be null.
+ */
 static QueueInfo *
-ack_setup(FunctionCallInfo fcinfo, const char *action, QueueShared **qs)
+ack_setup(FunctionCallInfo fcinfo, const char *action, const char *what,
+		  QueueShared **qs)
 {
 	char	   *name = pgmsg_text_arg(fcinfo, 0, "queue name");
 	QueueInfo  *qi;
@@ -162,7 +192,7 @@ ack_setup(FunctionCallInfo fcinfo, const char *action, QueueShared **qs)
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("receipt must not be null")));
+				 errmsg("%s must not be null", what)));
 	*qs = pgmsg_queue_slot(qi);
 	return qi;
 }
@@ -188,7 +218,7 @@ Datum
 pgmsg_delete(PG_FUNCTION_ARGS)
 {
 	QueueShared *qs;
-	QueueInfo  *qi = ack_setup(fcinfo, "delete from queue", &qs);
+	QueueInfo  *qi = ack_setup(fcinfo, "delete from queue", "receipt", &qs);
 	Oid			save_userid;
 	int			save_sec;
 	bool		result;
@@ -196,7 +226,7 @@ pgmsg_delete(PG_FUNCTION_ARGS)
 	Relation	rel;
 
 	pgmsg_become_owner(&save_userid, &save_sec);
-	rel = table_open(qi->relid, RowExclusiveLock);
+	rel = pgmsg_queue_open(qi);
 	result = delete_one(qi, qs, rel, PG_GETARG_TEXT_PP(1));
 	table_close(rel, NoLock);
 	pgmsg_restore_user(save_userid, save_sec);
@@ -210,7 +240,7 @@ Datum
 pgmsg_delete_batch(PG_FUNCTION_ARGS)
 {
 	QueueShared *qs;
-	QueueInfo  *qi = ack_setup(fcinfo, "delete from queue", &qs);
+	QueueInfo  *qi = ack_setup(fcinfo, "delete from queue", "receipts", &qs);
 	Datum	   *elems;
 	int			nelems;
 	Oid			save_userid;
@@ -227,7 +257,7 @@ pgmsg_delete_batch(PG_FUNCTION_ARGS)
 		receipt_decode(DatumGetTextPP(elems[i]), &r);
 	}
 	pgmsg_become_owner(&save_userid, &save_sec);
-	rel = table_open(qi->relid, RowExclusiveLock);
+	rel = pgmsg_queue_open(qi);
 	for (int i = 0; i < nelems; i++)
 		if (delete_one(qi, qs, rel, DatumGetTextPP(elems[i])))
 			deleted++;
@@ -273,7 +303,7 @@ Datum
 pgmsg_change_visibility(PG_FUNCTION_ARGS)
 {
 	QueueShared *qs;
-	QueueInfo  *qi = ack_setup(fcinfo, "change visibility in queue", &qs);
+	QueueInfo  *qi = ack_setup(fcinfo, "change visibility in queue", "receipt", &qs);
 	int64		timeout = pgmsg_interval_arg(fcinfo, 2, "visibility_timeout",
 											 0, PGMSG_MAX_VISIBILITY, -1);
 
@@ -287,7 +317,7 @@ Datum
 pgmsg_change_visibility_batch(PG_FUNCTION_ARGS)
 {
 	QueueShared *qs;
-	QueueInfo  *qi = ack_setup(fcinfo, "change visibility in queue", &qs);
+	QueueInfo  *qi = ack_setup(fcinfo, "change visibility in queue", "receipts", &qs);
 	int64		timeout = pgmsg_interval_arg(fcinfo, 2, "visibility_timeout",
 											 0, PGMSG_MAX_VISIBILITY, -1);
 	Datum	   *elems;

@@ -39,22 +39,23 @@
  * ones and those inside "$or" included; one key path counts once); at most
  * 150 combinations, the product over keys of their number of match values
  * times their nesting depth, with "$or" contributing the sum over its
- * branches; at most 256 KB of JSON text; and, ours, objects nested at most
- * FILTER_MAX_DEPTH deep.
+ * branches; at most 256 KB of JSON text; numbers from -1e9 to 1e9 with at
+ * most five digits after the decimal point; and, ours, objects nested at
+ * most FILTER_MAX_DEPTH deep.
  *
  * Compiling turns strings into (pointer, length) pairs, numbers into
- * doubles plus their exact digits, "equals-ignore-case" operands into
- * their folded form and CIDRs into address and prefix length, all in one
- * memory context.  Matching looks keys up in the jsonb containers in place
- * (binary search, no copies) and allocates nothing, except to case-fold a
- * non-ASCII string for "equals-ignore-case".
+ * numerics, "equals-ignore-case" operands into their folded form and CIDRs
+ * into address and prefix length, all in one memory context.  Matching
+ * reads the message only through jsonb's and numeric's public functions:
+ * it looks keys up in the jsonb containers in place (binary search, no
+ * copies), and allocates only an array element at a time and the
+ * case-folded form of a non-ASCII string for "equals-ignore-case".
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include <arpa/inet.h>
-#include <math.h>
 
 #include "catalog/pg_collation.h"
 #include "lib/stringinfo.h"
@@ -72,123 +73,19 @@
 PG_FUNCTION_INFO_V1(pgmsg_filter_matches);
 
 /*
- * Numbers.
- *
- * A jsonb number is a numeric, and numeric_float8() goes through the text
- * form, so matching reads the digits directly.  The layout is numeric's
- * on-disk format (numeric.c), which cannot change without breaking
- * pg_upgrade: a uint16 header; in the long form an int16 weight; then
- * base-10000 int16 digits.  Exact matches compare the digits (so 5 equals
- * 5.0 and 20-digit integers compare exactly); numeric ranges compare
- * doubles.
+ * Numbers are compared as numerics, exactly, through numeric_cmp: 5 equals
+ * 5.0, and 20-digit integers compare exactly.  A policy's numbers lie
+ * within the range SNS accepts in filter policies, -1e9 to 1e9 with at most
+ * five digits after the decimal point; message values may be anything.
  */
-#define NUM_FLAGBITS		0xC000
-#define NUM_NEG				0x4000
-#define NUM_SHORT			0x8000
-#define NUM_SPECIAL			0xC000	/* NaN and infinities: never in jsonb */
-#define NUM_SHORT_SIGN		0x2000
-#define NUM_SHORT_WEIGHT_SIGN 0x0040
-#define NUM_SHORT_WEIGHT	0x003F
-#define NUM_BASE			10000
-
-typedef struct NumParts
-{
-	bool		neg;
-	int			weight;			/* power of NUM_BASE of the first digit */
-	int			ndigits;		/* 0 for zero */
-	const char *digits;			/* int16 digits, perhaps unaligned */
-} NumParts;
+#define FILTER_NUMBER_LIMIT		INT64CONST(1000000000)
+#define FILTER_NUMBER_SCALE		5
 
 static inline int
-num_digit(const char *digits, int i)
+number_cmp(Numeric a, Numeric b)
 {
-	int16		d;
-
-	memcpy(&d, digits + i * sizeof(int16), sizeof(int16));
-	return d;
-}
-
-/* Read a numeric's sign, weight and digits, without leading or trailing zeros. */
-static bool
-num_parts(Numeric num, NumParts *p)
-{
-	struct varlena *v = (struct varlena *) num;
-	const char *data;
-	int			len;
-	uint16		header;
-	int			hdrlen;
-
-	if (VARATT_IS_EXTERNAL(v) || VARATT_IS_COMPRESSED(v))
-		return false;			/* not inside a jsonb */
-	data = VARDATA_ANY(v);
-	len = VARSIZE_ANY_EXHDR(v);
-	if (len < (int) sizeof(uint16))
-		return false;
-	memcpy(&header, data, sizeof(uint16));
-	switch (header & NUM_FLAGBITS)
-	{
-		case NUM_SPECIAL:
-			return false;
-		case NUM_SHORT:
-			p->neg = (header & NUM_SHORT_SIGN) != 0;
-			p->weight = header & NUM_SHORT_WEIGHT;
-			if (header & NUM_SHORT_WEIGHT_SIGN)
-				p->weight |= ~NUM_SHORT_WEIGHT;
-			hdrlen = sizeof(uint16);
-			break;
-		default:
-			{
-				int16		weight;
-
-				if (len < (int) (2 * sizeof(uint16)))
-					return false;
-				p->neg = (header & NUM_FLAGBITS) == NUM_NEG;
-				memcpy(&weight, data + sizeof(uint16), sizeof(int16));
-				p->weight = weight;
-				hdrlen = 2 * sizeof(uint16);
-			}
-			break;
-	}
-	p->digits = data + hdrlen;
-	p->ndigits = (len - hdrlen) / sizeof(int16);
-	while (p->ndigits > 0 && num_digit(p->digits, 0) == 0)
-	{
-		p->digits += sizeof(int16);
-		p->ndigits--;
-		p->weight--;
-	}
-	while (p->ndigits > 0 && num_digit(p->digits, p->ndigits - 1) == 0)
-		p->ndigits--;
-	if (p->ndigits == 0)
-	{
-		p->neg = false;
-		p->weight = 0;
-	}
-	return true;
-}
-
-static const double pow_base[] = {1e0, 1e4, 1e8, 1e12, 1e16, 1e20};
-
-/*
- * The value as a double.  Six base-10000 digits are more than a double
- * holds; the same digits always give the same double, so a policy's bound
- * and an equal message value compare equal.
- */
-static double
-num_double(const NumParts *p)
-{
-	int			n = Min(p->ndigits, 6);
-	double		acc = 0;
-	int			exp;
-
-	for (int i = 0; i < n; i++)
-		acc = acc * NUM_BASE + num_digit(p->digits, i);
-	exp = p->weight - (n - 1);
-	if (exp > 0)
-		acc *= exp < (int) lengthof(pow_base) ? pow_base[exp] : pow(10.0, 4.0 * exp);
-	else if (exp < 0)
-		acc /= -exp < (int) lengthof(pow_base) ? pow_base[-exp] : pow(10.0, -4.0 * exp);
-	return p->neg ? -acc : acc;
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(a),
+											 NumericGetDatum(b)));
 }
 
 /*
@@ -202,11 +99,7 @@ typedef struct FilterString
 
 typedef struct FilterNumber
 {
-	double		value;
-	bool		neg;
-	int			weight;
-	int			ndigits;
-	const char *digits;
+	Numeric		value;
 } FilterNumber;
 
 typedef enum MatchKind
@@ -247,8 +140,8 @@ typedef struct Matcher
 		}			nums;
 		struct
 		{
-			double		low;
-			double		high;
+			Numeric		low;		/* NULL: unbounded */
+			Numeric		high;		/* NULL: unbounded */
 			bool		low_open;
 			bool		high_open;
 		}			range;
@@ -297,41 +190,6 @@ struct FilterPolicy
  * Matching.
  */
 
-/* Element i of an array container, its data starting at offset. */
-static void
-array_element(JsonbContainer *jc, uint32 i, char *base, uint32 offset,
-			  JsonbValue *v)
-{
-	JEntry		entry = jc->children[i];
-	uint32		end = offset;
-
-	JBE_ADVANCE_OFFSET(end, entry);
-	if (JBE_ISNULL(entry))
-		v->type = jbvNull;
-	else if (JBE_ISSTRING(entry))
-	{
-		v->type = jbvString;
-		v->val.string.val = base + offset;
-		v->val.string.len = end - offset;
-	}
-	else if (JBE_ISNUMERIC(entry))
-	{
-		v->type = jbvNumeric;
-		v->val.numeric = (Numeric) (base + INTALIGN(offset));
-	}
-	else if (JBE_ISBOOL_TRUE(entry) || JBE_ISBOOL_FALSE(entry))
-	{
-		v->type = jbvBool;
-		v->val.boolean = JBE_ISBOOL_TRUE(entry);
-	}
-	else
-	{
-		v->type = jbvBinary;
-		v->val.binary.data = (JsonbContainer *) (base + INTALIGN(offset));
-		v->val.binary.len = end - INTALIGN(offset);
-	}
-}
-
 static inline bool
 has_prefix(const JsonbValue *v, const FilterString *s)
 {
@@ -346,12 +204,24 @@ has_suffix(const JsonbValue *v, const FilterString *s)
 		memcmp(v->val.string.val + v->val.string.len - s->len, s->data, s->len) == 0;
 }
 
-static inline bool
-number_equal(const FilterNumber *a, const NumParts *b)
+static bool
+in_range(const Matcher *m, Numeric num)
 {
-	return a->ndigits == b->ndigits && a->neg == b->neg &&
-		a->weight == b->weight &&
-		memcmp(a->digits, b->digits, a->ndigits * sizeof(int16)) == 0;
+	int			c;
+
+	if (m->u.range.low != NULL)
+	{
+		c = number_cmp(num, m->u.range.low);
+		if (c < 0 || (c == 0 && m->u.range.low_open))
+			return false;
+	}
+	if (m->u.range.high != NULL)
+	{
+		c = number_cmp(num, m->u.range.high);
+		if (c > 0 || (c == 0 && m->u.range.high_open))
+			return false;
+	}
+	return true;
 }
 
 /*
@@ -434,9 +304,6 @@ in_cidr(const Matcher *m, const char *s, int len)
 static bool
 match_scalar(const Matcher *m, const JsonbValue *v)
 {
-	NumParts	num;
-	double		d;
-
 	switch (m->kind)
 	{
 		case MATCH_STRING:
@@ -445,8 +312,7 @@ match_scalar(const Matcher *m, const JsonbValue *v)
 				memcmp(v->val.string.val, m->u.str.data, m->u.str.len) == 0;
 		case MATCH_NUMBER:
 			return v->type == jbvNumeric &&
-				num_parts(v->val.numeric, &num) &&
-				number_equal(&m->u.num, &num);
+				number_cmp(v->val.numeric, m->u.num.value) == 0;
 		case MATCH_BOOL:
 			return v->type == jbvBool && v->val.boolean == m->u.boolean;
 		case MATCH_NULL:
@@ -468,23 +334,16 @@ match_scalar(const Matcher *m, const JsonbValue *v)
 					return false;
 			return true;
 		case MATCH_ANYTHING_BUT_NUMBERS:
-			if (v->type != jbvNumeric || !num_parts(v->val.numeric, &num))
+			if (v->type != jbvNumeric)
 				return false;
 			for (int i = 0; i < m->u.nums.n; i++)
-				if (number_equal(&m->u.nums.items[i], &num))
+				if (number_cmp(v->val.numeric, m->u.nums.items[i].value) == 0)
 					return false;
 			return true;
 		case MATCH_ANYTHING_BUT_PREFIX:
 			return v->type == jbvString && !has_prefix(v, &m->u.str);
 		case MATCH_NUMERIC:
-			if (v->type != jbvNumeric || !num_parts(v->val.numeric, &num))
-				return false;
-			d = num_double(&num);
-			if (d < m->u.range.low || (d == m->u.range.low && m->u.range.low_open))
-				return false;
-			if (d > m->u.range.high || (d == m->u.range.high && m->u.range.high_open))
-				return false;
-			return true;
+			return v->type == jbvNumeric && in_range(m, v->val.numeric);
 		case MATCH_CIDR:
 			return v->type == jbvString &&
 				in_cidr(m, v->val.string.val, v->val.string.len);
@@ -501,10 +360,7 @@ static bool
 match_value(const Matcher *m, const JsonbValue *v)
 {
 	JsonbContainer *jc;
-	JsonbValue	elem;
 	uint32		n;
-	uint32		offset = 0;
-	char	   *base;
 
 	if (v->type != jbvBinary)
 		return match_scalar(m, v);
@@ -512,18 +368,14 @@ match_value(const Matcher *m, const JsonbValue *v)
 	if (!JsonContainerIsArray(jc))
 		return false;			/* an object is not a leaf value */
 	n = JsonContainerSize(jc);
-	base = (char *) &jc->children[n];
+	check_stack_depth();
 	for (uint32 i = 0; i < n; i++)
 	{
-		array_element(jc, i, base, offset, &elem);
-		JBE_ADVANCE_OFFSET(offset, jc->children[i]);
-		if (elem.type == jbvBinary)
-		{
-			check_stack_depth();
-			if (match_value(m, &elem))
-				return true;
-		}
-		else if (match_scalar(m, &elem))
+		JsonbValue *elem = getIthJsonbValueFromContainer(jc, i);
+		bool		matched = match_value(m, elem);
+
+		pfree(elem);
+		if (matched)
 			return true;
 	}
 	return false;
@@ -547,16 +399,14 @@ match_nested(const FilterNode *node, const JsonbValue *v)
 			return match_node(node, jc);
 		if (n > 0)
 		{
-			JsonbValue	elem;
-			uint32		offset = 0;
-			char	   *base = (char *) &jc->children[n];
-
 			check_stack_depth();
 			for (uint32 i = 0; i < n; i++)
 			{
-				array_element(jc, i, base, offset, &elem);
-				JBE_ADVANCE_OFFSET(offset, jc->children[i]);
-				if (match_nested(node, &elem))
+				JsonbValue *elem = getIthJsonbValueFromContainer(jc, i);
+				bool		matched = match_nested(node, elem);
+
+				pfree(elem);
+				if (matched)
 					return true;
 			}
 			return false;
@@ -776,21 +626,43 @@ copy_string(CompileState *st, const char *s, int len)
 	return fs;
 }
 
+static char *number_text(Numeric num);
+
+/*
+ * Check a policy's number against the limits, and copy it into the
+ * policy's memory.
+ */
+static Numeric
+compile_numeric_value(CompileState *st, Numeric num)
+{
+	Numeric		limit = int64_to_numeric(FILTER_NUMBER_LIMIT);
+	Numeric		abs;
+	int			scale;
+	MemoryContext old;
+	Numeric		copy;
+
+	if (numeric_is_nan(num) || numeric_is_inf(num))
+		key_error(st, "bad number", "the number is not finite.");
+	abs = DatumGetNumeric(DirectFunctionCall1(numeric_abs, NumericGetDatum(num)));
+	if (number_cmp(abs, limit) > 0)
+		key_error(st, "number out of range",
+				  "numbers in a filter policy lie between -%lld and %lld.",
+				  (long long) FILTER_NUMBER_LIMIT, (long long) FILTER_NUMBER_LIMIT);
+	scale = DatumGetInt32(DirectFunctionCall1(numeric_min_scale, NumericGetDatum(num)));
+	if (scale > FILTER_NUMBER_SCALE)
+		key_error(st, "number too precise",
+				  "the number %s has %d digits after the decimal point; filter policies take at most %d.",
+				  number_text(num), scale, FILTER_NUMBER_SCALE);
+	old = MemoryContextSwitchTo(st->cxt);
+	copy = DatumGetNumericCopy(NumericGetDatum(num));
+	MemoryContextSwitchTo(old);
+	return copy;
+}
+
 static void
 compile_number(CompileState *st, Numeric num, FilterNumber *fn)
 {
-	NumParts	p;
-	char	   *digits;
-
-	if (!num_parts(num, &p))
-		key_error(st, "bad number", "the number is not finite.");
-	digits = MemoryContextAlloc(st->cxt, Max(p.ndigits, 1) * sizeof(int16));
-	memcpy(digits, p.digits, p.ndigits * sizeof(int16));
-	fn->value = num_double(&p);
-	fn->neg = p.neg;
-	fn->weight = p.weight;
-	fn->ndigits = p.ndigits;
-	fn->digits = digits;
+	fn->value = compile_numeric_value(st, num);
 }
 
 static char *
@@ -804,15 +676,14 @@ static JsonbValue *
 array_values(JsonbContainer *jc, int *n)
 {
 	JsonbValue *values = palloc(Max(JsonContainerSize(jc), 1) * sizeof(JsonbValue));
-	uint32		offset = 0;
-	char	   *base;
 
 	*n = JsonContainerSize(jc);
-	base = (char *) &jc->children[*n];
 	for (int i = 0; i < *n; i++)
 	{
-		array_element(jc, i, base, offset, &values[i]);
-		JBE_ADVANCE_OFFSET(offset, jc->children[i]);
+		JsonbValue *v = getIthJsonbValueFromContainer(jc, i);
+
+		values[i] = *v;
+		pfree(v);
 	}
 	return values;
 }
@@ -863,7 +734,7 @@ compile_numeric(CompileState *st, const JsonbValue *arg, Matcher *m)
 	bool		low;
 	bool		open;
 	char	   *op;
-	double		bound;
+	Numeric		bound;
 	Numeric		bottom;
 
 	if (arg->type != jbvBinary || !JsonContainerIsArray(arg->val.binary.data))
@@ -891,17 +762,11 @@ compile_numeric(CompileState *st, const JsonbValue *arg, Matcher *m)
 				  op, type_phrase(&e[1]));
 
 	m->kind = MATCH_NUMERIC;
-	m->u.range.low = -INFINITY;
-	m->u.range.high = INFINITY;
+	m->u.range.low = NULL;
+	m->u.range.high = NULL;
 	m->u.range.low_open = false;
 	m->u.range.high_open = false;
-	{
-		NumParts	p;
-
-		if (!num_parts(e[1].val.numeric, &p))
-			key_error(st, "bad number", "the number is not finite.");
-		bound = num_double(&p);
-	}
+	bound = compile_numeric_value(st, e[1].val.numeric);
 	if (strcmp(op, "=") == 0)
 		m->u.range.low = m->u.range.high = bound;
 	else if (low)
@@ -941,14 +806,8 @@ compile_numeric(CompileState *st, const JsonbValue *arg, Matcher *m)
 	if (n > 4)
 		key_error(st, "bad numeric range",
 				  "a range has four elements, as in [\">\", 0, \"<=\", 5]; this one has %d.", n);
-	{
-		NumParts	p;
-
-		if (!num_parts(e[3].val.numeric, &p))
-			key_error(st, "bad number", "the number is not finite.");
-		bound = num_double(&p);
-	}
-	if (bound <= m->u.range.low)
+	bound = compile_numeric_value(st, e[3].val.numeric);
+	if (number_cmp(bound, m->u.range.low) <= 0)
 		key_error(st, "bad numeric range",
 				  "the lower bound %s is not less than the upper bound %s.",
 				  number_text(bottom), number_text(e[3].val.numeric));

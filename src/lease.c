@@ -88,17 +88,21 @@ lease_shmem_init(void)
 							   HASH_ELEM | HASH_BLOBS | HASH_PARTITION);
 }
 
-/* pairingheap keeps its largest element on top: the earliest expiry wins */
+/*
+ * pairingheap keeps its largest element on top: the earliest expiry wins,
+ * and of leases expiring together (those one receive took) the message
+ * sent first, so redeliveries keep the order of the first delivery.
+ */
 static int
 lease_expiry_cmp(const pairingheap_node *a, const pairingheap_node *b, void *arg)
 {
 	const Lease *la = pairingheap_const_container(Lease, node, a);
 	const Lease *lb = pairingheap_const_container(Lease, node, b);
 
-	if (la->expires_at < lb->expires_at)
-		return 1;
-	if (la->expires_at > lb->expires_at)
-		return -1;
+	if (la->expires_at != lb->expires_at)
+		return la->expires_at < lb->expires_at ? 1 : -1;
+	if (la->key.msg_id != lb->key.msg_id)
+		return la->key.msg_id < lb->key.msg_id ? 1 : -1;
 	return 0;
 }
 

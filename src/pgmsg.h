@@ -36,6 +36,8 @@
 #define PGMSG_NAME_MAXLEN		48
 #define PGMSG_MAX_ATTRIBUTES	10
 #define PGMSG_MAX_BATCH			1000
+/* the largest message a topic takes, SNS's; subscribed queues take it too */
+#define PGMSG_TOPIC_MAX_MESSAGE	262144
 
 /* Limits of the interval arguments, in microseconds. */
 #define PGMSG_MAX_VISIBILITY	(12 * USECS_PER_HOUR)
@@ -382,6 +384,7 @@ extern void pgmsg_worker_init(void);
 extern void pgmsg_check_attributes(Jsonb *attributes);
 extern void pgmsg_check_message(QueueInfo *qi, Jsonb *body, Jsonb *attributes);
 extern void pgmsg_check_size(QueueInfo *qi, Jsonb *body, Jsonb *attributes);
+extern Size pgmsg_message_size(Jsonb *body, Jsonb *attributes);
 extern Datum *pgmsg_batch_bodies(FunctionCallInfo fcinfo, int argno, bool **nulls,
 								  int *n);
 extern Datum *pgmsg_batch_array(FunctionCallInfo fcinfo, int argno, Oid elemtype,
@@ -390,6 +393,7 @@ extern text *pgmsg_content_dedup_id(Jsonb *body);
 extern void pgmsg_check_fifo_ids(const char *kind, const char *name, bool fifo,
 								 text *group_id, text *dedup_id);
 extern bool pgmsg_queue_lock(QueueInfo *qi);
+extern Relation pgmsg_queue_open(QueueInfo *qi);
 extern int64 pgmsg_send_one(QueueInfo *qi, QueueShared *qs, Jsonb *body,
 							Jsonb *attributes, int64 delay, text *group_id,
 							text *dedup_id);
@@ -438,6 +442,7 @@ extern uint64 pgmsg_dedup_cleanup(int limit);
 /* ack.c */
 extern bool pgmsg_delete_leased(QueueShared *qs, Relation rel,
 								const LeaseKey *key, uint64 nonce);
+extern void pgmsg_retire_lease(QueueShared *qs, const LeaseKey *key);
 
 /* receive.c */
 typedef struct Taken

@@ -597,6 +597,25 @@ pgmsg_alter_queue(PG_FUNCTION_ARGS)
 							  pgmsg_catalog_has_in_flight() ? 11 : 10,
 							  argtypes, args, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update queue \"%s\"", name);
+	/* after the update, which waits for a subscribe in progress (topic.c) */
+	if (!PG_ARGISNULL(4) && DatumGetInt32(args[4]) < PGMSG_TOPIC_MAX_MESSAGE)
+	{
+		Oid			sub_argtypes[1] = {INT4OID};
+
+		pgmsg_spi_exec("SELECT t.name FROM pgmsg.subscription s"
+					   "  JOIN pgmsg.topic_meta t USING (topic_id)"
+					   " WHERE s.queue_id OPERATOR(pg_catalog.=) $1"
+					   " ORDER BY t.name LIMIT 1",
+					   1, sub_argtypes, args, SPI_OK_SELECT);
+		if (SPI_processed > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("cannot lower max_message_size of queue \"%s\" below %d bytes",
+							name, PGMSG_TOPIC_MAX_MESSAGE),
+					 errdetail("The queue is subscribed to topic \"%s\", which publishes messages of up to %d bytes.",
+							   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+							   PGMSG_TOPIC_MAX_MESSAGE)));
+	}
 	SPI_finish();
 	pgmsg_restore_user(save_userid, save_sec);
 	pgmsg_catalog_invalidate();

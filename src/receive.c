@@ -801,7 +801,7 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 	qs = pgmsg_queue_slot(qi);
 
 	pgmsg_become_owner(&save_userid, &save_sec);
-	rel = table_open(qi->relid, RowExclusiveLock);
+	rel = pgmsg_queue_open(qi);
 	index = index_open(qi->indexid, AccessShareLock);
 	taken = palloc(sizeof(Taken) * max_messages);
 	nonces = palloc(sizeof(uint64) * max_messages);

@@ -8,9 +8,10 @@
  * never races a consumer of the dead-letter queue; then, for each message,
  * it sends a new message (new id, receive count 0) to the destination, or
  * to the queue the message came from, and deletes it under its lease
- * (ack.c).  All of it happens in the caller's transaction.  A message whose
- * source queue no longer exists, and which has no destination, is released
- * again and stays.
+ * (ack.c).  All of it happens in the caller's transaction.  Without a
+ * destination the queue must be some queue's dead-letter queue; a message
+ * whose source queue no longer exists, or which was sent to the queue
+ * rather than dead-lettered, is then released again and stays.
  *
  * start_redrive checks the same privileges as redrive and records a task
  * in pgmsg.redrive_task instead; the database's background worker
@@ -107,13 +108,14 @@ pgmsg_redrive_batch(QueueInfo *qi, QueueInfo *dest, int64 max_messages)
 	Taken	   *taken;
 	uint64	   *nonces;
 	int64		moved = 0;
-	int64		orphaned = 0;
+	int64		orphaned = 0;	/* their source queue was dropped */
+	int64		unsourced = 0;	/* sent to this queue, not dead-lettered */
 	Oid			save_userid;
 	int			save_sec;
 	MemoryContext batch_cxt;
 
 	pgmsg_become_owner(&save_userid, &save_sec);
-	rel = table_open(qi->relid, RowExclusiveLock);
+	rel = pgmsg_queue_open(qi);
 	index = index_open(qi->indexid, AccessShareLock);
 	taken = palloc(sizeof(Taken) * REDRIVE_BATCH);
 	nonces = palloc(sizeof(uint64) * REDRIVE_BATCH);
@@ -169,7 +171,11 @@ pgmsg_redrive_batch(QueueInfo *qi, QueueInfo *dest, int64 max_messages)
 				if (target == NULL)
 				{
 					release_taken(qs, qi->queue_id, t);
-					orphaned++;
+					(void) slot_getattr(slot, Anum_q_source_queue, &isnull);
+					if (isnull)
+						unsourced++;
+					else
+						orphaned++;
 					continue;
 				}
 				pgmsg_restore_user(save_userid, save_sec);
@@ -215,7 +221,40 @@ pgmsg_redrive_batch(QueueInfo *qi, QueueInfo *dest, int64 max_messages)
 				(errmsg("%lld messages stay in queue \"%s\" because their source queue no longer exists",
 						(long long) orphaned, qi->name),
 				 errhint("Name a destination to move them.")));
+	if (unsourced > 0)
+		ereport(NOTICE,
+				(errmsg("%lld messages stay in queue \"%s\" because they were sent to it, not dead-lettered",
+						(long long) unsourced, qi->name),
+				 errhint("Name a destination to move them.")));
 	return moved;
+}
+
+/*
+ * Is some queue's dead-letter queue "qi"?  Read with a fresh snapshot, as
+ * the extension owner.
+ */
+static bool
+is_dead_letter_queue(QueueInfo *qi)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1];
+	Oid			save_userid;
+	int			save_sec;
+	bool		isnull;
+	bool		result;
+
+	pgmsg_become_owner(&save_userid, &save_sec);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	args[0] = Int32GetDatum(qi->queue_id);
+	pgmsg_spi_exec("SELECT EXISTS (SELECT FROM pgmsg.queue_meta"
+				   " WHERE dead_letter_queue_id OPERATOR(pg_catalog.=) $1)",
+				   1, argtypes, args, SPI_OK_SELECT);
+	result = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+										SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	pgmsg_restore_user(save_userid, save_sec);
+	return result;
 }
 
 /*
@@ -243,6 +282,12 @@ redrive_args(FunctionCallInfo fcinfo, QueueInfo **dest, int64 *max_messages)
 					 errmsg("cannot redrive queue \"%s\" into itself", name)));
 		pgmsg_check_privilege(*dest, PGMSG_PRIV_SEND);
 	}
+	else if (!is_dead_letter_queue(qi))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("queue \"%s\" is not a dead-letter queue", name),
+				 errdetail("No queue names it as its dead_letter_queue, so its messages have no source queue to return to."),
+				 errhint("Name a destination to move its messages to another queue.")));
 	*max_messages = PG_INT64_MAX;
 	if (!PG_ARGISNULL(2))
 	{

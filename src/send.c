@@ -35,6 +35,7 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "storage/lmgr.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
@@ -129,16 +130,203 @@ pgmsg_check_message(QueueInfo *qi, Jsonb *body, Jsonb *attributes)
 }
 
 /*
+ * Message size, as SQS counts it: the bytes of the body's JSON text in
+ * UTF-8, plus, per attribute, the bytes of its name and of its value (a
+ * string's characters, a number's digits as written, an array of strings'
+ * JSON text).  The JSON text is the one pgmsg hands back, jsonb's output
+ * form; its length is added up from the parsed value, without writing the
+ * text out, so only numbers are converted.
+ */
+
+/* The UTF-8 bytes of a string, escaped for JSON text as jsonb prints it. */
+static Size
+string_size(const char *s, int len, bool escaped)
+{
+	Size		n = 0;
+	char	   *utf8 = NULL;
+
+	if (GetDatabaseEncoding() != PG_UTF8)
+	{
+		for (int i = 0; i < len; i++)
+			if (IS_HIGHBIT_SET(s[i]))
+			{
+				utf8 = pg_server_to_any(s, len, PG_UTF8);
+				break;
+			}
+		if (utf8 != NULL && utf8 != s)
+		{
+			s = utf8;
+			len = strlen(utf8);
+		}
+		else
+			utf8 = NULL;
+	}
+	if (!escaped)
+		n = len;
+	else
+	{
+		n = 2;					/* the quotes */
+		for (int i = 0; i < len; i++)
+		{
+			unsigned char c = (unsigned char) s[i];
+
+			if (c == '"' || c == '\\' || c == '\b' || c == '\f' ||
+				c == '\n' || c == '\r' || c == '\t')
+				n += 2;
+			else if (c < ' ')
+				n += 6;			/* \u00XX */
+			else
+				n++;
+		}
+	}
+	if (utf8 != NULL)
+		pfree(utf8);
+	return n;
+}
+
+static Size
+number_size(Numeric num)
+{
+	char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out,
+														  NumericGetDatum(num)));
+	Size		n = strlen(text);
+
+	pfree(text);
+	return n;
+}
+
+static Size
+scalar_size(const JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			return 4;
+		case jbvBool:
+			return v->val.boolean ? 4 : 5;
+		case jbvNumeric:
+			return number_size(v->val.numeric);
+		case jbvString:
+			return string_size(v->val.string.val, v->val.string.len, true);
+		default:
+			elog(ERROR, "unexpected jsonb value type %d", (int) v->type);
+	}
+	return 0;
+}
+
+/*
+ * The length of a jsonb container's JSON text, as JsonbToCString writes
+ * it: ", " between elements and members, ": " after keys.
+ */
+static Size
+json_text_size(JsonbContainer *jc)
+{
+	JsonbIterator *it = JsonbIteratorInit(jc);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	Size		n = 0;
+	bool		first = true;
+	bool		raw_scalar = false;
+
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		switch (tok)
+		{
+			case WJB_BEGIN_ARRAY:
+				if (!first)
+					n += 2;
+				if (v.val.array.rawScalar)
+					raw_scalar = true;
+				else
+					n++;
+				first = true;
+				break;
+			case WJB_BEGIN_OBJECT:
+				if (!first)
+					n += 2;
+				n++;
+				first = true;
+				break;
+			case WJB_KEY:
+				if (!first)
+					n += 2;
+				n += scalar_size(&v) + 2;
+				first = true;	/* no ", " before the value */
+				break;
+			case WJB_VALUE:
+				n += scalar_size(&v);
+				first = false;
+				break;
+			case WJB_ELEM:
+				if (!first)
+					n += 2;
+				n += scalar_size(&v);
+				first = false;
+				break;
+			case WJB_END_ARRAY:
+				if (!raw_scalar)
+					n++;
+				first = false;
+				break;
+			case WJB_END_OBJECT:
+				n++;
+				first = false;
+				break;
+			case WJB_DONE:
+				break;
+		}
+	}
+	return n;
+}
+
+/* The size of checked attributes: names and values, without JSON syntax. */
+static Size
+attributes_size(Jsonb *attributes)
+{
+	JsonbIterator *it = JsonbIteratorInit(&attributes->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	Size		n = 0;
+
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+			n += string_size(v.val.string.val, v.val.string.len, false);
+		else if (tok == WJB_VALUE)
+		{
+			if (v.type == jbvString)
+				n += string_size(v.val.string.val, v.val.string.len, false);
+			else if (v.type == jbvNumeric)
+				n += number_size(v.val.numeric);
+			else if (v.type == jbvBinary)
+				n += json_text_size(v.val.binary.data);
+		}
+	}
+	return n;
+}
+
+/*
+ * The size of a message whose attributes are known to be valid.
+ */
+Size
+pgmsg_message_size(Jsonb *body, Jsonb *attributes)
+{
+	Size		size = json_text_size(&body->root);
+
+	if (attributes != NULL)
+		size += attributes_size(attributes);
+	return size;
+}
+
+/*
  * Check a message whose attributes are known to be valid against the
  * queue's max_message_size.
  */
 void
 pgmsg_check_size(QueueInfo *qi, Jsonb *body, Jsonb *attributes)
 {
-	Size		size = VARSIZE(body);
+	Size		size = pgmsg_message_size(body, attributes);
 
-	if (attributes != NULL)
-		size += VARSIZE(attributes);
 	if (size > (Size) qi->max_message_size)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -162,6 +350,23 @@ pgmsg_queue_lock(QueueInfo *qi)
 		return true;
 	UnlockRelationOid(qi->relid, RowExclusiveLock);
 	return false;
+}
+
+/*
+ * Open a queue's table for writing, through pgmsg_queue_lock: the one way
+ * every entry point opens it, so a queue dropped by a transaction that
+ * committed while this one waited for the lock is reported as missing
+ * rather than as an unknown relation.
+ */
+Relation
+pgmsg_queue_open(QueueInfo *qi)
+{
+	if (!pgmsg_queue_lock(qi))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("queue \"%s\" does not exist", qi->name),
+				 errdetail("It was dropped by a concurrent transaction.")));
+	return table_open(qi->relid, NoLock);
 }
 
 /*
@@ -189,12 +394,7 @@ append_message(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
 	HeapTuple	tuple;
 	int64		msg_id;
 
-	if (!pgmsg_queue_lock(qi))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("queue \"%s\" does not exist", qi->name),
-				 errdetail("It was dropped by a concurrent transaction.")));
-	rel = table_open(qi->relid, NoLock);
+	rel = pgmsg_queue_open(qi);
 	if (!OidIsValid(qi->sequenceid))
 		qi->sequenceid = getIdentitySequence(qi->relid, Anum_q_msg_id, false);
 	index = index_open(qi->indexid, RowExclusiveLock);
@@ -504,7 +704,8 @@ pgmsg_send(PG_FUNCTION_ARGS)
 
 /*
  * The bodies argument of send_batch or publish_batch, which must not be
- * null (its elements are checked by the caller).
+ * null and holds at most PGMSG_MAX_BATCH messages, the one limit of both
+ * (its elements are checked by the caller).
  */
 Datum *
 pgmsg_batch_bodies(FunctionCallInfo fcinfo, int argno, bool **nulls, int *n)
@@ -517,6 +718,12 @@ pgmsg_batch_bodies(FunctionCallInfo fcinfo, int argno, bool **nulls, int *n)
 				 errmsg("bodies must not be null")));
 	deconstruct_array(PG_GETARG_ARRAYTYPE_P(argno), JSONBOID, -1, false, TYPALIGN_INT,
 					  &bodies, nulls, n);
+	if (*n > PGMSG_MAX_BATCH)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many messages in one batch"),
+				 errdetail("A batch has at most %d messages; this one has %d.",
+						   PGMSG_MAX_BATCH, *n)));
 	return bodies;
 }
 

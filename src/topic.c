@@ -399,6 +399,39 @@ check_fifo_match(TopicInfo *ti, QueueInfo *qi)
 }
 
 /*
+ * A queue subscribes only if it takes every message a topic does.  Its
+ * catalog row is read locked, so an alter_queue lowering the size waits for
+ * this transaction and then finds the subscription (see queue.c).  Caller
+ * is connected to SPI as the extension owner.
+ */
+static void
+check_subscriber_size(QueueInfo *qi)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1];
+	bool		isnull;
+	int32		size;
+
+	args[0] = Int32GetDatum(qi->queue_id);
+	pgmsg_spi_exec("SELECT max_message_size FROM pgmsg.queue_meta"
+				   " WHERE queue_id OPERATOR(pg_catalog.=) $1 FOR SHARE",
+				   1, argtypes, args, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("queue \"%s\" does not exist", qi->name)));
+	size = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &isnull));
+	if (size < PGMSG_TOPIC_MAX_MESSAGE)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("queue \"%s\" is too small to subscribe to a topic", qi->name),
+				 errdetail("Its max_message_size is %d bytes; a topic publishes messages of up to %d bytes.",
+						   size, PGMSG_TOPIC_MAX_MESSAGE),
+				 errhint("Raise the queue's max_message_size with pgmsg.alter_queue.")));
+}
+
+/*
  * pgmsg.subscribe(topic, queue, filter_policy, filter_policy_scope,
  *				   raw_message_delivery)
  *
@@ -448,6 +481,7 @@ pgmsg_subscribe(PG_FUNCTION_ARGS)
 	pgmsg_become_owner(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	check_subscriber_size(qi);
 	if (SPI_execute_with_args("INSERT INTO pgmsg.subscription"
 							  " (topic_id, queue_id, filter_policy, filter_policy_scope,"
 							  "  raw_message_delivery, owner)"
@@ -669,8 +703,18 @@ void
 pgmsg_check_publish_args(TopicInfo *ti, Jsonb *body, Jsonb *attributes,
 						 text *group_id, text *dedup_id)
 {
+	Size		size;
+
 	if (attributes != NULL)
 		pgmsg_check_attributes(attributes);
+	size = pgmsg_message_size(body, attributes);
+	if (size > PGMSG_TOPIC_MAX_MESSAGE)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("message of %zu bytes is too large for topic \"%s\"",
+						size, ti->name),
+				 errdetail("A topic takes messages of at most %d bytes, body and attributes together.",
+						   PGMSG_TOPIC_MAX_MESSAGE)));
 	pgmsg_check_fifo_ids("topic", ti->name, ti->fifo, group_id, dedup_id);
 }
 
@@ -701,9 +745,12 @@ subscribed_queue(TopicInfo *ti, Subscription *sub)
 
 /*
  * Send a copy of "pub" to the queue "qi" of subscription "sub", raw or in
- * the SNS envelope; the caller runs as the extension owner.  The message's
- * attributes were checked when it was published; only the copy's size is
- * checked against this queue.
+ * the SNS envelope; the caller runs as the extension owner.  The message
+ * was checked when it was published, against the topic's size limit, which
+ * every subscribed queue's max_message_size is at least (subscribe and
+ * alter_queue see to it); so no copy can fail on size, and one subscriber
+ * never stops delivery to the others.  A copy in the envelope is stored
+ * whole, though the envelope makes it larger than the message.
  */
 static void
 send_copy(TopicInfo *ti, Subscription *sub, QueueInfo *qi, Outgoing *pub,
@@ -730,7 +777,6 @@ send_copy(TopicInfo *ti, Subscription *sub, QueueInfo *qi, Outgoing *pub,
 		body = pub->envelope;
 		attributes = NULL;
 	}
-	pgmsg_check_size(qi, body, attributes);
 	pgmsg_send_one(qi, pgmsg_queue_slot(qi), body, attributes, qi->delay,
 				   pub->group_id, pub->dedup_id);
 }
@@ -854,12 +900,6 @@ pgmsg_publish_batch(PG_FUNCTION_ARGS)
 	ti = pgmsg_topic_lookup(name, false);
 	pgmsg_check_topic_privilege(ti, PGMSG_PRIV_PUBLISH);
 	bodies = pgmsg_batch_bodies(fcinfo, 1, &body_nulls, &nbodies);
-	if (nbodies > PGMSG_MAX_BATCH)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("too many messages in one batch"),
-				 errdetail("A batch has at most %d messages; this one has %d.",
-						   PGMSG_MAX_BATCH, nbodies)));
 	attrs = pgmsg_batch_array(fcinfo, 2, JSONBOID, "attributes", nbodies, &attr_nulls);
 	groups = pgmsg_batch_array(fcinfo, 3, TEXTOID, "group_ids", nbodies, &group_nulls);
 	dedups = pgmsg_batch_array(fcinfo, 4, TEXTOID, "dedup_ids", nbodies, &dedup_nulls);

@@ -11,7 +11,8 @@
  * Its duties:
  *	- every pgmsg.retention_interval: deleting messages older than their
  *	  queue's retention, at most RETENTION_BATCH per transaction and until
- *	  none is left; then recounting the stored messages of queues whose
+ *	  none is left, with the held leases of those in flight (ack.c's
+ *	  pgmsg_retire_lease, undone if the transaction aborts); then recounting the stored messages of queues whose
  *	  count is stale; forgetting FIFO dedup ids older than five minutes;
  *	- every round (pgmsg.worker_naptime, or at once when start_redrive
  *	  commits and sets the worker's latch): redrive tasks, one batch per
@@ -268,8 +269,10 @@ lock_queue_table(const QueueRef *q, LOCKMODE mode)
  * never waits for a client.
  */
 static uint64
-delete_expired(const char *table, Datum cutoff, bool moved, int limit)
+delete_expired(int32 queue_id, const char *table, Datum cutoff, bool moved,
+			   int limit)
 {
+	QueueShared *qs;
 	Oid			argtypes[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID};
 	Datum		args[3];
 	const char *qt = quote_identifier(table);
@@ -291,8 +294,26 @@ delete_expired(const char *table, Datum cutoff, bool moved, int limit)
 					   "   AND visible_at OPERATOR(pg_catalog.>=) $2"
 					   "   AND sent_at OPERATOR(pg_catalog.<) $1"
 					   " LIMIT $3 FOR UPDATE SKIP LOCKED))", qt, qt);
-	if (SPI_execute_with_args(sql, 3, argtypes, args, NULL, false, 0) != SPI_OK_DELETE)
+	sql = psprintf("%s RETURNING msg_id", sql);
+	if (SPI_execute_with_args(sql, 3, argtypes, args, NULL, false, 0) != SPI_OK_DELETE_RETURNING)
 		elog(ERROR, "could not delete expired messages from \"%s\"", table);
+
+	/* a message deleted in flight is no longer in flight (ack.c) */
+	qs = pgmsg_queue_shared(queue_id, false);
+	if (qs != NULL)
+	{
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			LeaseKey	key;
+
+			key.dbid = MyDatabaseId;
+			key.queue_id = queue_id;
+			key.msg_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+													 SPI_tuptable->tupdesc, 1, &isnull));
+			pgmsg_retire_lease(qs, &key);
+		}
+	}
 	return SPI_processed;
 }
 
@@ -331,10 +352,10 @@ unit_retention_batch(void *arg)
 	cutoff = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	is_dlq = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 
-	n = delete_expired(table, cutoff, false, RETENTION_BATCH);
+	n = delete_expired(q->queue_id, table, cutoff, false, RETENTION_BATCH);
 	/* only a dead-letter queue gets moved messages */
 	if (is_dlq && n < RETENTION_BATCH)
-		n += delete_expired(table, cutoff, true, RETENTION_BATCH - (int) n);
+		n += delete_expired(q->queue_id, table, cutoff, true, RETENTION_BATCH - (int) n);
 	return n;
 }
 
