@@ -45,6 +45,16 @@ ensure_packages() {
     [ -x "$PG_CONFIG" ] || die "$PG_CONFIG missing after installing packages"
 }
 
+# node and npm, for the push tests' fake endpoints (test/push).  Checked by
+# command rather than through PACKAGES: a machine may have node from
+# elsewhere, with npm bundled, and Debian's npm package would conflict.
+ensure_node() {
+    command -v node >/dev/null && command -v npm >/dev/null && return 0
+    say "installing Debian packages: nodejs npm"
+    apt-get -qq update </dev/null
+    apt-get -qq -y -o Dpkg::Use-Pty=0 install nodejs npm </dev/null >/dev/null
+}
+
 # Serialise with any other test or benchmark run on this machine: they all
 # install into the same PostgreSQL, and a server started by one would load
 # the library another just replaced.  Held until the calling script exits.

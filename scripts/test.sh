@@ -36,6 +36,7 @@ set -E
 trap 'echo "test.sh: setup failed at: $BASH_COMMAND"; echo "0 passed, 1 failed"' ERR
 require_root "$@"
 ensure_packages
+ensure_node
 
 # The scratch copy, owned by postgres for the tests: installcheck writes
 # results/, output_iso/ and tmp_check*/ into the source tree, and the checkout
@@ -53,7 +54,12 @@ tar -C "$REPO_ROOT" --anchored \
     --exclude='./tmp_check*' --exclude=./log \
     --exclude=./regression.diffs --exclude=./regression.out \
     --no-anchored --exclude='*.o' --exclude='*.so' --exclude='*.bc' \
+    --exclude=node_modules \
     -cf - . | tar -C "$SRC_DIR" -xf -
+# The push tests' fake endpoints (test/push) run on node, with the packages
+# pinned by their package-lock.json.
+say "installing the push test endpoints' node packages"
+(cd "$SRC_DIR/test/push" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 make_private_postgres "$RUN_DIR/pg"
 build_and_install "$SRC_DIR"
 mkdir -p "$RUN_DIR/tmp"
