@@ -40,6 +40,7 @@ typedef struct PushSub
 	int32		subscription_id;
 	PushProtocol protocol;
 	char	   *topic;
+	char	   *topic_arn;		/* arn:pgmsg:<database>:<topic> */
 	char	   *queue;			/* the internal queue */
 	char	   *dead_letter_queue;
 	int32		queue_id;

@@ -402,7 +402,6 @@ sns_build_request(PushRequest *req)
 		return;
 	}
 	h = curl_slist_append(h, "Content-Type: application/x-www-form-urlencoded; charset=utf-8");
-	h = curl_slist_append(h, "Expect:");
 	if (token != NULL)
 	{
 		char	   *line = psprintf("X-Amz-Security-Token: %s", token);

@@ -32,7 +32,6 @@
 #include "common/cryptohash.h"
 #include "common/hmac.h"
 #include "common/sha2.h"
-#include "commands/dbcommands.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -191,14 +190,6 @@ webhook_check_headers(Jsonb *headers)
 	}
 }
 
-static char *
-arn_of(const char *topic)
-{
-	char	   *dbname = get_database_name(MyDatabaseId);
-
-	return psprintf("arn:pgmsg:%s:%s", dbname ? dbname : "", topic);
-}
-
 /*
  * The Standard Webhooks signature of a body: "v1," and base64 of
  * HMAC-SHA256(key, "<id>.<timestamp>.<body>").
@@ -256,7 +247,7 @@ webhook_build_request(PushRequest *req)
 	bool		is_json;
 	char	   *text = push_message_text(m->body, &is_json);
 	char	   *id = push_message_id(sub, m);
-	char	   *topic_arn = arn_of(sub->topic);
+	char	   *topic_arn = sub->topic_arn;
 	struct curl_slist *h = NULL;
 
 	appendStringInfoString(&req->body, text);

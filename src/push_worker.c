@@ -55,6 +55,7 @@
 #include "access/xact.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "common/pg_prng.h"
 #include "executor/spi.h"
@@ -74,6 +75,7 @@
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
@@ -94,6 +96,7 @@ char	   *pgmsg_aws_access_key_id = NULL;
 char	   *pgmsg_aws_secret_access_key = NULL;
 char	   *pgmsg_aws_session_token = NULL;
 int			pgmsg_push_timeout = 10000;
+static char *push_ca_file = NULL;
 static int	push_concurrency = 16;
 static int	push_max_attempts = 100;
 static int	push_retry_base = 200;
@@ -130,6 +133,10 @@ pgmsg_push_init(void)
 	define_secret("pgmsg.aws_session_token",
 				  "AWS session token sent with SNS requests, for temporary credentials.",
 				  &pgmsg_aws_session_token);
+	DefineCustomStringVariable("pgmsg.push_ca_file",
+							   "File of CA certificates push requests verify TLS servers with.",
+							   "Empty: libcurl's default bundle.",
+							   &push_ca_file, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("pgmsg.push_timeout",
 							"How long a push request may take before it is retried.",
 							NULL, &pgmsg_push_timeout, 10000, 100, 20000,
@@ -174,6 +181,7 @@ static List *subs = NIL;		/* of SubState *, in TopMemoryContext */
 static uint64 loaded_generation = 0;
 static TimestampTz loaded_at = 0;
 static bool extension_gone = false;
+static ResourceOwner push_owner = NULL;
 
 /*
  * Helpers for the protocols
@@ -263,6 +271,8 @@ push_easy_new(PushRequest *req, const char *url)
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (push_ca_file && push_ca_file[0])
+		curl_easy_setopt(e, CURLOPT_CAINFO, push_ca_file);
 	curl_easy_setopt(e, CURLOPT_POST, 1L);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body.data);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long) req->body.len);
@@ -416,6 +426,7 @@ unit_load(void *arg)
 		p->subscription_id = id;
 		p->protocol = strcmp(spi_text(i, 2), "sns") == 0 ? PUSH_SNS : PUSH_HTTPS;
 		p->topic = pstrdup(spi_text(i, 3));
+		p->topic_arn = psprintf("arn:pgmsg:%s:%s", get_database_name(MyDatabaseId), p->topic);
 		p->queue = pstrdup(spi_text(i, 4));
 		p->dead_letter_queue = pstrdup(spi_text(i, 5));
 		p->queue_id = atoi(spi_text(i, 6));
@@ -544,15 +555,26 @@ static void
 start_request(SubState *s, PushRequest *req)
 {
 	MemoryContext old = MemoryContextSwitchTo(request_cxt(req));
+	ResourceOwner save_owner;
 
 	for (int i = 0; i < req->nmsgs; i++)
 		if (req->msgs[i]->receive_count > push_max_attempts)
 			req->outcomes[i] = OUTCOME_DEAD_LETTER;
 	s->inflight++;
+
+	/*
+	 * Outside a transaction: the HMAC of a webhook signature needs a
+	 * resource owner all the same.
+	 */
+	if (push_owner == NULL)
+		push_owner = ResourceOwnerCreate(NULL, "pgmsg push worker");
+	save_owner = CurrentResourceOwner;
+	CurrentResourceOwner = push_owner;
 	if (s->sub.protocol == PUSH_SNS)
 		sns_build_request(req);
 	else
 		webhook_build_request(req);
+	CurrentResourceOwner = save_owner;
 	MemoryContextSwitchTo(old);
 	if (req->easy == NULL || curl_multi_add_handle(multi, req->easy) != CURLM_OK)
 	{
@@ -567,6 +589,16 @@ typedef struct ReceiveArg
 	SubState   *s;
 	List	   *reqs;			/* built requests */
 } ReceiveArg;
+
+/* The list outlives the unit's transaction, and its SPI memory. */
+static void
+keep_request(ReceiveArg *ra, PushRequest *req)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	ra->reqs = lappend(ra->reqs, req);
+	MemoryContextSwitchTo(old);
+}
 
 /*
  * Receive what a subscription can send now.  A FIFO queue is received
@@ -612,7 +644,7 @@ unit_receive(void *arg)
 				m = copy_msg(probe, i);
 				if (batch_bytes + sns_entry_size(m) > SNS_BATCH_BYTES && probe->nmsgs > 0)
 				{
-					ra->reqs = lappend(ra->reqs, req);
+					keep_request(ra, req);
 					req = new_request(s, SNS_BATCH_ENTRIES);
 					m = copy_msg(req, i);
 					batch_bytes = 0;
@@ -621,7 +653,7 @@ unit_receive(void *arg)
 			else
 			{
 				if (req != NULL)
-					ra->reqs = lappend(ra->reqs, req);
+					keep_request(ra, req);
 				req = new_request(s, sns ? SNS_BATCH_ENTRIES : 1);
 				m = copy_msg(req, i);
 			}
@@ -641,7 +673,7 @@ unit_receive(void *arg)
 			req->msgs[req->nmsgs++] = m;
 		}
 		if (req != NULL)
-			ra->reqs = lappend(ra->reqs, req);
+			keep_request(ra, req);
 		if (SPI_processed == (uint64) per_call && c == calls - 1)
 			s->maybe_more = true;
 		if (SPI_processed < (uint64) per_call && !s->sub.fifo)
@@ -888,8 +920,7 @@ unit_settle(void *arg)
 	{
 		ast[4] = CStringGetTextDatum(last_error);
 		nst[4] = ' ';
-		MemoryContextSwitchTo(s->cxt);
-		s->last_error = pstrdup(last_error);
+		s->last_error = MemoryContextStrdup(s->cxt, last_error);
 	}
 	if (SPI_execute_with_args("UPDATE pgmsg.push_subscription"
 				   "   SET delivered = delivered OPERATOR(pg_catalog.+) $2,"
