@@ -97,7 +97,7 @@ char	   *pgmsg_aws_secret_access_key = NULL;
 char	   *pgmsg_aws_session_token = NULL;
 int			pgmsg_push_timeout = 10000;
 static char *push_ca_file = NULL;
-static int	push_concurrency = 16;
+static int	push_concurrency = 32;
 static int	push_max_attempts = 100;
 static int	push_retry_base = 200;
 static int	push_max_backoff = 60000;
@@ -143,7 +143,7 @@ pgmsg_push_init(void)
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("pgmsg.push_concurrency",
 							"Requests in flight at once per push subscription.",
-							NULL, &push_concurrency, 16, 1, 256,
+							NULL, &push_concurrency, 32, 1, 256,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("pgmsg.push_max_attempts",
 							"Delivery attempts of a pushed message before it is dead-lettered.",
