@@ -372,6 +372,7 @@ sns_build_request(PushRequest *req)
 			   *token;
 	struct curl_slist *h = NULL;
 	char	   *sigv4;
+	int			nentries = 0;
 
 	append_param(b, "Action", "PublishBatch", -1);
 	append_param(b, "Version", "2010-03-31", -1);
@@ -379,9 +380,15 @@ sns_build_request(PushRequest *req)
 	for (int i = 0; i < req->nmsgs; i++)
 	{
 		PushMsg    *m = req->msgs[i];
-		char	   *prefix = psprintf("PublishBatchRequestEntries.member.%d", i + 1);
+		char	   *prefix;
 		bool		is_json;
-		char	   *text = push_message_text(m->body, &is_json);
+		char	   *text;
+
+		/* decided already: too large, or out of attempts */
+		if (req->outcomes[i] != OUTCOME_PENDING)
+			continue;
+		prefix = psprintf("PublishBatchRequestEntries.member.%d", ++nentries);
+		text = push_message_text(m->body, &is_json);
 
 		append_param(b, psprintf("%s.Id", prefix), psprintf("m" INT64_FORMAT, m->msg_id), -1);
 		append_param(b, psprintf("%s.Message", prefix), text, -1);

@@ -176,6 +176,8 @@ typedef struct SubState
 	char	   *last_error;		/* since the last settle, in cxt */
 } SubState;
 
+static void note_failure(struct SubState *s, long retry_after);
+
 static CURLM *multi = NULL;
 static List *subs = NIL;		/* of SubState *, in TopMemoryContext */
 static uint64 loaded_generation = 0;
@@ -580,6 +582,7 @@ start_request(SubState *s, PushRequest *req)
 	{
 		push_request_error(req, OUTCOME_RETRY, "could not start a request");
 		s->inflight--;
+		note_failure(s, -1);
 		s->done = lappend(s->done, req);
 	}
 }
@@ -739,6 +742,16 @@ backoff_ms(SubState *s, long retry_after)
 	return Max(ms, 1);
 }
 
+/* A request failed, wholly or partly: the subscription backs off. */
+static void
+note_failure(SubState *s, long retry_after)
+{
+	s->failures++;
+	s->retry_delay_ms = backoff_ms(s, retry_after);
+	s->resume_at = Max(s->resume_at,
+					   TimestampTzPlusMilliseconds(GetCurrentTimestamp(), s->retry_delay_ms));
+}
+
 /* A request finished: judge it, and queue it for settling. */
 static void
 finish_request(PushRequest *req, CURLcode rc)
@@ -774,13 +787,7 @@ finish_request(PushRequest *req, CURLcode rc)
 
 	s->inflight--;
 	if (failed)
-	{
-		TimestampTz now = GetCurrentTimestamp();
-
-		s->failures++;
-		s->retry_delay_ms = backoff_ms(s, req->retry_after);
-		s->resume_at = Max(s->resume_at, TimestampTzPlusMilliseconds(now, s->retry_delay_ms));
-	}
+		note_failure(s, req->retry_after);
 	else if (delivered)
 		s->failures = 0;
 	s->done = lappend(s->done, req);

@@ -40,8 +40,9 @@ sub subscribe
 	# the receiver checks every path's signature
 	$opt{secret} //= "'$secret'";
 	my $extra = join '', map { ", $_ => $opt{$_}" } sort keys %opt;
+	# as with a password, a statement log would show the secret given
 	return $node->safe_psql('postgres',
-		"SELECT pgmsg.subscribe_http('orders', '$url$path'$extra)");
+		"SET log_statement = none; SELECT pgmsg.subscribe_http('orders', '$url$path'$extra)");
 }
 
 # The received requests of a path, and their parsed bodies.
