@@ -13,7 +13,8 @@
  * (worker.c) while push subscriptions exist.  Delivery therefore never
  * waits for a retention sweep or a redrive batch, and they never wait for
  * an endpoint.  It exits when the database has no push subscription left,
- * or pgmsg is dropped.
+ * or pgmsg is dropped.  A session-level advisory lock on a key of pgmsg's
+ * own (PUSH_LOCK_KEY) keeps it to one per database.
  *
  * Delivery is at least once.  A message is received with the queue's
  * visibility timeout (30 s, longer than pgmsg.push_timeout), sent, and
@@ -184,6 +185,10 @@ static uint64 loaded_generation = 0;
 static TimestampTz loaded_at = 0;
 static bool extension_gone = false;
 static ResourceOwner push_owner = NULL;
+static bool claimed = false;
+
+/* the advisory lock key (two int4) of push delivery: "pgms", "push" */
+#define PUSH_LOCK_KEY			"1885826419, 1886745448"
 
 /*
  * Helpers for the protocols
@@ -452,6 +457,20 @@ unit_load(void *arg)
 		qs = pgmsg_queue_shared(p->queue_id, true);
 		pg_atomic_write_u32(&qs->push_proc, MyProc->pgprocno + 1);
 	}
+}
+
+/*
+ * Take this database's push lock, a session-level advisory lock on a key
+ * of pgmsg's own, held until the worker exits.
+ */
+static void
+unit_claim(void *arg)
+{
+	bool		isnull;
+
+	if (SPI_execute("SELECT pg_catalog.pg_try_advisory_lock(" PUSH_LOCK_KEY ")", false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not take the push lock");
+	claimed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
 /* Forget subscriptions that are gone and have nothing in flight. */
@@ -996,6 +1015,17 @@ pgmsg_push_main(Datum arg)
 		ereport(ERROR,
 				(errmsg("pgmsg push worker could not initialize libcurl")));
 	before_shmem_exit(push_exit, (Datum) 0);
+
+	/*
+	 * One push worker per database: a database worker restarted after an
+	 * error may start a second one while the first still runs.
+	 */
+	if (!run_unit("claiming push delivery", unit_claim, NULL) || !claimed)
+	{
+		ereport(DEBUG1,
+				(errmsg_internal("pgmsg push worker exits: another one runs in this database")));
+		proc_exit(0);
+	}
 
 	for (;;)
 	{

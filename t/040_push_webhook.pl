@@ -10,6 +10,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::Local qw(timegm);
 use t::PushFake;
 
 my $secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -58,6 +59,15 @@ sub wait_path
 	my $got = $hook->wait_for(
 		sub { (grep { $_->{path} eq $path && $_->{status} == 200 } @{ $_[0]{requests} }) >= $n });
 	return $got ? [ grep { $_->{path} eq $path } @{ $got->{requests} } ] : undef;
+}
+
+# seconds since the epoch of an ISO 8601 UTC time, as the receiver records it
+sub epoch_of
+{
+	my ($iso) = @_;
+	my ($y, $mo, $d, $h, $mi, $sec) = $iso =~ /^(\d+)-(\d+)-(\d+)T(\d+):(\d+):([\d.]+)Z$/
+	  or die "unexpected time $iso";
+	return timegm(0, $mi, $h, $d, $mo - 1, $y) + $sec;
 }
 
 sub view
@@ -136,6 +146,16 @@ is($node->safe_psql('postgres',
 	'{"n": 100} HTTP 410', 'the dead-letter queue has the message and its error');
 is(view($gone_id, 'last_error'), 'HTTP 410', 'the view shows the error');
 isnt(view($gone_id, 'last_error_at'), '', 'and when it happened');
+
+# --- Retry-After is honoured: the retry comes no sooner than asked
+$hook->set_mode(mode => 'throttle', retry_after => 2, times => 1, path => '/later');
+subscribe('/later', raw_message_delivery => 'true', filter_policy => q{'{"kind": ["later"]}'});
+$node->safe_psql('postgres', q{SELECT pgmsg.publish('orders', '{"n": 200}', '{"kind": "later"}')});
+my $later = wait_path('/later', 1);
+ok($later, 'a message answered 429 with Retry-After is delivered in the end');
+is(join(',', map { $_->{status} } @$later), '429,200', 'after one 429');
+cmp_ok(epoch_of($later->[1]{received_at}) - epoch_of($later->[0]{received_at}), '>=', 2,
+	'no sooner than Retry-After asked');
 
 # --- a hanging endpoint does not hold up a healthy subscription
 $hook->set_mode(mode => 'hang', path => '/slow');
