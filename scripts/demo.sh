@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Quickstart: `sudo scripts/demo.sh` installs missing packages, builds and
-# installs pgmsg, starts (or reuses) a private PostgreSQL 15 cluster that
-# preloads pgmsg, and walks through a transactional send / receive / delete.
+# Quickstart: `sudo scripts/demo.sh` installs missing packages, builds pgmsg
+# and installs it into the system-wide PostgreSQL 15 (the demo server runs
+# from there), starts (or reuses) a private cluster that preloads pgmsg, and
+# walks through a transactional send / receive / delete in database
+# pgmsg_demo.  It also creates, once, an empty database pgmsg_examples with
+# the extension, where README.md's examples run as written, in order.
 # The server keeps running afterwards; `scripts/demo.sh stop` stops it and
 # `scripts/demo.sh status` tells whether it runs.
 #
@@ -15,6 +18,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 DB=pgmsg_demo
+EXAMPLES_DB=pgmsg_examples
 FIRST_PORT=54329
 
 usage() {
@@ -122,9 +126,12 @@ cmd_status() {
 
 cmd_start() {
     local lib before after
+    hold_install_lock
     ensure_packages
     lib=$("$PG_CONFIG" --pkglibdir)/pgmsg.so
-    before=$(cksum <"$lib" 2>/dev/null || true)
+    # Nothing to compare on the first run, before pgmsg was ever installed.
+    before=
+    [ -f "$lib" ] && before=$(cksum <"$lib")
     build_and_install "$REPO_ROOT"
     after=$(cksum <"$lib")
 
@@ -197,10 +204,23 @@ SELECT message_id, receipt, body, pgmsg.delete('orders', receipt) AS deleted
 SELECT * FROM pgmsg.queues;
 SQL
     echo
+
+    # README.md's examples create their own queues and tables, some with the
+    # names the demo uses: they get a database of their own, made once and
+    # then left to the user.
+    if [ -z "$(psql_demo -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = '$EXAMPLES_DB'")" ]; then
+        psql_demo -d postgres -c "CREATE DATABASE $EXAMPLES_DB"
+        psql_demo -d "$EXAMPLES_DB" -c "CREATE EXTENSION pgmsg"
+        say "created database $EXAMPLES_DB, empty but for the extension: README.md's examples run there as written, in order"
+    else
+        say "database $EXAMPLES_DB already exists and is left as it is"
+    fi
+    echo
     say "the demo server keeps running on 127.0.0.1:$DEMO_PORT (data: $PGDATA;"
     echo "    trust authentication from this machine: a local demo only)"
-    echo "    connect:  psql -h 127.0.0.1 -p $DEMO_PORT -U postgres $DB"
-    echo "    stop:     $0 stop"
+    echo "    the demo:      psql -h 127.0.0.1 -p $DEMO_PORT -U postgres $DB"
+    echo "    the examples:  psql -h 127.0.0.1 -p $DEMO_PORT -U postgres $EXAMPLES_DB"
+    echo "    stop:          $0 stop"
 }
 
 case ${1:-start} in

@@ -55,13 +55,14 @@ ensure_node() {
     apt-get -qq -y -o Dpkg::Use-Pty=0 install nodejs npm </dev/null >/dev/null
 }
 
-# Serialise with any other test or benchmark run on this machine: they all
-# install into the same PostgreSQL, and a server started by one would load
-# the library another just replaced.  Held until the calling script exits.
+# Serialise the scripts that install pgmsg into the system-wide PostgreSQL
+# and start servers from it (the benchmark and the demo; the tests use a
+# private copy): a server started by one would load the library another
+# just replaced.  Held until the calling script exits.
 hold_install_lock() {
     exec 9>/var/lock/pgmsg-install.lock
     if ! flock -n 9; then
-        say "waiting for another pgmsg test or benchmark run to finish"
+        say "waiting for another pgmsg benchmark or demo run to finish"
         flock 9
     fi
 }
