@@ -35,6 +35,11 @@
  * SenderFault=true), goes to the dead-letter queue with its error as the
  * attribute "pgmsg_error" (when it has room for an eleventh).
  *
+ * Commits: the worker's transactions commit asynchronously
+ * (synchronous_commit = off), so settling a batch costs no WAL flush.  A
+ * crash may lose the last of them; what they deleted is then delivered
+ * again, a duplicate like any other after a crash, and nothing is lost.
+ *
  * Wakeups: the worker writes its pgprocno into the shared slot of each of
  * its queues (QueueShared.push_proc); a transaction that sent to such a
  * queue sets the worker's latch when it commits (xact.c), so delivery
@@ -1009,6 +1014,8 @@ pgmsg_push_main(Datum arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(arg), InvalidOid, 0);
 	SetConfigOption("search_path", "pg_catalog", PGC_SUSET, PGC_S_OVERRIDE);
+	/* see "Commits" in the header comment */
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
 		(multi = curl_multi_init()) == NULL)
