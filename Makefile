@@ -22,13 +22,18 @@ OBJS = \
 	src/worker.o \
 	src/stats.o \
 	src/metrics.o \
-	src/filter.o
+	src/filter.o \
+	src/push_subscribe.o \
+	src/push_worker.o \
+	src/push_sns.o \
+	src/push_webhook.o
 
 EXTENSION = pgmsg
 DATA = pgmsg--1.0.sql pgmsg--1.1.sql pgmsg--1.0--1.1.sql
 PGFILEDESC = "pgmsg - message queues with SQS and SNS semantics"
 
 PG_CPPFLAGS = -I$(srcdir)/src
+SHLIB_LINK += -lcurl
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 # Warnings are errors for developers and CI (scripts/test.sh sets WERROR=1),
 # not for packagers building with another compiler.

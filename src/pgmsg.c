@@ -78,6 +78,7 @@ _PG_init(void)
 							NULL, NULL, NULL);
 	pgmsg_launcher_init();
 	pgmsg_worker_init();
+	pgmsg_push_init();
 	MarkGUCPrefixReserved("pgmsg");
 
 	prev_shmem_request_hook = shmem_request_hook;

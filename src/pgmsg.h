@@ -129,6 +129,9 @@ typedef struct QueueShared
 	/* long-poll waiters */
 	ConditionVariable cv;
 	pg_atomic_uint32 nwaiters;
+
+	/* pgprocno + 1 of the push worker delivering this queue, or 0 */
+	pg_atomic_uint32 push_proc;
 } QueueShared;
 
 typedef struct PgmsgShared
@@ -379,6 +382,12 @@ extern void pgmsg_worker_request_start(void);
 
 /* worker.c */
 extern void pgmsg_worker_init(void);
+
+/* push_worker.c */
+struct BackgroundWorkerHandle;
+extern void pgmsg_push_init(void);
+extern bool pgmsg_push_worker_check(struct BackgroundWorkerHandle **handle,
+									bool have_subscriptions);
 
 /* send.c */
 extern void pgmsg_check_attributes(Jsonb *attributes);

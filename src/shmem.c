@@ -112,6 +112,7 @@ pgmsg_shmem_startup(void)
 			pg_atomic_init_u64(&qs->deleted, 0);
 			pg_atomic_init_u64(&qs->dead_lettered, 0);
 			pg_atomic_init_u32(&qs->nwaiters, 0);
+			pg_atomic_init_u32(&qs->push_proc, 0);
 			ConditionVariableInit(&qs->cv);
 			lease_heap_init(qs);
 		}
@@ -236,6 +237,7 @@ pgmsg_queue_shared(int32 queue_id, bool create)
 		pg_atomic_write_u64(&result->received, 0);
 		pg_atomic_write_u64(&result->deleted, 0);
 		pg_atomic_write_u64(&result->dead_lettered, 0);
+		pg_atomic_write_u32(&result->push_proc, 0);
 		result->nleases = 0;
 		lease_heap_init(result);
 		result->relfile = InvalidOid;

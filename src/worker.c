@@ -16,7 +16,10 @@
  *	  count is stale; forgetting FIFO dedup ids older than five minutes;
  *	- every round (pgmsg.worker_naptime, or at once when start_redrive
  *	  commits and sets the worker's latch): redrive tasks, one batch per
- *	  transaction (redrive.c).
+ *	  transaction (redrive.c);
+ *	- every round: starting the push worker (push_worker.c) while the
+ *	  database has push subscriptions, and waking it, so it rereads them
+ *	  when subscribe_sns or subscribe_http commits and wakes this worker.
  * Each unit of work runs in its own transaction; an error is logged, the
  * transaction aborted, and the worker carries on: a failing queue is
  * retried at the next sweep, failing redrive tasks after a pause that
@@ -391,6 +394,22 @@ unit_redrive(void *arg)
 	return lock_extension() && pgmsg_redrive_task_step(task_id) ? 1 : 0;
 }
 
+/* Whether the database has push subscriptions (an extension at 1.0 has none). */
+static uint64
+unit_push_check(void *arg)
+{
+	Oid			nsp;
+
+	if (!lock_extension())
+		return 0;
+	nsp = get_namespace_oid("pgmsg", true);
+	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("push_subscription", nsp)))
+		return 0;
+	if (SPI_execute("SELECT FROM pgmsg.push_subscription LIMIT 1", true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look for push subscriptions");
+	return SPI_processed;
+}
+
 /* What a failed redrive batch leaves for unit_redrive_failed. */
 typedef struct RedriveFailure
 {
@@ -509,6 +528,7 @@ pgmsg_worker_main(Datum arg)
 	TimestampTz next_redrive = 0;
 	int			redrive_failures = 0;
 	uint64		result;
+	BackgroundWorkerHandle *push_handle = NULL;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -586,6 +606,11 @@ pgmsg_worker_main(Datum arg)
 				busy = (i == REDRIVE_STEPS_PER_ROUND - 1);
 			}
 		}
+
+		/* push delivery runs in a worker of its own (push_worker.c) */
+		if (!run_unit("looking for push subscriptions", unit_push_check, NULL, &result))
+			result = 0;
+		(void) pgmsg_push_worker_check(&push_handle, result > 0);
 
 		if (busy)
 			continue;

@@ -57,6 +57,8 @@
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
 #include "miscadmin.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
 #include "utils/memutils.h"
 
 #include "pgmsg.h"
@@ -371,9 +373,15 @@ switch_queue_lock(QueueShared **held, QueueShared *want)
 static void
 wake_waiters(QueueShared *qs)
 {
+	uint32		push_proc;
+
 	pg_memory_barrier();
 	if (pg_atomic_read_u32(&qs->nwaiters) > 0)
 		ConditionVariableBroadcast(&qs->cv);
+	/* a push subscription's queue: its push worker waits on its latch */
+	push_proc = pg_atomic_read_u32(&qs->push_proc);
+	if (push_proc != 0)
+		SetLatch(&ProcGlobal->allProcs[push_proc - 1].procLatch);
 }
 
 static void
