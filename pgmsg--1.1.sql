@@ -566,11 +566,6 @@ SELECT s.subscription_id,
   LEFT JOIN pgmsg.queue_meta d ON d.queue_id OPERATOR(pg_catalog.=) p.dead_letter_queue_id
   LEFT JOIN pgmsg.queue_stats() st
          ON p.subscription_id IS NOT NULL AND st.queue_id OPERATOR(pg_catalog.=) q.queue_id
- WHERE r.oid OPERATOR(pg_catalog.=) s.owner) AS owner,
-       s.created_at
-  FROM pgmsg.subscription s
-  JOIN pgmsg.topic_meta t USING (topic_id)
-  JOIN pgmsg.queue_meta q USING (queue_id)
  WHERE pg_catalog.pg_has_role(s.owner, 'USAGE')
     OR pg_catalog.pg_has_role(t.owner, 'USAGE')
     OR pg_catalog.pg_has_role(q.owner, 'USAGE')
