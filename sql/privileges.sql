@@ -338,6 +338,8 @@ SELECT count(*) FROM pgmsg.queues WHERE name LIKE 'pt\_orphan%';
 SET ROLE pgmsg_test_owner;
 SELECT pgmsg.create_queue('pt_seen');
 SELECT pgmsg.create_queue('pt_hidden');
+-- pt_seen is a dead-letter queue, so it may be redriven without a destination
+SELECT pgmsg.create_queue('dlsrc_pt', dead_letter_queue => 'pt_seen', max_receive_count => 3);
 SELECT pgmsg.create_topic('pt_topic');
 SELECT pgmsg.subscribe('pt_topic', 'pt_hidden');
 SELECT pgmsg.grant('pt_seen', 'pgmsg_test_other', ARRAY['receive']);
@@ -373,6 +375,7 @@ SELECT topic, endpoint FROM pgmsg.subscriptions WHERE topic = 'pt_topic';
 RESET ROLE;
 SELECT count(*) FROM pgmsg.queues WHERE name LIKE 'pt\_%';
 SELECT pgmsg.drop_topic('pt_topic');
+SELECT pgmsg.drop_queue('dlsrc_pt');
 SELECT pgmsg.drop_queue('pt_seen');
 SELECT pgmsg.drop_queue('pt_hidden');
 

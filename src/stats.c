@@ -319,7 +319,7 @@ pgmsg_queue_stats(PG_FUNCTION_ARGS)
 		bool		isnull;
 		int32		queue_id = DatumGetInt32(SPI_getbinval(queues->vals[i], queues->tupdesc, 1, &isnull));
 		char	   *name = SPI_getvalue(queues->vals[i], queues->tupdesc, 2);
-		QueueInfo  *qi = pgmsg_queue_lookup(name, true);
+		QueueInfo  *qi;
 		QueueShared *qs;
 		Relation	rel;
 		Datum		values[9];
@@ -329,7 +329,13 @@ pgmsg_queue_stats(PG_FUNCTION_ARGS)
 		int64		delayed;
 		TimestampTz oldest_sent_at;
 
-		/* a queue dropped since the list was read has no row */
+		/*
+		 * A queue dropped since the list was read (or since a repeatable
+		 * read snapshot listed it, its table gone) has no row.
+		 */
+		if (!pgmsg_queue_id_exists(queue_id))
+			continue;
+		qi = pgmsg_queue_lookup(name, true);
 		if (qi == NULL || qi->queue_id != queue_id)
 			continue;
 		LockRelationOid(qi->relid, AccessShareLock);
