@@ -459,7 +459,13 @@ unit_load(void *arg)
 			explicit_bzero(secret, strlen(secret));
 		MemoryContextSwitchTo(old);
 
+		/* NULL: the subscription was removed since this snapshot was taken */
 		qs = pgmsg_queue_shared(p->queue_id, true);
+		if (qs == NULL)
+		{
+			s->seen = false;
+			continue;
+		}
 		pg_atomic_write_u32(&qs->push_proc, MyProc->pgprocno + 1);
 	}
 }
