@@ -34,8 +34,17 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
+#include "ack.h"
+#include "acl.h"
+#include "catalog.h"
+#include "lease.h"
 #include "pgmsg.h"
+#include "receipt.h"
+#include "send.h"
+#include "shmem.h"
+#include "xact.h"
 
 PG_FUNCTION_INFO_V1(pgmsg_delete);
 PG_FUNCTION_INFO_V1(pgmsg_delete_batch);

@@ -38,7 +38,9 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 
-#include "pgmsg.h"
+#include "acl.h"
+#include "catalog.h"
+#include "topic.h"
 
 PG_FUNCTION_INFO_V1(pgmsg_grant);
 PG_FUNCTION_INFO_V1(pgmsg_revoke);

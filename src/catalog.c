@@ -48,7 +48,9 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 
+#include "catalog.h"
 #include "pgmsg.h"
+#include "shmem.h"
 
 static HTAB *queue_cache = NULL;
 static bool queue_cache_stale = false;
@@ -262,7 +264,7 @@ ensure_cache(void)
  * The owner of pgmsg's tables.  This never resets the cache, so the
  * QueueInfo a caller holds stays valid for the rest of its statement.
  */
-Oid
+static Oid
 pgmsg_owner(void)
 {
 	if (!OidIsValid(meta_owner) || meta_stale)

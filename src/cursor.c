@@ -56,8 +56,10 @@
 #include "postgres.h"
 
 #include "storage/proc.h"
+#include "utils/timestamp.h"
 
-#include "pgmsg.h"
+#include "cursor.h"
+#include "shmem.h"
 
 /*
  * Hand out the timestamp part of a new key for this queue: the clock's

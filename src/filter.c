@@ -67,8 +67,8 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
-#include "pgmsg.h"
 #include "filter.h"
+#include "shmem.h"
 
 PG_FUNCTION_INFO_V1(pgmsg_filter_matches);
 

@@ -55,7 +55,10 @@
 #include "storage/shmem.h"
 #include "utils/hsearch.h"
 
+#include "inflight.h"
+#include "lease.h"
 #include "pgmsg.h"
+#include "shmem.h"
 
 #define INFLIGHT_FILE	PG_STAT_TMP_DIR "/pgmsg_inflight"
 

@@ -52,8 +52,13 @@
 #include "utils/hsearch.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
+#include "cursor.h"
+#include "inflight.h"
+#include "lease.h"
 #include "pgmsg.h"
+#include "shmem.h"
 
 static HTAB *lease_hash = NULL;
 static HTAB *group_hash = NULL;

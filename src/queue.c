@@ -42,7 +42,12 @@
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 
+#include "acl.h"
+#include "catalog.h"
 #include "pgmsg.h"
+#include "shmem.h"
+#include "topic.h"
+#include "xact.h"
 
 PG_FUNCTION_INFO_V1(pgmsg_create_queue);
 PG_FUNCTION_INFO_V1(pgmsg_alter_queue);

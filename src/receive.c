@@ -45,9 +45,21 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
+#include "ack.h"
+#include "acl.h"
+#include "catalog.h"
+#include "cursor.h"
+#include "inflight.h"
+#include "lease.h"
 #include "pgmsg.h"
+#include "receipt.h"
+#include "receive.h"
+#include "send.h"
+#include "shmem.h"
+#include "xact.h"
 
 PG_FUNCTION_INFO_V1(pgmsg_receive);
 

@@ -40,8 +40,18 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
+#include "ack.h"
+#include "acl.h"
+#include "catalog.h"
+#include "lease.h"
 #include "pgmsg.h"
+#include "receive.h"
+#include "redrive.h"
+#include "send.h"
+#include "shmem.h"
+#include "xact.h"
 
 PG_FUNCTION_INFO_V1(pgmsg_redrive);
 PG_FUNCTION_INFO_V1(pgmsg_start_redrive);
@@ -99,7 +109,7 @@ source_queue(TupleTableSlot *slot)
  * Move up to max_messages from dead-letter queue "qi" to "dest" (NULL: each
  * message's source queue).  Returns how many moved.
  */
-int64
+static int64
 pgmsg_redrive_batch(QueueInfo *qi, QueueInfo *dest, int64 max_messages)
 {
 	QueueShared *qs = pgmsg_queue_slot(qi);

@@ -39,8 +39,18 @@
 #include "storage/lmgr.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
+#include "acl.h"
+#include "catalog.h"
+#include "cursor.h"
+#include "lease.h"
 #include "pgmsg.h"
+#include "send.h"
+#include "shmem.h"
+#include "xact.h"
+
+static void pgmsg_check_size(QueueInfo *qi, Jsonb *body, Jsonb *attributes);
 
 PG_FUNCTION_INFO_V1(pgmsg_send);
 PG_FUNCTION_INFO_V1(pgmsg_send_batch);
@@ -121,7 +131,7 @@ pgmsg_check_attributes(Jsonb *attributes)
 /*
  * Check one message against the queue's limits.
  */
-void
+static void
 pgmsg_check_message(QueueInfo *qi, Jsonb *body, Jsonb *attributes)
 {
 	if (attributes != NULL)
@@ -322,7 +332,7 @@ pgmsg_message_size(Jsonb *body, Jsonb *attributes)
  * Check a message whose attributes are known to be valid against the
  * queue's max_message_size.
  */
-void
+static void
 pgmsg_check_size(QueueInfo *qi, Jsonb *body, Jsonb *attributes)
 {
 	Size		size = pgmsg_message_size(body, attributes);

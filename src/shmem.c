@@ -42,7 +42,13 @@
 #include "storage/shmem.h"
 #include "utils/timestamp.h"
 
+#include "catalog.h"
+#include "cursor.h"
+#include "inflight.h"
+#include "launcher.h"
+#include "lease.h"
 #include "pgmsg.h"
+#include "shmem.h"
 
 PgmsgShared *pgmsg_shared = NULL;
 

@@ -48,8 +48,14 @@
 #include "utils/fmgroids.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
+#include "catalog.h"
+#include "cursor.h"
+#include "lease.h"
 #include "pgmsg.h"
+#include "shmem.h"
+#include "stats.h"
 
 PG_FUNCTION_INFO_V1(pgmsg_queue_stats);
 

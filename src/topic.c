@@ -50,8 +50,21 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "pgmsg.h"
+#include "acl.h"
+#include "catalog.h"
 #include "filter.h"
+#include "pgmsg.h"
+#include "send.h"
+#include "shmem.h"
+#include "topic.h"
+
+struct Subscription
+{
+	int32		subscription_id;
+	char		queue[PGMSG_NAME_MAXLEN + 1];
+	struct FilterPolicy *policy;	/* NULL: every message matches */
+	bool		raw;			/* false: deliver the SNS JSON envelope */
+};
 
 PG_FUNCTION_INFO_V1(pgmsg_create_topic);
 PG_FUNCTION_INFO_V1(pgmsg_drop_topic);

@@ -32,7 +32,8 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
-#include "pgmsg.h"
+#include "acl.h"
+#include "topic.h"
 
 PG_FUNCTION_INFO_V1(pgmsg_publish_trigger);
 

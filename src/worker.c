@@ -72,8 +72,16 @@
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
-#include "pgmsg.h"
+#include "ack.h"
+#include "catalog.h"
 #include "launcher.h"
+#include "lease.h"
+#include "pgmsg.h"
+#include "push_worker.h"
+#include "redrive.h"
+#include "shmem.h"
+#include "stats.h"
+#include "worker.h"
 
 PGDLLEXPORT void pgmsg_worker_main(Datum arg);
 

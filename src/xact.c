@@ -60,8 +60,14 @@
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
-#include "pgmsg.h"
+#include "cursor.h"
+#include "inflight.h"
+#include "launcher.h"
+#include "lease.h"
+#include "shmem.h"
+#include "xact.h"
 
 typedef enum ActionKind
 {
@@ -343,7 +349,7 @@ track_release(Oid dbid, int32 last_id)
 	a->queue_id = last_id;
 }
 
-bool
+static bool
 xact_uses_pgmsg(void)
 {
 	return n_lease_actions > 0 || n_queue_actions > 0;
