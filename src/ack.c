@@ -123,25 +123,20 @@ bool
 pgmsg_delete_leased(QueueShared *qs, Relation rel, const LeaseKey *key,
 					uint64 nonce)
 {
-	Lease	   *lease;
 	ItemPointerData tid;
+	LeaseState	prev_state;
+	bool		begun;
 
 	xact_reserve(1);
 	LWLockAcquire(qs->lock, LW_EXCLUSIVE);
 	lease_check_table(qs, rel);
-	lease = lease_lookup(key);
-	if (lease == NULL || lease->nonce != nonce || lease->state == LEASE_DELETING ||
-		lease_fifo_expired(lease, GetCurrentTimestamp()))
-	{
-		LWLockRelease(qs->lock);
-		return false;
-	}
-	xact_track_delete(qs, key, nonce, lease->state);
-	if (lease->state == LEASE_HELD)
-		pairingheap_remove(&qs->redelivery, &lease->node);
-	lease->state = LEASE_DELETING;
-	tid = lease->tid;
+	begun = lease_begin_delete(qs, key, nonce, GetCurrentTimestamp(),
+							   &prev_state, &tid);
+	if (begun)
+		xact_track_delete(qs, key, nonce, prev_state);
 	LWLockRelease(qs->lock);
+	if (!begun)
+		return false;
 
 	/* if the row is gone already, commit still drops the lease */
 	return delete_row(rel, &tid, key->msg_id);
@@ -157,17 +152,12 @@ pgmsg_delete_leased(QueueShared *qs, Relation rel, const LeaseKey *key,
 void
 pgmsg_retire_lease(QueueShared *qs, const LeaseKey *key)
 {
-	Lease	   *lease;
+	uint64		nonce;
 
 	xact_reserve(1);
 	LWLockAcquire(qs->lock, LW_EXCLUSIVE);
-	lease = lease_lookup(key);
-	if (lease != NULL && lease->state == LEASE_HELD)
-	{
-		xact_track_delete(qs, key, lease->nonce, LEASE_HELD);
-		pairingheap_remove(&qs->redelivery, &lease->node);
-		lease->state = LEASE_DELETING;
-	}
+	if (lease_begin_retire(qs, key, &nonce))
+		xact_track_delete(qs, key, nonce, LEASE_HELD);
 	LWLockRelease(qs->lock);
 }
 
@@ -280,7 +270,8 @@ change_one(QueueInfo *qi, QueueShared *qs, text *receipt, int64 timeout)
 {
 	LeaseKey	key;
 	uint64		nonce;
-	Lease	   *lease;
+	LeaseState	state;
+	TimestampTz prev_expires_at;
 	bool		result = true;
 	TimestampTz expires_at = GetCurrentTimestamp() + timeout;
 
@@ -289,18 +280,13 @@ change_one(QueueInfo *qi, QueueShared *qs, text *receipt, int64 timeout)
 
 	xact_reserve(1);
 	LWLockAcquire(qs->lock, LW_EXCLUSIVE);
-	lease = lease_lookup(&key);
-	if (lease == NULL || lease->nonce != nonce || lease->state == LEASE_DELETING ||
-		lease_fifo_expired(lease, GetCurrentTimestamp()))
-		result = false;
+	/* a lease taken by this very transaction changes at once */
+	if (lease_set_expiry(qs, &key, nonce, expires_at, GetCurrentTimestamp(),
+						 &state, &prev_expires_at))
+		xact_track_visibility(qs, &key, nonce, expires_at, state,
+							  prev_expires_at);
 	else
-	{
-		xact_track_visibility(qs, &key, nonce, expires_at, lease->state,
-							  lease->expires_at);
-		/* taken by this very transaction: at once, undone by an abort */
-		if (lease->state == LEASE_RECEIVING)
-			lease->expires_at = expires_at;
-	}
+		result = false;
 	LWLockRelease(qs->lock);
 	return result;
 }

@@ -26,6 +26,10 @@ typedef struct LeaseKey
 	int64		msg_id;
 } LeaseKey;
 
+/*
+ * A lease, in the shared map.  Only lease.c changes leases; stats.c and
+ * metrics.c read them, under the queue lock.
+ */
 typedef struct Lease
 {
 	LeaseKey	key;			/* hash key: must be first */
@@ -42,10 +46,7 @@ typedef struct Lease
 	dlist_node	queue_node;		/* in its queue's list */
 } Lease;
 
-/*
- * A FIFO message group with messages in flight: its leases, in key order
- * (lease.c).
- */
+/* A FIFO message group of a queue. */
 typedef struct GroupKey
 {
 	Oid			dbid;
@@ -53,15 +54,10 @@ typedef struct GroupKey
 	uint64		group_hash;
 } GroupKey;
 
-typedef struct GroupEntry
-{
-	GroupKey	key;			/* hash key: must be first */
-	dlist_head	leases;
-	TimestampTz last_key;		/* greatest delayed key sent to the group */
-	dlist_node	queue_node;		/* in its queue's list */
-} GroupEntry;
-
-/* What a receiving transaction must remember to undo a lease. */
+/*
+ * What a transaction must remember to finish or undo its change to a lease
+ * at commit or abort (xact.c keeps it, lease.c fills it in and uses it).
+ */
 typedef struct LeaseUndo
 {
 	LeaseKey	key;
@@ -76,28 +72,90 @@ typedef struct LeaseUndo
 	bool		crash_floor;	/* counted on from a crash floor */
 } LeaseUndo;
 
+/* A message taken by a receive: what the receive goes on with. */
+typedef struct Taken
+{
+	int64		msg_id;
+	uint64		nonce;
+	int32		receive_count;
+	TimestampTz first_received_at;
+	ItemPointerData tid;
+} Taken;
+
+/*
+ * A receive taking leases under the queue lock (lease_take_*).  Each lease
+ * taken is appended to taken[] with the next of nonces[], and its undo
+ * record is handed to "track" at once, so that an error later in the
+ * receive finds it recorded.
+ */
+typedef struct LeaseTaking
+{
+	QueueShared *qs;
+	bool		fifo;
+	int			max_messages;	/* leases wanted */
+	int			n;				/* leases taken so far */
+	Taken	   *taken;
+	const uint64 *nonces;
+	TimestampTz now;
+	TimestampTz expires_at;
+	uint64	   *groups;			/* FIFO groups this receive has taken */
+	int			ngroups;
+	void		(*track) (QueueShared *qs, const LeaseUndo *undo);
+} LeaseTaking;
+
 extern Size lease_shmem_size(void);
 extern void lease_shmem_init(void);
-extern void lease_heap_init(QueueShared *qs);
+extern void lease_slot_init(QueueShared *qs);
 extern void lease_check_table(QueueShared *qs, Relation rel);
 extern Lease *lease_lookup(const LeaseKey *key);
-extern Lease *lease_insert(QueueShared *qs, const LeaseKey *key);
-extern void lease_remove(QueueShared *qs, Lease *lease);
-extern void lease_set_receive_count(Lease *lease, int32 receive_count);
-extern void lease_heap_push(QueueShared *qs, Lease *lease);
-extern Lease *lease_heap_pop_expired(QueueShared *qs, TimestampTz now);
+extern bool lease_exists(const LeaseKey *key);
+extern int64 lease_count(QueueShared *qs);
 extern TimestampTz lease_next_expiry(QueueShared *qs);
 extern void lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id,
 							   int64 max_msg_id);
-extern GroupEntry *group_lookup(const GroupKey *key);
-extern void group_attach(QueueShared *qs, Lease *lease, const GroupKey *key);
-extern bool group_busy(GroupEntry *group, TimestampTz now);
-extern bool lease_fifo_expired(const Lease *lease, TimestampTz now);
+
+/* receiving */
+extern void lease_taking_begin(LeaseTaking *lt, QueueShared *qs, bool fifo,
+							   int max_messages, Taken *taken,
+							   const uint64 *nonces, int64 visibility_timeout,
+							   void (*track) (QueueShared *qs, const LeaseUndo *undo));
+extern void lease_retake_expired(LeaseTaking *lt);
+extern bool lease_take_group(LeaseTaking *lt, const GroupKey *key);
+extern void lease_take_fresh(LeaseTaking *lt, const LeaseKey *key,
+							 const FreshMessage *m, const GroupKey *group);
+extern void lease_drop_taken(QueueShared *qs, const LeaseKey *key, uint64 nonce);
+extern void lease_release_taken(QueueShared *qs, const LeaseKey *key,
+								uint64 nonce, TimestampTz now);
+extern void lease_set_tid(QueueShared *qs, const LeaseKey *key, uint64 nonce,
+						  ItemPointer tid);
+
+/* deleting and changing visibility */
+extern bool lease_begin_delete(QueueShared *qs, const LeaseKey *key,
+							   uint64 nonce, TimestampTz now,
+							   LeaseState *prev_state, ItemPointer tid);
+extern bool lease_begin_retire(QueueShared *qs, const LeaseKey *key,
+							   uint64 *nonce);
+extern bool lease_set_expiry(QueueShared *qs, const LeaseKey *key,
+							 uint64 nonce, TimestampTz expires_at,
+							 TimestampTz now, LeaseState *state,
+							 TimestampTz *prev_expires_at);
+
+/* at commit and abort (xact.c) */
+extern void lease_commit_receive(QueueShared *qs, const LeaseUndo *undo);
+extern bool lease_commit_delete(QueueShared *qs, const LeaseUndo *undo,
+								bool *grouped);
+extern bool lease_commit_expiry(QueueShared *qs, const LeaseUndo *undo,
+								TimestampTz expires_at, TimestampTz now);
+extern bool lease_abort_receive(QueueShared *qs, const LeaseUndo *undo,
+								TimestampTz now);
+extern void lease_abort_delete(QueueShared *qs, const LeaseUndo *undo);
+extern void lease_abort_expiry(QueueShared *qs, const LeaseUndo *undo);
+
+/* FIFO groups */
 extern TimestampTz group_order_key(QueueShared *qs, const GroupKey *key, TimestampTz msg_key,
 								   TimestampTz now);
 extern void group_load_delayed(QueueShared *qs, Relation rel, Relation index,
 							   TimestampTz now);
-extern void group_forget_if_idle(GroupEntry *group, TimestampTz now);
 extern uint64 group_hash_text(const char *group_id, int len);
 
 #endif							/* PGMSG_LEASE_H */

@@ -10,19 +10,11 @@
 #define PGMSG_RECEIVE_H
 
 #include "catalog.h"
+#include "lease.h"
 #include "executor/tuptable.h"
 #include "storage/itemptr.h"
 #include "utils/relcache.h"
 #include "utils/snapshot.h"
-
-typedef struct Taken
-{
-	int64		msg_id;
-	uint64		nonce;
-	int32		receive_count;
-	TimestampTz first_received_at;
-	ItemPointerData tid;
-} Taken;
 
 extern int	pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel,
 							  Relation index, int max_messages,

@@ -66,15 +66,12 @@ static void
 release_taken(QueueShared *qs, int32 queue_id, Taken *t)
 {
 	LeaseKey	key;
-	Lease	   *lease;
 
 	key.dbid = MyDatabaseId;
 	key.queue_id = queue_id;
 	key.msg_id = t->msg_id;
 	LWLockAcquire(qs->lock, LW_EXCLUSIVE);
-	lease = lease_lookup(&key);
-	if (lease != NULL && lease->nonce == t->nonce && lease->state == LEASE_RECEIVING)
-		lease->expires_at = GetCurrentTimestamp();
+	lease_release_taken(qs, &key, t->nonce, GetCurrentTimestamp());
 	LWLockRelease(qs->lock);
 }
 

@@ -426,11 +426,7 @@ append_message(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
 		gkey.queue_id = qi->queue_id;
 		gkey.group_hash = group_hash_text(VARDATA_ANY(group_id), VARSIZE_ANY_EXHDR(group_id));
 		LWLockAcquire(qs->lock, LW_EXCLUSIVE);
-		if (!qs->groups_loaded)
-		{
-			group_load_delayed(qs, rel, index, ts);
-			qs->groups_loaded = true;
-		}
+		group_load_delayed(qs, rel, index, ts);
 		key = group_order_key(qs, &gkey, key, ts);
 		LWLockRelease(qs->lock);
 	}

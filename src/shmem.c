@@ -49,6 +49,7 @@
 #include "lease.h"
 #include "pgmsg.h"
 #include "shmem.h"
+#include "stats.h"
 
 PgmsgShared *pgmsg_shared = NULL;
 
@@ -120,7 +121,7 @@ pgmsg_shmem_startup(void)
 			pg_atomic_init_u32(&qs->nwaiters, 0);
 			pg_atomic_init_u32(&qs->push_proc, 0);
 			ConditionVariableInit(&qs->cv);
-			lease_heap_init(qs);
+			lease_slot_init(qs);
 		}
 		for (int i = 0; i < pgmsg_max_queues * MaxBackends; i++)
 			pg_atomic_init_u64(&((pg_atomic_uint64 *) pgmsg_publisher_bounds(&pgmsg_shared->queues[0]))[i], 0);
@@ -236,18 +237,14 @@ pgmsg_queue_shared(int32 queue_id, bool create)
 		result->clock = 0;
 		result->cursor_at = DT_NOBEGIN;
 		result->cursor_id = PG_INT64_MIN;
-		result->count_valid = false;
-		result->count = 0;
 		SpinLockRelease(&result->mutex);
+		stats_count_forget(result);
 		pg_atomic_write_u64(&result->sent, 0);
 		pg_atomic_write_u64(&result->received, 0);
 		pg_atomic_write_u64(&result->deleted, 0);
 		pg_atomic_write_u64(&result->dead_lettered, 0);
 		pg_atomic_write_u32(&result->push_proc, 0);
-		result->nleases = 0;
-		lease_heap_init(result);
-		result->relfile = InvalidOid;
-		result->groups_loaded = false;
+		lease_slot_init(result);
 		cursor_ahead_clear(result);
 		result->dbid = MyDatabaseId;
 		result->queue_id = queue_id;

@@ -443,11 +443,7 @@ count_is_stale(int32 queue_id)
 	bool		stale = false;
 
 	if (qs != NULL)
-	{
-		SpinLockAcquire(&qs->mutex);
-		stale = !qs->count_valid;
-		SpinLockRelease(&qs->mutex);
-	}
+		stale = stats_count_stale(qs);
 	return stale;
 }
 
@@ -457,11 +453,7 @@ invalidate_count(int32 queue_id)
 	QueueShared *qs = pgmsg_queue_shared(queue_id, false);
 
 	if (qs != NULL)
-	{
-		SpinLockAcquire(&qs->mutex);
-		qs->count_valid = false;
-		SpinLockRelease(&qs->mutex);
-	}
+		stats_count_forget(qs);
 }
 
 /*
