@@ -45,11 +45,9 @@
  * TID finds that out, as it does for a scanned row.  FIFO queues do
  * not read ahead: their scan decides by group.
  *
- * Locking: the clock, the cursor and a queue's count of registered bounds
- * are protected by the slot's spinlock (mutex).  Bound entries are 64-bit
- * atomics written only by their own backend.  The read-ahead is protected
- * by the queue's lock, held exclusively to change it; cursor_rewind and
- * cursor_reset are called with that lock held.
+ * Locking: see shmem.c.  The clock, the cursor and the count of registered
+ * bounds are under the slot's spinlock, the read-ahead under the queue lock;
+ * cursor_rewind and cursor_reset are called with the queue lock held.
  *
  *-------------------------------------------------------------------------
  */

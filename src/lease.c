@@ -36,13 +36,11 @@
  * commit or abort through lease_commit_* and lease_abort_*, with the
  * LeaseUndo record the forward verb produced.
  *
- * Locking: every field of every lease of a queue, that queue's heap, its
- * lease count, its lists and the relfilenode are protected by the queue
- * slot's LWLock.  The hash table's own structure is protected by partition locks,
- * always taken after the queue lock and held only around hash_search
- * calls.  Lease entries do not move once entered, so the heap links
- * between them are plain pointers, valid in every backend because shared
- * memory and this library are mapped at the same addresses in all of them.
+ * Locking: see shmem.c.  Everything here is under the queue lock; the
+ * partition locks are held only around hash_search calls.  Lease entries
+ * do not move once entered, so the heap links between them are plain
+ * pointers, valid in every backend because shared memory and this library
+ * are mapped at the same addresses in all of them.
  *
  *-------------------------------------------------------------------------
  */

@@ -9,11 +9,48 @@
  * MaxBackends 64-bit atomics per queue slot, indexed by pgprocno).  The
  * lease map is a separate shared hash table owned by lease.c.
  *
- * Locking: a slot's identity (dbid, queue_id, in_use) is written only with
- * the directory lock held exclusively, and read with it held in shared
- * mode.  Backends cache a pointer to their slot and recheck its identity
- * on every use.  Everything inside a slot is protected as described in
- * cursor.c and lease.c.
+ * Locking.  This is the one description of pgmsg's shared-memory locks;
+ * the other files refer to it.  Locks are taken in this order, never the
+ * other way round, and a backend holds at most one queue lock at a time
+ * (xact.c's commit and abort callbacks release one before taking the next):
+ *
+ *	1. The directory lock (pgmsg_shared->directory_lock, an LWLock).
+ *	   Protects each slot's identity (dbid, queue_id, in_use): written with
+ *	   it held exclusively (slot set-up here, release in pgmsg_release_slots),
+ *	   read with it held in shared mode.  Backends cache a pointer to their
+ *	   slot and recheck its identity on every use.
+ *	2. A queue lock (QueueShared.lock, an LWLock per slot).  Protects the
+ *	   queue's leases and every field of them, its FIFO group entries, its
+ *	   redelivery heap, its lease count and lists, the relfilenode its
+ *	   leases point into (all lease.c), and its read-ahead (cursor.c).
+ *	   Held exclusively to change any of them, in shared mode to read them
+ *	   (stats.c, metrics.c).
+ *	3. The lease map partition locks (pgmsg_partition_lock, LEASE_PARTITIONS
+ *	   LWLocks).  Protect the structure of the shared hash tables of leases
+ *	   and group entries, not the entries' contents; held only around one
+ *	   hash_search call, always inside the entry's queue lock.
+ *	4. The crash floor lock (pgmsg_inflight_lock, an LWLock).  Protects
+ *	   inflight.c's table of floors; taken after any of the above.
+ *	5. A queue spinlock (QueueShared.mutex).  Protects the key clock, the
+ *	   cursor and the count of registered publisher bounds (cursor.c) and
+ *	   the stored-message count (stats.c); held for a few instructions
+ *	   only, possibly inside any of the LWLocks above.  inflight.c's free
+ *	   record stack and the launcher's table have spinlocks of their own,
+ *	   taken the same way and never together with another spinlock.
+ *
+ * Not locks: the per-queue statistics counters, waiter count and push
+ * worker number are atomics; a publisher bound is an atomic written only by
+ * its own backend (cursor.c); pgmsg_shared->nleases and ->ngroups are
+ * atomics that bound the hash tables' sizes (lease.c).
+ *
+ * Errors.  A spinlock or a partition lock is never held while raising an
+ * error, or while calling anything that could raise one.  The directory
+ * lock and a queue lock may be held while raising (the abort releases
+ * every LWLock), but only when the state they protect is whole: whatever
+ * was changed under the lock has been put back or recorded in xact.c, so
+ * that the abort undoes it.  Anything that can fail for lack of memory
+ * (xact_reserve, lease_taking_begin) is done before the queue lock is
+ * taken.  xact.c's commit and abort callbacks take LWLocks but never raise.
  *
  * Slot lifetime: a slot is set up on the first use of its queue and given
  * back, leases and all (pgmsg_release_slots, from xact.c), when
