@@ -173,18 +173,19 @@ delete_one(QueueInfo *qi, QueueShared *qs, Relation rel, text *receipt)
 }
 
 /*
- * Look up and check the queue of a delete or change_visibility call, which
- * "action" names for the error raised during recovery, and whose second
+ * Look up and check the queue of a delete or change_visibility call, whose
+ * error during recovery is "recovery_message" (see pgmsg_refuse_in_recovery),
+ * and whose second
  * argument, "what" ("receipt" or "receipts"), must not be null.
  */
 static QueueInfo *
-ack_setup(FunctionCallInfo fcinfo, const char *action, const char *what,
+ack_setup(FunctionCallInfo fcinfo, const char *recovery_message, const char *what,
 		  QueueShared **qs)
 {
 	char	   *name = pgmsg_text_arg(fcinfo, 0, "queue name");
 	QueueInfo  *qi;
 
-	pgmsg_refuse_in_recovery(action, name);
+	pgmsg_refuse_in_recovery(recovery_message, name);
 	qi = pgmsg_queue_lookup(name, false);
 
 	pgmsg_check_privilege(qi, PGMSG_PRIV_RECEIVE);
@@ -217,7 +218,7 @@ Datum
 pgmsg_delete(PG_FUNCTION_ARGS)
 {
 	QueueShared *qs;
-	QueueInfo  *qi = ack_setup(fcinfo, "delete from queue", "receipt", &qs);
+	QueueInfo  *qi = ack_setup(fcinfo, gettext_noop("cannot delete from queue \"%s\" during recovery"), "receipt", &qs);
 	Oid			save_userid;
 	int			save_sec;
 	bool		result;
@@ -239,7 +240,7 @@ Datum
 pgmsg_delete_batch(PG_FUNCTION_ARGS)
 {
 	QueueShared *qs;
-	QueueInfo  *qi = ack_setup(fcinfo, "delete from queue", "receipts", &qs);
+	QueueInfo  *qi = ack_setup(fcinfo, gettext_noop("cannot delete from queue \"%s\" during recovery"), "receipts", &qs);
 	Datum	   *elems;
 	int			nelems;
 	Oid			save_userid;
@@ -298,7 +299,7 @@ Datum
 pgmsg_change_visibility(PG_FUNCTION_ARGS)
 {
 	QueueShared *qs;
-	QueueInfo  *qi = ack_setup(fcinfo, "change visibility in queue", "receipt", &qs);
+	QueueInfo  *qi = ack_setup(fcinfo, gettext_noop("cannot change visibility in queue \"%s\" during recovery"), "receipt", &qs);
 	int64		timeout = pgmsg_interval_arg(fcinfo, 2, "visibility_timeout",
 											 0, PGMSG_MAX_VISIBILITY, -1);
 
@@ -312,7 +313,7 @@ Datum
 pgmsg_change_visibility_batch(PG_FUNCTION_ARGS)
 {
 	QueueShared *qs;
-	QueueInfo  *qi = ack_setup(fcinfo, "change visibility in queue", "receipts", &qs);
+	QueueInfo  *qi = ack_setup(fcinfo, gettext_noop("cannot change visibility in queue \"%s\" during recovery"), "receipts", &qs);
 	int64		timeout = pgmsg_interval_arg(fcinfo, 2, "visibility_timeout",
 											 0, PGMSG_MAX_VISIBILITY, -1);
 	Datum	   *elems;

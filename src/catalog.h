@@ -44,8 +44,8 @@ typedef struct QueueInfo
 	void	   *update_plan;
 } QueueInfo;
 
-extern void pgmsg_validate_name(const char *kind, const char *name);
-extern void pgmsg_refuse_in_recovery(const char *action, const char *name);
+extern void pgmsg_validate_name(bool topic, const char *name);
+extern void pgmsg_refuse_in_recovery(const char *message, const char *name);
 extern char *pgmsg_text_arg(FunctionCallInfo fcinfo, int argno, const char *what);
 extern int64 pgmsg_interval_arg(FunctionCallInfo fcinfo, int argno,
 								const char *what, int64 min, int64 max,

@@ -556,7 +556,7 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 	int			save_sec;
 	volatile bool waiting = false;
 
-	pgmsg_refuse_in_recovery("receive from queue", name);
+	pgmsg_refuse_in_recovery(gettext_noop("cannot receive from queue \"%s\" during recovery"), name);
 	qi = pgmsg_queue_lookup(name, false);
 	pgmsg_check_privilege(qi, PGMSG_PRIV_RECEIVE);
 	if (PG_ARGISNULL(1))

@@ -274,7 +274,7 @@ redrive_args(FunctionCallInfo fcinfo, QueueInfo **dest, int64 *max_messages)
 	char	   *name = pgmsg_text_arg(fcinfo, 0, "dead_letter_queue");
 	QueueInfo  *qi;
 
-	pgmsg_refuse_in_recovery("redrive queue", name);
+	pgmsg_refuse_in_recovery(gettext_noop("cannot redrive queue \"%s\" during recovery"), name);
 	qi = pgmsg_queue_lookup(name, false);
 	pgmsg_check_privilege(qi, PGMSG_PRIV_RECEIVE);
 	*dest = NULL;

@@ -620,19 +620,26 @@ text_chars(text *t)
 }
 
 /*
- * Check the group and dedup ids of a message for a queue or topic (kind
- * "queue" or "topic"): FIFO ones need a group id, others take neither.
+ * Check the group and dedup ids of a message for a queue or, if "topic", a
+ * topic: FIFO ones need a group id, others take neither.
  */
 void
-pgmsg_check_fifo_ids(const char *kind, const char *name, bool fifo,
+pgmsg_check_fifo_ids(bool topic, const char *name, bool fifo,
 					 text *group_id, text *dedup_id)
 {
+	/* the argument a standard queue or topic refuses */
+	const char *arg = group_id != NULL ? "group_id" : "dedup_id";
+
 	if (fifo)
 	{
+		if (group_id == NULL && topic)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("group_id is required on FIFO topic \"%s\"", name)));
 		if (group_id == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("group_id is required on FIFO %s \"%s\"", kind, name)));
+					 errmsg("group_id is required on FIFO queue \"%s\"", name)));
 		if (text_chars(group_id) < 1 || text_chars(group_id) > 128)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -643,13 +650,16 @@ pgmsg_check_fifo_ids(const char *kind, const char *name, bool fifo,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("dedup_id must have 1 to 128 characters")));
 	}
+	else if ((group_id != NULL || dedup_id != NULL) && topic)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is only allowed on FIFO topics", arg),
+				 errdetail("Topic \"%s\" is a standard topic.", name)));
 	else if (group_id != NULL || dedup_id != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s is only allowed on FIFO %ss",
-						group_id != NULL ? "group_id" : "dedup_id", kind),
-				 errdetail("%c%s \"%s\" is a standard %s.",
-						   pg_toupper((unsigned char) kind[0]), kind + 1, name, kind)));
+				 errmsg("%s is only allowed on FIFO queues", arg),
+				 errdetail("Queue \"%s\" is a standard queue.", name)));
 }
 
 /*
@@ -664,7 +674,7 @@ check_fifo_args(QueueInfo *qi, text *group_id, text *dedup_id, bool has_delay)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("per-message delay is not allowed on FIFO queue \"%s\"", qi->name),
 				 errhint("Set the queue's delay instead.")));
-	pgmsg_check_fifo_ids("queue", qi->name, qi->fifo, group_id, dedup_id);
+	pgmsg_check_fifo_ids(false, qi->name, qi->fifo, group_id, dedup_id);
 }
 
 /*
@@ -686,7 +696,7 @@ pgmsg_send(PG_FUNCTION_ARGS)
 	Oid			save_userid;
 	int			save_sec;
 
-	pgmsg_refuse_in_recovery("send to queue", name);
+	pgmsg_refuse_in_recovery(gettext_noop("cannot send to queue \"%s\" during recovery"), name);
 	qi = pgmsg_queue_lookup(name, false);
 	pgmsg_check_privilege(qi, PGMSG_PRIV_SEND);
 	if (PG_ARGISNULL(1))
@@ -783,7 +793,7 @@ pgmsg_send_batch(PG_FUNCTION_ARGS)
 	Datum	   *dedups;
 	bool	   *dedup_nulls;
 
-	pgmsg_refuse_in_recovery("send to queue", name);
+	pgmsg_refuse_in_recovery(gettext_noop("cannot send to queue \"%s\" during recovery"), name);
 	qi = pgmsg_queue_lookup(name, false);
 	pgmsg_check_privilege(qi, PGMSG_PRIV_SEND);
 	bodies = pgmsg_batch_bodies(fcinfo, 1, &body_nulls, &nbodies);

@@ -19,7 +19,7 @@ extern Datum *pgmsg_batch_bodies(FunctionCallInfo fcinfo, int argno, bool **null
 extern Datum *pgmsg_batch_array(FunctionCallInfo fcinfo, int argno, Oid elemtype,
 								 const char *what, int nbodies, bool **nulls);
 extern text *pgmsg_content_dedup_id(Jsonb *body);
-extern void pgmsg_check_fifo_ids(const char *kind, const char *name, bool fifo,
+extern void pgmsg_check_fifo_ids(bool topic, const char *name, bool fifo,
 								 text *group_id, text *dedup_id);
 extern bool pgmsg_queue_lock(QueueInfo *qi);
 extern Relation pgmsg_queue_open(QueueInfo *qi);

@@ -29,9 +29,12 @@ typedef struct TopicInfo
 } TopicInfo;
 
 extern TopicInfo *pgmsg_topic_lookup(const char *name, bool missing_ok);
-extern void pgmsg_claim_name(const char *kind, const char *name);
+extern void pgmsg_claim_name(bool topic, const char *name);
 extern int	pgmsg_publish_one(TopicInfo *ti, Jsonb *body, Jsonb *attributes,
 							  text *group_id, text *dedup_id);
+extern void pgmsg_jsonb_push_key(JsonbParseState **state, const char *key);
+extern void pgmsg_jsonb_push_pair(JsonbParseState **state, const char *key,
+								  const char *value);
 extern void pgmsg_check_publish_args(TopicInfo *ti, Jsonb *body, Jsonb *attributes,
 									 text *group_id, text *dedup_id);
 
