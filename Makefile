@@ -40,6 +40,10 @@ PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers 
 ifdef WERROR
 PG_CFLAGS += -Werror
 endif
+# pgmsg's own invariant checks (PGMSG_CHECK in pgmsg.h), for the test suite.
+ifdef PGMSG_CHECKS
+PG_CPPFLAGS += -DPGMSG_CHECKS
+endif
 
 # Tests run against a throwaway instance that preloads pgmsg.
 REGRESS = $(sort $(patsubst sql/%.sql,%,$(wildcard sql/*.sql)))

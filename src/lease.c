@@ -73,6 +73,7 @@ typedef struct GroupEntry
 {
 	GroupKey	key;			/* hash key: must be first */
 	dlist_head	leases;
+	int32		nleases;		/* length of leases */
 	TimestampTz last_key;		/* greatest delayed key sent to the group */
 	dlist_node	queue_node;		/* in its queue's list */
 } GroupEntry;
@@ -82,6 +83,113 @@ static HTAB *group_hash = NULL;
 
 static void lease_remove(QueueShared *qs, Lease *lease);
 static void group_forget_if_idle(GroupEntry *group, TimestampTz now);
+static GroupEntry *group_lookup(const GroupKey *key);
+
+/*
+ * The redelivery heap.  A node taken out is cleared, so that whether a
+ * lease is in the heap can be told from the lease alone (lease_in_heap).
+ */
+static void
+heap_add(QueueShared *qs, Lease *lease)
+{
+	pairingheap_add(&qs->redelivery, &lease->node);
+}
+
+static void
+heap_remove(QueueShared *qs, Lease *lease)
+{
+	pairingheap_remove(&qs->redelivery, &lease->node);
+	lease->node.prev_or_parent = NULL;
+}
+
+static inline bool
+lease_in_heap(QueueShared *qs, const Lease *lease)
+{
+	return qs->redelivery.ph_root == &lease->node ||
+		lease->node.prev_or_parent != NULL;
+}
+
+/*
+ * The invariants of one lease, checked wherever it changes (PGMSG_CHECKS):
+ * it is changed under its queue's lock, belongs to the queue whose slot it
+ * is counted in, is in the heap exactly when it is held, and has been
+ * handed out at least once.
+ */
+static void
+check_lease(QueueShared *qs, const Lease *lease)
+{
+	PGMSG_CHECK(LWLockHeldByMeInMode(qs->lock, LW_EXCLUSIVE));
+	PGMSG_CHECK(qs->in_use && lease->key.dbid == qs->dbid &&
+				lease->key.queue_id == qs->queue_id);
+	PGMSG_CHECK((lease->state == LEASE_HELD) == lease_in_heap(qs, lease));
+	PGMSG_CHECK(lease->receive_count >= 1);
+	PGMSG_CHECK(qs->nleases >= 1 && qs->nleases <= pgmsg_max_leases);
+}
+
+/*
+ * The invariants of a group entry: its count is the length of its list,
+ * and every lease on the list is a lease of its group and queue.
+ */
+static void
+check_group(QueueShared *qs, const GroupEntry *group)
+{
+#ifdef PGMSG_CHECKS
+	dlist_iter	iter;
+	int32		n = 0;
+
+	PGMSG_CHECK(LWLockHeldByMeInMode(qs->lock, LW_EXCLUSIVE));
+	PGMSG_CHECK(group->key.dbid == qs->dbid && group->key.queue_id == qs->queue_id);
+	dlist_foreach(iter, (dlist_head *) &group->leases)
+	{
+		Lease	   *lease = dlist_container(Lease, group_node, iter.cur);
+
+		PGMSG_CHECK(lease->group_hash == group->key.group_hash);
+		PGMSG_CHECK(lease->key.dbid == qs->dbid && lease->key.queue_id == qs->queue_id);
+		n++;
+	}
+	PGMSG_CHECK(n == group->nleases);
+#endif
+}
+
+/*
+ * The invariants of a queue's lease state as a whole, checked where it is
+ * all walked anyway (a purge, a drop, a rewrite): its lease count is the
+ * length of its lease list, every grouped lease is on the list of a group
+ * entry of the queue, and the heap holds exactly the held leases.
+ */
+static void
+check_queue(QueueShared *qs)
+{
+#ifdef PGMSG_CHECKS
+	dlist_iter	iter;
+	int64		nleases = 0;
+	int64		ngrouped = 0;
+	int64		nheld = 0;
+	int64		ningroups = 0;
+
+	dlist_foreach(iter, &qs->leases)
+	{
+		Lease	   *lease = dlist_container(Lease, queue_node, iter.cur);
+
+		check_lease(qs, lease);
+		nleases++;
+		if (lease->group_hash != 0)
+			ngrouped++;
+		if (lease->state == LEASE_HELD)
+			nheld++;
+	}
+	dlist_foreach(iter, &qs->groups)
+	{
+		GroupEntry *group = dlist_container(GroupEntry, queue_node, iter.cur);
+
+		check_group(qs, group);
+		ningroups += group->nleases;
+	}
+	PGMSG_CHECK(nleases == qs->nleases);
+	PGMSG_CHECK(ngrouped == ningroups);
+	PGMSG_CHECK((nheld == 0) == pairingheap_is_empty(&qs->redelivery));
+#endif
+}
 
 Size
 lease_shmem_size(void)
@@ -211,6 +319,7 @@ lease_insert(QueueShared *qs, const LeaseKey *key)
 	}
 	lease->group_hash = 0;
 	lease->receive_count = 0;
+	lease->node.prev_or_parent = NULL;
 	inflight_attach(lease);
 	dlist_push_tail(&qs->leases, &lease->queue_node);
 	qs->nleases++;
@@ -265,6 +374,7 @@ group_enter(QueueShared *qs, const GroupKey *key)
 		else
 		{
 			dlist_init(&group->leases);
+			group->nleases = 0;
 			group->last_key = 0;
 			dlist_push_tail(&qs->groups, &group->queue_node);
 		}
@@ -302,10 +412,12 @@ group_attach(QueueShared *qs, Lease *lease, const GroupKey *key)
 	}
 	lease->group_hash = key->group_hash;
 	dlist_push_tail(&group->leases, &lease->group_node);
+	group->nleases++;
+	check_group(qs, group);
 }
 
 static void
-group_detach(Lease *lease)
+group_detach(QueueShared *qs, Lease *lease)
 {
 	GroupKey	key;
 	GroupEntry *group;
@@ -314,10 +426,16 @@ group_detach(Lease *lease)
 	key.queue_id = lease->key.queue_id;
 	key.group_hash = lease->group_hash;
 	group = group_lookup(&key);
+	/* a group keeps its entry while it has leases */
+	PGMSG_CHECK(group != NULL);
 	dlist_delete(&lease->group_node);
 	lease->group_hash = 0;
 	if (group != NULL)
+	{
+		group->nleases--;
+		check_group(qs, group);
 		group_forget_if_idle(group, GetCurrentTimestamp());
+	}
 }
 
 /*
@@ -413,6 +531,7 @@ group_forget_if_idle(GroupEntry *group, TimestampTz now)
 	LWLock	   *plock;
 	GroupKey	key = group->key;
 
+	PGMSG_CHECK((group->nleases == 0) == dlist_is_empty(&group->leases));
 	if (!dlist_is_empty(&group->leases) || group->last_key > now)
 		return;
 	dlist_delete(&group->queue_node);
@@ -483,10 +602,12 @@ lease_remove(QueueShared *qs, Lease *lease)
 	LWLock	   *plock;
 	LeaseKey	key = lease->key;
 
+	PGMSG_CHECK(LWLockHeldByMeInMode(qs->lock, LW_EXCLUSIVE));
+	PGMSG_CHECK((lease->state == LEASE_HELD) == lease_in_heap(qs, lease));
 	if (lease->state == LEASE_HELD)
-		pairingheap_remove(&qs->redelivery, &lease->node);
+		heap_remove(qs, lease);
 	if (lease->group_hash != 0)
-		group_detach(lease);
+		group_detach(qs, lease);
 	inflight_detach(lease);
 	dlist_delete(&lease->queue_node);
 	qs->nleases--;
@@ -516,7 +637,7 @@ static void
 lease_heap_push(QueueShared *qs, Lease *lease)
 {
 	lease->state = LEASE_HELD;
-	pairingheap_add(&qs->redelivery, &lease->node);
+	heap_add(qs, lease);
 }
 
 /*
@@ -577,6 +698,7 @@ lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id, int64 max_msg_id)
 	int			nremoved = 0;
 	int			ngroups_removed = 0;
 
+	check_queue(qs);
 	dlist_foreach_modify(iter, &qs->leases)
 	{
 		Lease	   *lease = dlist_container(Lease, queue_node, iter.cur);
@@ -588,7 +710,7 @@ lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id, int64 max_msg_id)
 		if (key.msg_id > max_msg_id)
 			continue;
 		if (lease->state == LEASE_HELD)
-			pairingheap_remove(&qs->redelivery, &lease->node);
+			heap_remove(qs, lease);
 		if (lease->group_hash != 0)
 			dlist_delete(&lease->group_node);
 		dlist_delete(&lease->queue_node);
@@ -606,9 +728,16 @@ lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id, int64 max_msg_id)
 		uint32		hashcode;
 		LWLock	   *plock;
 
-		/* a group that still has leases keeps its entry */
+		/* a group that still has leases keeps its entry, recounted */
 		if (!dlist_is_empty(&group->leases))
+		{
+			dlist_iter	liter;
+
+			group->nleases = 0;
+			dlist_foreach(liter, &group->leases)
+				group->nleases++;
 			continue;
+		}
 		dlist_delete(&group->queue_node);
 		hashcode = get_hash_value(group_hash, &key);
 		plock = pgmsg_partition_lock(hashcode % LEASE_PARTITIONS);
@@ -621,9 +750,11 @@ lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id, int64 max_msg_id)
 	pg_atomic_fetch_sub_u64(&pgmsg_shared->nleases, nremoved);
 	pg_atomic_fetch_sub_u64(&pgmsg_shared->ngroups, ngroups_removed);
 	qs->nleases -= nremoved;
-	Assert(max_msg_id != PG_INT64_MAX ||
-		   (qs->nleases == 0 && dlist_is_empty(&qs->leases) &&
-			dlist_is_empty(&qs->groups)));
+	check_queue(qs);
+	PGMSG_CHECK(max_msg_id != PG_INT64_MAX ||
+				(qs->nleases == 0 && dlist_is_empty(&qs->leases) &&
+				 dlist_is_empty(&qs->groups) &&
+				 pairingheap_is_empty(&qs->redelivery)));
 }
 
 /*
@@ -741,6 +872,7 @@ retake(LeaseTaking *lt, Lease *lease)
 	lease_set_receive_count(lease, lease->receive_count + 1);
 	if (lease->first_received_at == 0)
 		lease->first_received_at = lt->now;
+	check_lease(lt->qs, lease);
 	lt->track(lt->qs, &undo);
 
 	fill_taken(&lt->taken[lt->n], lease);
@@ -774,7 +906,7 @@ take_group(LeaseTaking *lt, GroupEntry *group)
 			break;
 		if (lease->state != LEASE_HELD)
 			continue;
-		pairingheap_remove(&lt->qs->redelivery, &lease->node);
+		heap_remove(lt->qs, lease);
 		retake(lt, lease);
 	}
 }
@@ -805,7 +937,7 @@ lease_retake_expired(LeaseTaking *lt)
 		if (!lt->fifo || lease->group_hash == 0 ||
 			group_is_mine(lt, lease->group_hash))
 		{
-			pairingheap_remove_first(&qs->redelivery);
+			heap_remove(qs, lease);
 			retake(lt, lease);
 			continue;
 		}
@@ -820,12 +952,15 @@ lease_retake_expired(LeaseTaking *lt)
 		}
 		if (naside == maxaside)
 			break;
-		pairingheap_remove_first(&qs->redelivery);
+		heap_remove(qs, lease);
 		lease->state = LEASE_RECEIVING;	/* out of the heap for now */
 		aside[naside++] = lease;
 	}
 	for (int i = 0; i < naside; i++)
+	{
 		lease_heap_push(qs, aside[i]);
+		check_lease(qs, aside[i]);
+	}
 }
 
 /*
@@ -884,6 +1019,7 @@ lease_take_fresh(LeaseTaking *lt, const LeaseKey *key, const FreshMessage *m,
 	/* the last step that can fail: it drops the lease if it does */
 	if (group != NULL)
 		group_attach(lt->qs, lease, group);
+	check_lease(lt->qs, lease);
 
 	memset(&undo, 0, sizeof(undo));
 	undo.key = *key;
@@ -975,9 +1111,10 @@ lease_begin_delete(QueueShared *qs, const LeaseKey *key, uint64 nonce,
 		return false;
 	*prev_state = lease->state;
 	if (lease->state == LEASE_HELD)
-		pairingheap_remove(&qs->redelivery, &lease->node);
+		heap_remove(qs, lease);
 	lease->state = LEASE_DELETING;
 	*tid = lease->tid;
+	check_lease(qs, lease);
 	return true;
 }
 
@@ -995,8 +1132,9 @@ lease_begin_retire(QueueShared *qs, const LeaseKey *key, uint64 *nonce)
 	if (lease == NULL || lease->state != LEASE_HELD)
 		return false;
 	*nonce = lease->nonce;
-	pairingheap_remove(&qs->redelivery, &lease->node);
+	heap_remove(qs, lease);
 	lease->state = LEASE_DELETING;
+	check_lease(qs, lease);
 	return true;
 }
 
@@ -1020,6 +1158,7 @@ lease_set_expiry(QueueShared *qs, const LeaseKey *key, uint64 nonce,
 	*prev_expires_at = lease->expires_at;
 	if (lease->state == LEASE_RECEIVING)
 		lease->expires_at = expires_at;
+	check_lease(qs, lease);
 	return true;
 }
 
@@ -1037,7 +1176,10 @@ lease_commit_receive(QueueShared *qs, const LeaseUndo *undo)
 		inflight_forget_floor(&undo->key);
 	lease = lease_lookup_nonce(&undo->key, undo->nonce);
 	if (lease != NULL && lease->state == LEASE_RECEIVING)
+	{
 		lease_heap_push(qs, lease);
+		check_lease(qs, lease);
+	}
 }
 
 /*
@@ -1073,9 +1215,10 @@ lease_commit_expiry(QueueShared *qs, const LeaseUndo *undo,
 	if (lease == NULL || lease->state != LEASE_HELD ||
 		lease_fifo_expired(lease, now))
 		return false;
-	pairingheap_remove(&qs->redelivery, &lease->node);
+	heap_remove(qs, lease);
 	lease->expires_at = expires_at;
-	pairingheap_add(&qs->redelivery, &lease->node);
+	heap_add(qs, lease);
+	check_lease(qs, lease);
 	return true;
 }
 
@@ -1101,6 +1244,7 @@ lease_abort_receive(QueueShared *qs, const LeaseUndo *undo, TimestampTz now)
 		lease->tid = undo->prev_tid;
 		lease->expires_at = now;
 		lease_heap_push(qs, lease);
+		check_lease(qs, lease);
 	}
 	else
 	{
@@ -1125,6 +1269,7 @@ lease_abort_delete(QueueShared *qs, const LeaseUndo *undo)
 		lease_heap_push(qs, lease);
 	else
 		lease->state = undo->prev_state;
+	check_lease(qs, lease);
 }
 
 /*

@@ -54,6 +54,24 @@
 #define Anum_q_source_queue_id		10
 #define Natts_q						10
 
+/*
+ * pgmsg's own invariant checks, compiled in with "make PGMSG_CHECKS=1" (the
+ * test suite builds that way), like Assert in a cassert build: a violated
+ * check stops the server process with a TRAP message naming it.  Without
+ * PGMSG_CHECKS they compile to nothing, arguments and all, so checks may
+ * cost what they like.
+ */
+#ifdef PGMSG_CHECKS
+#define PGMSG_CHECK(condition) \
+	do { \
+		if (!(condition)) \
+			ExceptionalCondition(#condition, "PgmsgCheck", \
+								 __FILE__, __LINE__); \
+	} while (0)
+#else
+#define PGMSG_CHECK(condition)	((void) true)
+#endif
+
 /* GUCs (pgmsg.c) */
 extern int	pgmsg_max_leases;
 extern int	pgmsg_max_queues;

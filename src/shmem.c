@@ -106,6 +106,34 @@ queue_array_size(void)
 }
 
 /*
+ * The invariant of slot identities, checked where they change
+ * (PGMSG_CHECKS): no two slots in use belong to the same queue, and a slot
+ * in use names a database.  Caller holds the directory lock exclusively.
+ */
+static void
+check_slots(void)
+{
+#ifdef PGMSG_CHECKS
+	PGMSG_CHECK(LWLockHeldByMeInMode(pgmsg_shared->directory_lock, LW_EXCLUSIVE));
+	for (int i = 0; i < pgmsg_shared->max_queues; i++)
+	{
+		QueueShared *a = &pgmsg_shared->queues[i];
+
+		if (!a->in_use)
+			continue;
+		PGMSG_CHECK(OidIsValid(a->dbid));
+		for (int j = i + 1; j < pgmsg_shared->max_queues; j++)
+		{
+			QueueShared *b = &pgmsg_shared->queues[j];
+
+			PGMSG_CHECK(!b->in_use || b->dbid != a->dbid ||
+						b->queue_id != a->queue_id);
+		}
+	}
+#endif
+}
+
+/*
  * Reserve shared memory and LWLocks; called from shmem_request_hook.
  */
 void
@@ -269,6 +297,8 @@ pgmsg_queue_shared(int32 queue_id, bool create)
 	}
 	if (result == NULL && free_slot != NULL)
 	{
+		/* a slot given back has nothing left in it */
+		PGMSG_CHECK(lease_count(free_slot) == 0);
 		result = free_slot;
 		SpinLockAcquire(&result->mutex);
 		result->clock = 0;
@@ -287,6 +317,7 @@ pgmsg_queue_shared(int32 queue_id, bool create)
 		result->queue_id = queue_id;
 		result->in_use = true;
 		created = true;
+		check_slots();
 	}
 	LWLockRelease(pgmsg_shared->directory_lock);
 
@@ -358,10 +389,12 @@ pgmsg_release_slots(Oid dbid, int32 first_id, int32 last_id)
 		/* long polls end: their queue is gone (receive.c) */
 		if (pg_atomic_read_u32(&qs->nwaiters) > 0)
 			ConditionVariableBroadcast(&qs->cv);
+		PGMSG_CHECK(lease_count(qs) == 0);
 		qs->in_use = false;
 		qs->queue_id = 0;
 		qs->dbid = InvalidOid;
 	}
+	check_slots();
 	inflight_forget_floors(dbid, first_id, last_id, PG_INT64_MAX);
 	LWLockRelease(pgmsg_shared->directory_lock);
 }
