@@ -10,6 +10,7 @@ OBJS = \
 	src/receipt.o \
 	src/xact.o \
 	src/catalog.o \
+	src/qtable.o \
 	src/acl.o \
 	src/queue.o \
 	src/topic.o \

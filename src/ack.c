@@ -41,6 +41,7 @@
 #include "catalog.h"
 #include "lease.h"
 #include "pgmsg.h"
+#include "qtable.h"
 #include "receipt.h"
 #include "send.h"
 #include "shmem.h"
@@ -50,49 +51,6 @@ PG_FUNCTION_INFO_V1(pgmsg_delete);
 PG_FUNCTION_INFO_V1(pgmsg_delete_batch);
 PG_FUNCTION_INFO_V1(pgmsg_change_visibility);
 PG_FUNCTION_INFO_V1(pgmsg_change_visibility_batch);
-
-/*
- * Delete the row of a message by the TID its lease keeps, directly through
- * the table AM: this is every consumer's hot path, and the executor would
- * cost more than the delete.  The row is first checked to still be this
- * message (a vanished message's TID can be reused once vacuumed).  Returns
- * false if the message is already gone.
- */
-static bool
-delete_row(Relation rel, ItemPointer tid, int64 msg_id)
-{
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
-	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	bool		isnull;
-	bool		found;
-	TM_Result	result;
-	TM_FailureData tmfd;
-
-	found = table_tuple_fetch_row_version(rel, tid, snapshot, slot) &&
-		DatumGetInt64(slot_getattr(slot, Anum_q_msg_id, &isnull)) == msg_id;
-	ExecDropSingleTupleTableSlot(slot);
-	if (!found)
-	{
-		UnregisterSnapshot(snapshot);
-		return false;
-	}
-	result = table_tuple_delete(rel, tid, GetCurrentCommandId(true), snapshot,
-								InvalidSnapshot, true, &tmfd, false);
-	UnregisterSnapshot(snapshot);
-	switch (result)
-	{
-		case TM_Ok:
-			return true;
-		case TM_SelfModified:
-		case TM_Updated:
-		case TM_Deleted:
-			/* deleted meanwhile, by this transaction or by a purge */
-			return false;
-		default:
-			elog(ERROR, "unexpected table_tuple_delete status: %u", result);
-	}
-	return false;				/* keep compiler quiet */
-}
 
 /*
  * Parse a receipt and tell whether it can still belong to this queue's
@@ -139,7 +97,7 @@ pgmsg_delete_leased(QueueShared *qs, Relation rel, const LeaseKey *key,
 		return false;
 
 	/* if the row is gone already, commit still drops the lease */
-	return delete_row(rel, &tid, key->msg_id);
+	return qtable_delete(rel, &tid, key->msg_id);
 }
 
 /*

@@ -55,6 +55,7 @@
 #include "inflight.h"
 #include "lease.h"
 #include "pgmsg.h"
+#include "qtable.h"
 #include "receipt.h"
 #include "receive.h"
 #include "send.h"
@@ -73,29 +74,6 @@ PG_FUNCTION_INFO_V1(pgmsg_receive);
  * messages in the same way).
  */
 #define FIFO_SCAN_LIMIT 10000
-
-static SPIPlanPtr
-update_plan(QueueInfo *qi)
-{
-	if (qi->update_plan == NULL)
-	{
-		Oid			argtypes[4] = {TIDOID, INT8OID, INT4OID, TIMESTAMPTZOID};
-		SPIPlanPtr	plan;
-
-		plan = SPI_prepare(psprintf("UPDATE pgmsg.%s SET receive_count = $3,"
-									" first_received_at = COALESCE(first_received_at, $4)"
-									" WHERE ctid OPERATOR(pg_catalog.=) $1"
-									"   AND msg_id OPERATOR(pg_catalog.=) $2"
-									" RETURNING ctid",
-									quote_identifier(pgmsg_table_name(qi->name))),
-						   4, argtypes);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		qi->update_plan = plan;
-	}
-	return (SPIPlanPtr) qi->update_plan;
-}
 
 /*
  * The part of a scanned row that lease_take_fresh needs.
@@ -306,31 +284,17 @@ drop_taken(QueueInfo *qi, QueueShared *qs, Taken *t)
 static void
 record_redelivery(QueueInfo *qi, QueueShared *qs, Taken *t)
 {
-	Datum		args[4];
-	int			ret;
-	bool		isnull;
 	LeaseKey	key;
-	ItemPointer newtid;
 
-	args[0] = PointerGetDatum(&t->tid);
-	args[1] = Int64GetDatum(t->msg_id);
-	args[2] = Int32GetDatum(t->receive_count);
-	args[3] = TimestampTzGetDatum(t->first_received_at);
-	ret = SPI_execute_plan(update_plan(qi), args, NULL, false, 1);
-	if (ret != SPI_OK_UPDATE_RETURNING)
-		elog(ERROR, "could not update queue \"%s\": %s", qi->name,
-			 SPI_result_code_string(ret));
-	if (SPI_processed != 1)
+	if (!qtable_set_receive_count(qi, &t->tid, t->msg_id, t->receive_count,
+								  t->first_received_at))
 		return;					/* not visible to this transaction's snapshot */
-	newtid = (ItemPointer) DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[0],
-														 SPI_tuptable->tupdesc, 1, &isnull));
-	t->tid = *newtid;
 
 	key.dbid = MyDatabaseId;
 	key.queue_id = qi->queue_id;
 	key.msg_id = t->msg_id;
 	LWLockAcquire(qs->lock, LW_EXCLUSIVE);
-	lease_set_tid(qs, &key, t->nonce, newtid);
+	lease_set_tid(qs, &key, t->nonce, &t->tid);
 	LWLockRelease(qs->lock);
 }
 
@@ -378,10 +342,7 @@ bool
 pgmsg_fetch_taken(QueueInfo *qi, QueueShared *qs, Relation rel,
 				  Snapshot snapshot, Taken *t, TupleTableSlot *slot)
 {
-	bool		isnull;
-
-	if (table_tuple_fetch_row_version(rel, &t->tid, snapshot, slot) &&
-		DatumGetInt64(slot_getattr(slot, Anum_q_msg_id, &isnull)) == t->msg_id)
+	if (qtable_fetch(rel, &t->tid, t->msg_id, snapshot, slot))
 		return true;
 	drop_taken(qi, qs, t);
 	return false;

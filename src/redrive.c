@@ -47,6 +47,7 @@
 #include "catalog.h"
 #include "lease.h"
 #include "pgmsg.h"
+#include "qtable.h"
 #include "receive.h"
 #include "redrive.h"
 #include "send.h"

@@ -7,8 +7,8 @@
  * queue's monotonic clock plus the delay, msg_id from the table's identity
  * sequence.  Before its first key for a queue in a transaction the backend
  * registers a lower bound (cursor.c), so no receiver's cursor can pass the
- * message before the transaction ends.  The row is inserted with a plan
- * prepared once per backend and queue; nothing else is written.  A queue
+ * message before the transaction ends.  The row is appended to the
+ * queue's log by qtable.c; nothing else is written.  A queue
  * created with notify => true also gets NOTIFY pgmsg_<queue> (payload: the
  * queue name) once per transaction, which LISTEN/NOTIFY delivers at commit;
  * it is opt-in because NOTIFY serialises committing transactions.
@@ -46,6 +46,7 @@
 #include "cursor.h"
 #include "lease.h"
 #include "pgmsg.h"
+#include "qtable.h"
 #include "send.h"
 #include "shmem.h"
 #include "xact.h"
@@ -347,45 +348,8 @@ pgmsg_check_size(QueueInfo *qi, Jsonb *body, Jsonb *attributes)
 }
 
 /*
- * Lock a queue's table for writing, and report whether it still exists.
- * A queue dropped by a transaction that committed while this backend held
- * its cached description is gone once the lock is granted; then the lock is
- * released and the caller decides what a missing queue means.
- */
-bool
-pgmsg_queue_lock(QueueInfo *qi)
-{
-	LockRelationOid(qi->relid, RowExclusiveLock);
-	if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(qi->relid)))
-		return true;
-	UnlockRelationOid(qi->relid, RowExclusiveLock);
-	return false;
-}
-
-/*
- * Open a queue's table for writing, through pgmsg_queue_lock: the one way
- * every entry point opens it, so a queue dropped by a transaction that
- * committed while this one waited for the lock is reported as missing
- * rather than as an unknown relation.
- */
-Relation
-pgmsg_queue_open(QueueInfo *qi)
-{
-	if (!pgmsg_queue_lock(qi))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("queue \"%s\" does not exist", qi->name),
-				 errdetail("It was dropped by a concurrent transaction.")));
-	return table_open(qi->relid, NoLock);
-}
-
-/*
- * Append a row to a queue's log, directly through the heap and its one
- * index: this is every producer's hot path, and the executor would cost
- * more than the insert.  The queue table has no triggers, constraints
- * other than NOT NULL, or other indexes, so nothing is skipped; heap_insert
- * toasts, WAL-logs and counts the row as an INSERT would.  sent_at 0 means
- * now.
+ * Append a message to a queue's log (qtable.c), with its key: the queue's
+ * clock plus the delay, or a FIFO group's order.  sent_at 0 means now.
  */
 static int64
 append_message(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
@@ -397,24 +361,11 @@ append_message(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
 	TimestampTz key;
 	Relation	rel;
 	Relation	index;
-	Datum		values[Natts_q];
-	bool		nulls[Natts_q];
-	Datum		key_values[2];
-	bool		key_nulls[2] = {false, false};
-	HeapTuple	tuple;
+	QueueRow	row;
 	int64		msg_id;
 
 	rel = pgmsg_queue_open(qi);
-	if (!OidIsValid(qi->sequenceid))
-		qi->sequenceid = getIdentitySequence(qi->relid, Anum_q_msg_id, false);
-	index = index_open(qi->indexid, RowExclusiveLock);
-	if (qi->index_info == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(CacheMemoryContext);
-
-		qi->index_info = BuildIndexInfo(index);
-		MemoryContextSwitchTo(old);
-	}
+	index = qtable_open_index(qi);
 
 	first = xact_track_publish(qs, 1);
 	key = cursor_assign_key(qs, first, delay, &ts);
@@ -438,42 +389,17 @@ append_message(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
 		snprintf(channel, sizeof(channel), "pgmsg_%s", qi->name);
 		Async_Notify(channel, qi->name);
 	}
-	msg_id = nextval_internal(qi->sequenceid, false);
 
-	memset(nulls, false, sizeof(nulls));
-	values[Anum_q_msg_id - 1] = Int64GetDatum(msg_id);
-	values[Anum_q_visible_at - 1] = TimestampTzGetDatum(key);
-	values[Anum_q_sent_at - 1] = TimestampTzGetDatum(sent_at != 0 ? sent_at : ts);
-	values[Anum_q_receive_count - 1] = Int32GetDatum(receive_count);
-	nulls[Anum_q_first_received_at - 1] = true;
-	values[Anum_q_body - 1] = JsonbPGetDatum(body);
-	if (attributes != NULL)
-		values[Anum_q_attributes - 1] = JsonbPGetDatum(attributes);
-	else
-		nulls[Anum_q_attributes - 1] = true;
-	if (source_queue != NULL)
-		values[Anum_q_source_queue - 1] = CStringGetTextDatum(source_queue);
-	else
-		nulls[Anum_q_source_queue - 1] = true;
-	/* a table made by version 1.0 has no such column; the tuple omits it */
-	if (source_queue_id != 0)
-		values[Anum_q_source_queue_id - 1] = Int32GetDatum(source_queue_id);
-	else
-		nulls[Anum_q_source_queue_id - 1] = true;
-	if (group_id != NULL)
-		values[Anum_q_group_id - 1] = PointerGetDatum(group_id);
-	else
-		nulls[Anum_q_group_id - 1] = true;
+	row.visible_at = key;
+	row.sent_at = sent_at != 0 ? sent_at : ts;
+	row.receive_count = receive_count;
+	row.body = body;
+	row.attributes = attributes;
+	row.source_queue = source_queue;
+	row.source_queue_id = source_queue_id;
+	row.group_id = group_id;
+	msg_id = qtable_append(qi, rel, index, &row);
 
-	tuple = heap_form_tuple(RelationGetDescr(rel), values, nulls);
-	simple_heap_insert(rel, tuple);
-
-	key_values[0] = values[Anum_q_visible_at - 1];
-	key_values[1] = values[Anum_q_msg_id - 1];
-	index_insert(index, key_values, key_nulls, &tuple->t_self, rel,
-				 UNIQUE_CHECK_NO, false, qi->index_info);
-
-	heap_freetuple(tuple);
 	index_close(index, NoLock);
 	table_close(rel, NoLock);
 	return msg_id;

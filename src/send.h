@@ -21,8 +21,6 @@ extern Datum *pgmsg_batch_array(FunctionCallInfo fcinfo, int argno, Oid elemtype
 extern text *pgmsg_content_dedup_id(Jsonb *body);
 extern void pgmsg_check_fifo_ids(bool topic, const char *name, bool fifo,
 								 text *group_id, text *dedup_id);
-extern bool pgmsg_queue_lock(QueueInfo *qi);
-extern Relation pgmsg_queue_open(QueueInfo *qi);
 extern int64 pgmsg_send_one(QueueInfo *qi, QueueShared *qs, Jsonb *body,
 							Jsonb *attributes, int64 delay, text *group_id,
 							text *dedup_id);

@@ -54,6 +54,7 @@
 #include "catalog.h"
 #include "filter.h"
 #include "pgmsg.h"
+#include "qtable.h"
 #include "send.h"
 #include "shmem.h"
 #include "topic.h"
