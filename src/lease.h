@@ -27,8 +27,9 @@ typedef struct LeaseKey
 } LeaseKey;
 
 /*
- * A lease, in the shared map.  Only lease.c changes leases; stats.c and
- * metrics.c read them, under the queue lock.
+ * A lease, in the shared map.  Only lease.c changes leases (and inflight.c,
+ * called by lease.c, their record); stats.c and metrics.c read them, under
+ * the queue lock.
  */
 typedef struct Lease
 {
