@@ -73,7 +73,9 @@ typedef struct GroupEntry
 {
 	GroupKey	key;			/* hash key: must be first */
 	dlist_head	leases;
-	int32		nleases;		/* length of leases */
+#ifdef PGMSG_CHECKS
+	int32		nleases;		/* length of leases, for check_group */
+#endif
 	TimestampTz last_key;		/* greatest delayed key sent to the group */
 	dlist_node	queue_node;		/* in its queue's list */
 } GroupEntry;
@@ -374,7 +376,9 @@ group_enter(QueueShared *qs, const GroupKey *key)
 		else
 		{
 			dlist_init(&group->leases);
+#ifdef PGMSG_CHECKS
 			group->nleases = 0;
+#endif
 			group->last_key = 0;
 			dlist_push_tail(&qs->groups, &group->queue_node);
 		}
@@ -412,7 +416,9 @@ group_attach(QueueShared *qs, Lease *lease, const GroupKey *key)
 	}
 	lease->group_hash = key->group_hash;
 	dlist_push_tail(&group->leases, &lease->group_node);
+#ifdef PGMSG_CHECKS
 	group->nleases++;
+#endif
 	check_group(qs, group);
 }
 
@@ -432,7 +438,9 @@ group_detach(QueueShared *qs, Lease *lease)
 	lease->group_hash = 0;
 	if (group != NULL)
 	{
+#ifdef PGMSG_CHECKS
 		group->nleases--;
+#endif
 		check_group(qs, group);
 		group_forget_if_idle(group, GetCurrentTimestamp());
 	}
@@ -728,14 +736,16 @@ lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id, int64 max_msg_id)
 		uint32		hashcode;
 		LWLock	   *plock;
 
-		/* a group that still has leases keeps its entry, recounted */
+		/* a group that still has leases keeps its entry (recounted) */
 		if (!dlist_is_empty(&group->leases))
 		{
+#ifdef PGMSG_CHECKS
 			dlist_iter	liter;
 
 			group->nleases = 0;
 			dlist_foreach(liter, &group->leases)
 				group->nleases++;
+#endif
 			continue;
 		}
 		dlist_delete(&group->queue_node);
