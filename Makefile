@@ -10,6 +10,7 @@ OBJS = \
 	src/receipt.o \
 	src/xact.o \
 	src/catalog.o \
+	src/qtable.o \
 	src/acl.o \
 	src/queue.o \
 	src/topic.o \
@@ -39,6 +40,10 @@ PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers 
 # not for packagers building with another compiler.
 ifdef WERROR
 PG_CFLAGS += -Werror
+endif
+# pgmsg's own invariant checks (PGMSG_CHECK in pgmsg.h), for the test suite.
+ifdef PGMSG_CHECKS
+PG_CPPFLAGS += -DPGMSG_CHECKS
 endif
 
 # Tests run against a throwaway instance that preloads pgmsg.

@@ -68,14 +68,16 @@ hold_install_lock() {
     fi
 }
 
-# Build pgmsg in source tree $1 and install it into PostgreSQL 15.
+# Build pgmsg in source tree $1 and install it into PostgreSQL 15.  Further
+# arguments are make variables for the build (the tests pass PGMSG_CHECKS=1).
 build_and_install() {
-    local jobs
+    local src=$1 jobs
+    shift
     jobs=$(nproc 2>/dev/null || echo 2)
-    say "building pgmsg in $1"
-    make -C "$1" -s -j"$jobs" PG_CONFIG="$PG_CONFIG" WERROR=1
+    say "building pgmsg in $src${*:+ with $*}"
+    make -C "$src" -s -j"$jobs" PG_CONFIG="$PG_CONFIG" WERROR=1 "$@"
     say "installing pgmsg into $("$PG_CONFIG" --pkglibdir)"
-    make -C "$1" -s PG_CONFIG="$PG_CONFIG" install
+    make -C "$src" -s PG_CONFIG="$PG_CONFIG" install "$@"
 }
 
 # make_private_postgres DIR: a private copy of PostgreSQL 15's installation

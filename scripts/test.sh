@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The test command: `sudo scripts/test.sh` (or, as root, `scripts/test.sh`).
 # Installs missing Debian packages, copies the checkout to a scratch directory
-# under /var/tmp, builds pgmsg there from clean and installs it into a private
-# copy of PostgreSQL's installation in that directory (the system-wide
-# PostgreSQL, and any server running from it, is left alone), then runs the
+# under /var/tmp, builds pgmsg there from clean with its invariant checks
+# (PGMSG_CHECKS=1) and installs it into a private copy of PostgreSQL's
+# installation in that directory (the system-wide PostgreSQL, and any
+# server running from it, is left alone), then runs the
 # regression (sql/), isolation (specs/) and TAP (t/) suites there as the
 # postgres user.  Each suite runs even if an earlier one failed; failures print
 # their diffs and logs.  The last line is always "N passed, N failed"; the exit
@@ -65,7 +66,8 @@ for dir in examples/node test/push; do
     (cd "$SRC_DIR/$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 done
 make_private_postgres "$RUN_DIR/pg"
-build_and_install "$SRC_DIR"
+# With pgmsg's own invariant checks compiled in (PGMSG_CHECK, see pgmsg.h).
+build_and_install "$SRC_DIR" PGMSG_CHECKS=1
 mkdir -p "$RUN_DIR/tmp"
 chown -R postgres:postgres "$RUN_DIR"
 trap - ERR

@@ -34,56 +34,23 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
+#include "ack.h"
+#include "acl.h"
+#include "catalog.h"
+#include "lease.h"
 #include "pgmsg.h"
+#include "qtable.h"
+#include "receipt.h"
+#include "send.h"
+#include "shmem.h"
+#include "xact.h"
 
 PG_FUNCTION_INFO_V1(pgmsg_delete);
 PG_FUNCTION_INFO_V1(pgmsg_delete_batch);
 PG_FUNCTION_INFO_V1(pgmsg_change_visibility);
 PG_FUNCTION_INFO_V1(pgmsg_change_visibility_batch);
-
-/*
- * Delete the row of a message by the TID its lease keeps, directly through
- * the table AM: this is every consumer's hot path, and the executor would
- * cost more than the delete.  The row is first checked to still be this
- * message (a vanished message's TID can be reused once vacuumed).  Returns
- * false if the message is already gone.
- */
-static bool
-delete_row(Relation rel, ItemPointer tid, int64 msg_id)
-{
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
-	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	bool		isnull;
-	bool		found;
-	TM_Result	result;
-	TM_FailureData tmfd;
-
-	found = table_tuple_fetch_row_version(rel, tid, snapshot, slot) &&
-		DatumGetInt64(slot_getattr(slot, Anum_q_msg_id, &isnull)) == msg_id;
-	ExecDropSingleTupleTableSlot(slot);
-	if (!found)
-	{
-		UnregisterSnapshot(snapshot);
-		return false;
-	}
-	result = table_tuple_delete(rel, tid, GetCurrentCommandId(true), snapshot,
-								InvalidSnapshot, true, &tmfd, false);
-	UnregisterSnapshot(snapshot);
-	switch (result)
-	{
-		case TM_Ok:
-			return true;
-		case TM_SelfModified:
-		case TM_Updated:
-		case TM_Deleted:
-			/* deleted meanwhile, by this transaction or by a purge */
-			return false;
-		default:
-			elog(ERROR, "unexpected table_tuple_delete status: %u", result);
-	}
-	return false;				/* keep compiler quiet */
-}
 
 /*
  * Parse a receipt and tell whether it can still belong to this queue's
@@ -114,28 +81,23 @@ bool
 pgmsg_delete_leased(QueueShared *qs, Relation rel, const LeaseKey *key,
 					uint64 nonce)
 {
-	Lease	   *lease;
 	ItemPointerData tid;
+	LeaseState	prev_state;
+	bool		begun;
 
 	xact_reserve(1);
 	LWLockAcquire(qs->lock, LW_EXCLUSIVE);
 	lease_check_table(qs, rel);
-	lease = lease_lookup(key);
-	if (lease == NULL || lease->nonce != nonce || lease->state == LEASE_DELETING ||
-		lease_fifo_expired(lease, GetCurrentTimestamp()))
-	{
-		LWLockRelease(qs->lock);
-		return false;
-	}
-	xact_track_delete(qs, key, nonce, lease->state);
-	if (lease->state == LEASE_HELD)
-		pairingheap_remove(&qs->redelivery, &lease->node);
-	lease->state = LEASE_DELETING;
-	tid = lease->tid;
+	begun = lease_begin_delete(qs, key, nonce, GetCurrentTimestamp(),
+							   &prev_state, &tid);
+	if (begun)
+		xact_track_delete(qs, key, nonce, prev_state);
 	LWLockRelease(qs->lock);
+	if (!begun)
+		return false;
 
 	/* if the row is gone already, commit still drops the lease */
-	return delete_row(rel, &tid, key->msg_id);
+	return qtable_delete(rel, &tid, key->msg_id);
 }
 
 /*
@@ -148,17 +110,12 @@ pgmsg_delete_leased(QueueShared *qs, Relation rel, const LeaseKey *key,
 void
 pgmsg_retire_lease(QueueShared *qs, const LeaseKey *key)
 {
-	Lease	   *lease;
+	uint64		nonce;
 
 	xact_reserve(1);
 	LWLockAcquire(qs->lock, LW_EXCLUSIVE);
-	lease = lease_lookup(key);
-	if (lease != NULL && lease->state == LEASE_HELD)
-	{
-		xact_track_delete(qs, key, lease->nonce, LEASE_HELD);
-		pairingheap_remove(&qs->redelivery, &lease->node);
-		lease->state = LEASE_DELETING;
-	}
+	if (lease_begin_retire(qs, key, &nonce))
+		xact_track_delete(qs, key, nonce, LEASE_HELD);
 	LWLockRelease(qs->lock);
 }
 
@@ -174,18 +131,19 @@ delete_one(QueueInfo *qi, QueueShared *qs, Relation rel, text *receipt)
 }
 
 /*
- * Look up and check the queue of a delete or change_visibility call, which
- * "action" names for the error raised during recovery, and whose second
+ * Look up and check the queue of a delete or change_visibility call, whose
+ * error during recovery is "recovery_message" (see pgmsg_refuse_in_recovery),
+ * and whose second
  * argument, "what" ("receipt" or "receipts"), must not be null.
  */
 static QueueInfo *
-ack_setup(FunctionCallInfo fcinfo, const char *action, const char *what,
+ack_setup(FunctionCallInfo fcinfo, const char *recovery_message, const char *what,
 		  QueueShared **qs)
 {
 	char	   *name = pgmsg_text_arg(fcinfo, 0, "queue name");
 	QueueInfo  *qi;
 
-	pgmsg_refuse_in_recovery(action, name);
+	pgmsg_refuse_in_recovery(recovery_message, name);
 	qi = pgmsg_queue_lookup(name, false);
 
 	pgmsg_check_privilege(qi, PGMSG_PRIV_RECEIVE);
@@ -218,7 +176,7 @@ Datum
 pgmsg_delete(PG_FUNCTION_ARGS)
 {
 	QueueShared *qs;
-	QueueInfo  *qi = ack_setup(fcinfo, "delete from queue", "receipt", &qs);
+	QueueInfo  *qi = ack_setup(fcinfo, gettext_noop("cannot delete from queue \"%s\" during recovery"), "receipt", &qs);
 	Oid			save_userid;
 	int			save_sec;
 	bool		result;
@@ -240,7 +198,7 @@ Datum
 pgmsg_delete_batch(PG_FUNCTION_ARGS)
 {
 	QueueShared *qs;
-	QueueInfo  *qi = ack_setup(fcinfo, "delete from queue", "receipts", &qs);
+	QueueInfo  *qi = ack_setup(fcinfo, gettext_noop("cannot delete from queue \"%s\" during recovery"), "receipts", &qs);
 	Datum	   *elems;
 	int			nelems;
 	Oid			save_userid;
@@ -271,7 +229,8 @@ change_one(QueueInfo *qi, QueueShared *qs, text *receipt, int64 timeout)
 {
 	LeaseKey	key;
 	uint64		nonce;
-	Lease	   *lease;
+	LeaseState	state;
+	TimestampTz prev_expires_at;
 	bool		result = true;
 	TimestampTz expires_at = GetCurrentTimestamp() + timeout;
 
@@ -280,18 +239,13 @@ change_one(QueueInfo *qi, QueueShared *qs, text *receipt, int64 timeout)
 
 	xact_reserve(1);
 	LWLockAcquire(qs->lock, LW_EXCLUSIVE);
-	lease = lease_lookup(&key);
-	if (lease == NULL || lease->nonce != nonce || lease->state == LEASE_DELETING ||
-		lease_fifo_expired(lease, GetCurrentTimestamp()))
-		result = false;
+	/* a lease taken by this very transaction changes at once */
+	if (lease_set_expiry(qs, &key, nonce, expires_at, GetCurrentTimestamp(),
+						 &state, &prev_expires_at))
+		xact_track_visibility(qs, &key, nonce, expires_at, state,
+							  prev_expires_at);
 	else
-	{
-		xact_track_visibility(qs, &key, nonce, expires_at, lease->state,
-							  lease->expires_at);
-		/* taken by this very transaction: at once, undone by an abort */
-		if (lease->state == LEASE_RECEIVING)
-			lease->expires_at = expires_at;
-	}
+		result = false;
 	LWLockRelease(qs->lock);
 	return result;
 }
@@ -303,7 +257,7 @@ Datum
 pgmsg_change_visibility(PG_FUNCTION_ARGS)
 {
 	QueueShared *qs;
-	QueueInfo  *qi = ack_setup(fcinfo, "change visibility in queue", "receipt", &qs);
+	QueueInfo  *qi = ack_setup(fcinfo, gettext_noop("cannot change visibility in queue \"%s\" during recovery"), "receipt", &qs);
 	int64		timeout = pgmsg_interval_arg(fcinfo, 2, "visibility_timeout",
 											 0, PGMSG_MAX_VISIBILITY, -1);
 
@@ -317,7 +271,7 @@ Datum
 pgmsg_change_visibility_batch(PG_FUNCTION_ARGS)
 {
 	QueueShared *qs;
-	QueueInfo  *qi = ack_setup(fcinfo, "change visibility in queue", "receipts", &qs);
+	QueueInfo  *qi = ack_setup(fcinfo, gettext_noop("cannot change visibility in queue \"%s\" during recovery"), "receipts", &qs);
 	int64		timeout = pgmsg_interval_arg(fcinfo, 2, "visibility_timeout",
 											 0, PGMSG_MAX_VISIBILITY, -1);
 	Datum	   *elems;

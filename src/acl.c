@@ -38,7 +38,9 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 
-#include "pgmsg.h"
+#include "acl.h"
+#include "catalog.h"
+#include "topic.h"
 
 PG_FUNCTION_INFO_V1(pgmsg_grant);
 PG_FUNCTION_INFO_V1(pgmsg_revoke);
@@ -81,11 +83,15 @@ privilege_bit(const char *name, bool topic)
 		if (strcmp(privilege_names[i].name, name) == 0 &&
 			(privilege_names[i].bit & valid) != 0)
 			return privilege_names[i].bit;
+	if (topic)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized topic privilege \"%s\"", name),
+				 errhint("Topic privileges are \"publish\", \"subscribe\" and \"manage\".")));
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("unrecognized %s privilege \"%s\"", topic ? "topic" : "queue", name),
-			 errhint(topic ? "Topic privileges are \"publish\", \"subscribe\" and \"manage\"."
-					 : "Queue privileges are \"send\", \"receive\" and \"manage\".")));
+			 errmsg("unrecognized queue privilege \"%s\"", name),
+			 errhint("Queue privileges are \"send\", \"receive\" and \"manage\".")));
 	return 0;					/* keep compiler quiet */
 }
 
@@ -228,7 +234,9 @@ change_grants(FunctionCallInfo fcinfo, bool is_grant)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("privileges must not be null")));
 
-	pgmsg_refuse_in_recovery(is_grant ? "grant privileges on" : "revoke privileges on",
+	pgmsg_refuse_in_recovery(is_grant ?
+							 gettext_noop("cannot grant privileges on \"%s\" during recovery") :
+							 gettext_noop("cannot revoke privileges on \"%s\" during recovery"),
 							 object);
 	qi = pgmsg_queue_lookup(object, true);
 	if (qi == NULL)

@@ -48,7 +48,9 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 
+#include "catalog.h"
 #include "pgmsg.h"
+#include "shmem.h"
 
 static HTAB *queue_cache = NULL;
 static bool queue_cache_stale = false;
@@ -262,7 +264,7 @@ ensure_cache(void)
  * The owner of pgmsg's tables.  This never resets the cache, so the
  * QueueInfo a caller holds stays valid for the rest of its statement.
  */
-Oid
+static Oid
 pgmsg_owner(void)
 {
 	if (!OidIsValid(meta_owner) || meta_stale)
@@ -307,15 +309,17 @@ pgmsg_restore_user(Oid save_userid, int save_sec)
  * entry point that takes a lease or changes anything calls this first: a
  * lease taken on a standby would hand out a message the primary can hand
  * out again, and writes fail anyway, half-way and less clearly.  Read-only
- * views stay usable.  "action" is, say, "receive from queue".
+ * views stay usable.  "message" is the whole error message, a format
+ * with one %s for the queue's or topic's name, marked for translation by
+ * the caller (gettext_noop).
  */
 void
-pgmsg_refuse_in_recovery(const char *action, const char *name)
+pgmsg_refuse_in_recovery(const char *message, const char *name)
 {
 	if (RecoveryInProgress())
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
-				 errmsg("cannot %s \"%s\" during recovery", action, name),
+				 errmsg(message, name),
 				 errhint("pgmsg changes queues and topics only on the primary server; connect to it.")));
 }
 
@@ -325,7 +329,7 @@ pgmsg_refuse_in_recovery(const char *action, const char *name)
  * quote_identifier, but are checked so strictly that they never need it.
  */
 void
-pgmsg_validate_name(const char *kind, const char *name)
+pgmsg_validate_name(bool topic, const char *name)
 {
 	size_t		len = strlen(name);
 	bool		ok = len >= 1 && len <= PGMSG_NAME_MAXLEN &&
@@ -337,14 +341,22 @@ pgmsg_validate_name(const char *kind, const char *name)
 
 		ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
 	}
+	if (!ok && topic)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid topic name \"%.*s%s\"",
+						PGMSG_NAME_MAXLEN + 16, name,
+						len > PGMSG_NAME_MAXLEN + 16 ? "..." : ""),
+				 errdetail("A topic name has 1 to %d characters: lower-case letters, digits and underscores, starting with a letter.",
+						   PGMSG_NAME_MAXLEN)));
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_NAME),
-				 errmsg("invalid %s name \"%.*s%s\"", kind,
+				 errmsg("invalid queue name \"%.*s%s\"",
 						PGMSG_NAME_MAXLEN + 16, name,
 						len > PGMSG_NAME_MAXLEN + 16 ? "..." : ""),
-				 errdetail("A %s name has 1 to %d characters: lower-case letters, digits and underscores, starting with a letter.",
-						   kind, PGMSG_NAME_MAXLEN)));
+				 errdetail("A queue name has 1 to %d characters: lower-case letters, digits and underscores, starting with a letter.",
+						   PGMSG_NAME_MAXLEN)));
 }
 
 /*
@@ -450,7 +462,7 @@ pgmsg_queue_lookup(const char *name, bool missing_ok)
 	HeapTuple	tup;
 
 	pgmsg_check_loaded();
-	pgmsg_validate_name("queue", name);
+	pgmsg_validate_name(false, name);
 	ensure_cache();
 
 	qi = hash_search(queue_cache, name, HASH_FIND, NULL);

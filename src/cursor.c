@@ -45,19 +45,19 @@
  * TID finds that out, as it does for a scanned row.  FIFO queues do
  * not read ahead: their scan decides by group.
  *
- * Locking: the clock, the cursor and a queue's count of registered bounds
- * are protected by the slot's spinlock (mutex).  Bound entries are 64-bit
- * atomics written only by their own backend.  The read-ahead is protected
- * by the queue's lock, held exclusively to change it; cursor_rewind and
- * cursor_reset are called with that lock held.
+ * Locking: see shmem.c.  The clock, the cursor and the count of registered
+ * bounds are under the slot's spinlock, the read-ahead under the queue lock;
+ * cursor_rewind and cursor_reset are called with the queue lock held.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "storage/proc.h"
+#include "utils/timestamp.h"
 
-#include "pgmsg.h"
+#include "cursor.h"
+#include "shmem.h"
 
 /*
  * Hand out the timestamp part of a new key for this queue: the clock's
@@ -145,12 +145,36 @@ cursor_get(QueueShared *qs, TimestampTz *at, int64 *id)
 	SpinLockRelease(&qs->mutex);
 }
 
+#ifdef PGMSG_CHECKS
+/*
+ * Whether key time "at" lies below the bound of every publisher registered
+ * now: the cursor must never pass a key a transaction in progress may
+ * still commit.  A bound registered after the mover's limit was read is at
+ * or above that limit, and the cursor moves only below it.
+ */
+static bool
+below_every_bound(QueueShared *qs, TimestampTz at)
+{
+	pg_atomic_uint64 *bounds = pgmsg_publisher_bounds(qs);
+
+	for (int i = 0; i < pgmsg_shared->max_backends; i++)
+	{
+		uint64		b = pg_atomic_read_u64(&bounds[i]);
+
+		if (b != 0 && at >= (TimestampTz) b)
+			return false;
+	}
+	return true;
+}
+#endif
+
 /*
  * Move the cursor forward to (at, id); it never moves back.
  */
 void
 cursor_advance(QueueShared *qs, TimestampTz at, int64 id)
 {
+	PGMSG_CHECK(below_every_bound(qs, at));
 	SpinLockAcquire(&qs->mutex);
 	if (at > qs->cursor_at || (at == qs->cursor_at && id > qs->cursor_id))
 	{

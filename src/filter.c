@@ -67,8 +67,8 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
-#include "pgmsg.h"
 #include "filter.h"
+#include "shmem.h"
 
 PG_FUNCTION_INFO_V1(pgmsg_filter_matches);
 
@@ -566,42 +566,32 @@ path_string(CompileState *st)
 }
 
 /*
- * Report an invalid policy at the current key: "problem" goes into the
- * message, the formatted rest into the detail after the key's path.
+ * The hint of an invalid policy at the current key, if any; for
+ * key_error's ereport.
  */
-static void key_error(CompileState *st, const char *problem, const char *fmt,...)
-			pg_attribute_printf(3, 4) pg_attribute_noreturn();
-
-static void
-key_error(CompileState *st, const char *problem, const char *fmt,...)
+static int
+key_hint(CompileState *st)
 {
-	StringInfoData detail;
-	const char *hint = NULL;
-
-	initStringInfo(&detail);
-	for (;;)
-	{
-		va_list		args;
-		int			needed;
-
-		va_start(args, fmt);
-		needed = appendStringInfoVA(&detail, fmt, args);
-		va_end(args);
-		if (needed == 0)
-			break;
-		enlargeStringInfo(&detail, needed);
-	}
 	if (st->hint != NULL)
-		hint = st->hint;
-	else if (st->in_or_key)
-		hint = "\"$or\" is the OR operator only when it holds an array of at least two objects "
-			"none of which has an operator name as a key; otherwise it is an ordinary key.";
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid filter policy: %s", problem),
-			 errdetail("At key \"%s\": %s", path_string(st), detail.data),
-			 hint ? errhint("%s", hint) : 0));
+		return errhint("%s", st->hint);
+	if (st->in_or_key)
+		return errhint("\"$or\" is the OR operator only when it holds an array of at least two objects "
+					   "none of which has an operator name as a key; otherwise it is an ordinary key.");
+	return 0;
 }
+
+/*
+ * Report an invalid policy at the current key.  "message" and "detail" are
+ * errmsg's and errdetail's arguments, each a whole sentence: the message
+ * starts "invalid filter policy: ", the detail "At key \"%s\": " with the
+ * key's path (path_string) as its first argument.
+ */
+#define key_error(st, message, detail) \
+	ereport(ERROR, \
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE), \
+			 errmsg message, \
+			 errdetail detail, \
+			 key_hint(st)))
 
 static void
 path_push(CompileState *st, const char *key, int len, int branch)
@@ -642,17 +632,19 @@ compile_numeric_value(CompileState *st, Numeric num)
 	Numeric		copy;
 
 	if (numeric_is_nan(num) || numeric_is_inf(num))
-		key_error(st, "bad number", "the number is not finite.");
+		key_error(st, ("invalid filter policy: bad number"),
+				  ("At key \"%s\": the number is not finite.",
+				   path_string(st)));
 	abs = DatumGetNumeric(DirectFunctionCall1(numeric_abs, NumericGetDatum(num)));
 	if (number_cmp(abs, limit) > 0)
-		key_error(st, "number out of range",
-				  "numbers in a filter policy lie between -%lld and %lld.",
-				  (long long) FILTER_NUMBER_LIMIT, (long long) FILTER_NUMBER_LIMIT);
+		key_error(st, ("invalid filter policy: number out of range"),
+				  ("At key \"%s\": numbers in a filter policy lie between -%lld and %lld.",
+				   path_string(st), (long long) FILTER_NUMBER_LIMIT, (long long) FILTER_NUMBER_LIMIT));
 	scale = DatumGetInt32(DirectFunctionCall1(numeric_min_scale, NumericGetDatum(num)));
 	if (scale > FILTER_NUMBER_SCALE)
-		key_error(st, "number too precise",
-				  "the number %s has %d digits after the decimal point; filter policies take at most %d.",
-				  number_text(num), scale, FILTER_NUMBER_SCALE);
+		key_error(st, ("invalid filter policy: number too precise"),
+				  ("At key \"%s\": the number %s has %d digits after the decimal point; filter policies take at most %d.",
+				   path_string(st), number_text(num), scale, FILTER_NUMBER_SCALE));
 	old = MemoryContextSwitchTo(st->cxt);
 	copy = DatumGetNumericCopy(NumericGetDatum(num));
 	MemoryContextSwitchTo(old);
@@ -738,28 +730,31 @@ compile_numeric(CompileState *st, const JsonbValue *arg, Matcher *m)
 	Numeric		bottom;
 
 	if (arg->type != jbvBinary || !JsonContainerIsArray(arg->val.binary.data))
-		key_error(st, "operator \"numeric\" needs an array",
-				  "\"numeric\" takes an array such as [\"<\", 100] or [\">=\", 0, \"<\", 100], not %s.",
-				  type_phrase(arg));
+		key_error(st, ("invalid filter policy: operator \"numeric\" needs an array"),
+				  ("At key \"%s\": \"numeric\" takes an array such as [\"<\", 100] or [\">=\", 0, \"<\", 100], not %s.",
+				   path_string(st), type_phrase(arg)));
 	e = array_values(arg->val.binary.data, &n);
 	if (n == 0)
-		key_error(st, "bad numeric match",
-				  "the \"numeric\" array is empty; it starts with an operator: \"=\", \"<\", \"<=\", \">\" or \">=\".");
+		key_error(st, ("invalid filter policy: bad numeric match"),
+				  ("At key \"%s\": the \"numeric\" array is empty; it starts with an operator: \"=\", \"<\", \"<=\", \">\" or \">=\".",
+				   path_string(st)));
 	if (e[0].type != jbvString)
-		key_error(st, "bad numeric match",
-				  "the \"numeric\" array starts with an operator (\"=\", \"<\", \"<=\", \">\" or \">=\"), not %s.",
-				  type_phrase(&e[0]));
+		key_error(st, ("invalid filter policy: bad numeric match"),
+				  ("At key \"%s\": the \"numeric\" array starts with an operator (\"=\", \"<\", \"<=\", \">\" or \">=\"), not %s.",
+				   path_string(st), type_phrase(&e[0])));
 	op = pnstrdup(e[0].val.string.val, e[0].val.string.len);
 	if (numeric_operator(&e[0], &low, &open) < 0)
-		key_error(st, psprintf("unknown numeric operator \"%s\"", op),
-				  "the numeric operators are \"=\", \"<\", \"<=\", \">\" and \">=\".");
+		key_error(st, ("invalid filter policy: unknown numeric operator \"%s\"", op),
+				  ("At key \"%s\": the numeric operators are \"=\", \"<\", \"<=\", \">\" and \">=\".",
+				   path_string(st)));
 	if (n < 2)
-		key_error(st, psprintf("numeric operator \"%s\" needs a number", op),
-				  "numeric operator \"%s\" ends the array; a number must follow it.", op);
+		key_error(st, ("invalid filter policy: numeric operator \"%s\" needs a number", op),
+				  ("At key \"%s\": numeric operator \"%s\" ends the array; a number must follow it.",
+				   path_string(st), op));
 	if (e[1].type != jbvNumeric)
-		key_error(st, psprintf("numeric operator \"%s\" needs a number", op),
-				  "numeric operator \"%s\" is followed by %s, not a number.",
-				  op, type_phrase(&e[1]));
+		key_error(st, ("invalid filter policy: numeric operator \"%s\" needs a number", op),
+				  ("At key \"%s\": numeric operator \"%s\" is followed by %s, not a number.",
+				   path_string(st), op, type_phrase(&e[1])));
 
 	m->kind = MATCH_NUMERIC;
 	m->u.range.low = NULL;
@@ -783,34 +778,36 @@ compile_numeric(CompileState *st, const JsonbValue *arg, Matcher *m)
 		return;
 
 	if (!low)
-		key_error(st, "bad numeric match",
-				  "numeric operator \"%s\" takes one number; only \">\" and \">=\" can start a range such as [\">\", 0, \"<=\", 5].",
-				  op);
+		key_error(st, ("invalid filter policy: bad numeric match"),
+				  ("At key \"%s\": numeric operator \"%s\" takes one number; only \">\" and \">=\" can start a range such as [\">\", 0, \"<=\", 5].",
+				   path_string(st), op));
 	bottom = e[1].val.numeric;
 	if (e[2].type != jbvString)
-		key_error(st, "bad numeric range",
-				  "a range continues with \"<\" or \"<=\" after its lower bound, not %s.",
-				  type_phrase(&e[2]));
+		key_error(st, ("invalid filter policy: bad numeric range"),
+				  ("At key \"%s\": a range continues with \"<\" or \"<=\" after its lower bound, not %s.",
+				   path_string(st), type_phrase(&e[2])));
 	op = pnstrdup(e[2].val.string.val, e[2].val.string.len);
 	if (numeric_operator(&e[2], &low, &open) < 0 || low || strcmp(op, "=") == 0)
-		key_error(st, "bad numeric range",
-				  "a range ends with \"<\" or \"<=\" and its upper bound, not with \"%s\".",
-				  op);
+		key_error(st, ("invalid filter policy: bad numeric range"),
+				  ("At key \"%s\": a range ends with \"<\" or \"<=\" and its upper bound, not with \"%s\".",
+				   path_string(st), op));
 	if (n < 4)
-		key_error(st, psprintf("numeric operator \"%s\" needs a number", op),
-				  "numeric operator \"%s\" ends the array; a number must follow it.", op);
+		key_error(st, ("invalid filter policy: numeric operator \"%s\" needs a number", op),
+				  ("At key \"%s\": numeric operator \"%s\" ends the array; a number must follow it.",
+				   path_string(st), op));
 	if (e[3].type != jbvNumeric)
-		key_error(st, psprintf("numeric operator \"%s\" needs a number", op),
-				  "numeric operator \"%s\" is followed by %s, not a number.",
-				  op, type_phrase(&e[3]));
+		key_error(st, ("invalid filter policy: numeric operator \"%s\" needs a number", op),
+				  ("At key \"%s\": numeric operator \"%s\" is followed by %s, not a number.",
+				   path_string(st), op, type_phrase(&e[3])));
 	if (n > 4)
-		key_error(st, "bad numeric range",
-				  "a range has four elements, as in [\">\", 0, \"<=\", 5]; this one has %d.", n);
+		key_error(st, ("invalid filter policy: bad numeric range"),
+				  ("At key \"%s\": a range has four elements, as in [\">\", 0, \"<=\", 5]; this one has %d.",
+				   path_string(st), n));
 	bound = compile_numeric_value(st, e[3].val.numeric);
 	if (number_cmp(bound, m->u.range.low) <= 0)
-		key_error(st, "bad numeric range",
-				  "the lower bound %s is not less than the upper bound %s.",
-				  number_text(bottom), number_text(e[3].val.numeric));
+		key_error(st, ("invalid filter policy: bad numeric range"),
+				  ("At key \"%s\": the lower bound %s is not less than the upper bound %s.",
+				   path_string(st), number_text(bottom), number_text(e[3].val.numeric)));
 	m->u.range.high = bound;
 	m->u.range.high_open = open;
 }
@@ -850,33 +847,37 @@ compile_anything_but(CompileState *st, const JsonbValue *arg, Matcher *m)
 		char	   *name;
 
 		if (JsonContainerSize(jc) != 1)
-			key_error(st, "bad \"anything-but\"",
-					  "an object inside \"anything-but\" has exactly one key, as in {\"anything-but\": {\"prefix\": \"order-\"}}; this one has %d.",
-					  (int) JsonContainerSize(jc));
+			key_error(st, ("invalid filter policy: bad \"anything-but\""),
+					  ("At key \"%s\": an object inside \"anything-but\" has exactly one key, as in {\"anything-but\": {\"prefix\": \"order-\"}}; this one has %d.",
+					   path_string(st), (int) JsonContainerSize(jc)));
 		only_pair(jc, &key, &value);
 		name = pnstrdup(key.val.string.val, key.val.string.len);
 		if (strcmp(name, "prefix") != 0)
-			key_error(st, psprintf("unsupported operator \"%s\" inside \"anything-but\"", name),
-					  "inside \"anything-but\" only \"prefix\" is supported, as in {\"anything-but\": {\"prefix\": \"order-\"}}.");
+			key_error(st, ("invalid filter policy: unsupported operator \"%s\" inside \"anything-but\"", name),
+					  ("At key \"%s\": inside \"anything-but\" only \"prefix\" is supported, as in {\"anything-but\": {\"prefix\": \"order-\"}}.",
+					   path_string(st)));
 		if (value.type != jbvString)
-			key_error(st, "operator \"prefix\" needs a string",
-					  "\"prefix\" inside \"anything-but\" takes a string, not %s.",
-					  type_phrase(&value));
+			key_error(st, ("invalid filter policy: operator \"prefix\" needs a string"),
+					  ("At key \"%s\": \"prefix\" inside \"anything-but\" takes a string, not %s.",
+					   path_string(st), type_phrase(&value)));
 		if (value.val.string.len == 0)
-			key_error(st, "empty prefix inside \"anything-but\"",
-					  "the prefix inside \"anything-but\" must not be empty (nothing would match).");
+			key_error(st, ("invalid filter policy: empty prefix inside \"anything-but\""),
+					  ("At key \"%s\": the prefix inside \"anything-but\" must not be empty (nothing would match).",
+					   path_string(st)));
 		m->kind = MATCH_ANYTHING_BUT_PREFIX;
 		m->u.str = copy_string(st, value.val.string.val, value.val.string.len);
 		return;
 	}
 	if (arg->type != jbvBinary)
-		key_error(st, "bad \"anything-but\"",
-				  "\"anything-but\" takes a string, a number, an array of strings or of numbers, or {\"prefix\": \"...\"}; not %s.",
-				  type_phrase(arg));
+		key_error(st, ("invalid filter policy: bad \"anything-but\""),
+				  ("At key \"%s\": \"anything-but\" takes a string, a number, an array of strings or of numbers, or {\"prefix\": \"...\"}; not %s.",
+				   path_string(st), type_phrase(arg)));
 
 	e = array_values(arg->val.binary.data, &n);
 	if (n == 0)
-		key_error(st, "bad \"anything-but\"", "the \"anything-but\" array is empty.");
+		key_error(st, ("invalid filter policy: bad \"anything-but\""),
+				  ("At key \"%s\": the \"anything-but\" array is empty.",
+				   path_string(st)));
 	for (int i = 0; i < n; i++)
 	{
 		if (e[i].type == jbvString)
@@ -884,13 +885,14 @@ compile_anything_but(CompileState *st, const JsonbValue *arg, Matcher *m)
 		else if (e[i].type == jbvNumeric)
 			numbers = true;
 		else
-			key_error(st, "bad \"anything-but\"",
-					  "an \"anything-but\" array holds strings or numbers, not %s.",
-					  type_phrase(&e[i]));
+			key_error(st, ("invalid filter policy: bad \"anything-but\""),
+					  ("At key \"%s\": an \"anything-but\" array holds strings or numbers, not %s.",
+					   path_string(st), type_phrase(&e[i])));
 	}
 	if (strings && numbers)
-		key_error(st, "bad \"anything-but\"",
-				  "an \"anything-but\" array holds only strings or only numbers, not both.");
+		key_error(st, ("invalid filter policy: bad \"anything-but\""),
+				  ("At key \"%s\": an \"anything-but\" array holds only strings or only numbers, not both.",
+				   path_string(st)));
 	if (strings)
 	{
 		m->kind = MATCH_ANYTHING_BUT_STRINGS;
@@ -920,15 +922,16 @@ compile_cidr(CompileState *st, const JsonbValue *arg, Matcher *m)
 	int			ndigits;
 
 	if (arg->type != jbvString)
-		key_error(st, "operator \"cidr\" needs a string",
-				  "\"cidr\" takes a string such as \"10.0.0.0/24\", not %s.",
-				  type_phrase(arg));
+		key_error(st, ("invalid filter policy: operator \"cidr\" needs a string"),
+				  ("At key \"%s\": \"cidr\" takes a string such as \"10.0.0.0/24\", not %s.",
+				   path_string(st), type_phrase(arg)));
 	text = pnstrdup(arg->val.string.val, arg->val.string.len);
 	slash = strchr(text, '/');
 	if (slash == NULL || strchr(slash + 1, '/') != NULL ||
 		!parse_ip(text, slash - text, &m->u.cidr.family, m->u.cidr.addr))
-		key_error(st, psprintf("malformed CIDR \"%s\"", text),
-				  "a CIDR is an IPv4 or IPv6 address, \"/\" and a prefix length, as in \"10.0.0.0/24\" or \"2001:db8::/32\".");
+		key_error(st, ("invalid filter policy: malformed CIDR \"%s\"", text),
+				  ("At key \"%s\": a CIDR is an IPv4 or IPv6 address, \"/\" and a prefix length, as in \"10.0.0.0/24\" or \"2001:db8::/32\".",
+				   path_string(st)));
 	ndigits = strlen(slash + 1);
 	for (int i = 0; i < ndigits; i++)
 	{
@@ -941,9 +944,9 @@ compile_cidr(CompileState *st, const JsonbValue *arg, Matcher *m)
 	}
 	max = m->u.cidr.family == AF_INET ? 32 : 128;
 	if (ndigits == 0 || bits > max)
-		key_error(st, psprintf("malformed CIDR \"%s\"", text),
-				  "the prefix length after \"/\" is a number from 0 to %d for an %s address.",
-				  max, m->u.cidr.family == AF_INET ? "IPv4" : "IPv6");
+		key_error(st, ("invalid filter policy: malformed CIDR \"%s\"", text),
+				  ("At key \"%s\": the prefix length after \"/\" is a number from 0 to %d for an %s address.",
+				   path_string(st), max, m->u.cidr.family == AF_INET ? "IPv4" : "IPv6"));
 	/* keep only the network's bits */
 	for (int i = 0; i < 16; i++)
 	{
@@ -964,11 +967,13 @@ compile_operator(CompileState *st, JsonbContainer *jc, Matcher *m)
 	char	   *name;
 
 	if (JsonContainerSize(jc) == 0)
-		key_error(st, "empty operator object",
-				  "an operator object has one key, the operator, as in {\"prefix\": \"abc\"}.");
+		key_error(st, ("invalid filter policy: empty operator object"),
+				  ("At key \"%s\": an operator object has one key, the operator, as in {\"prefix\": \"abc\"}.",
+				   path_string(st)));
 	if (JsonContainerSize(jc) > 1)
-		key_error(st, "more than one operator in an object",
-				  "an operator object has exactly one key; put each operator in an object of its own, as in [{\"prefix\": \"a\"}, {\"suffix\": \"z\"}].");
+		key_error(st, ("invalid filter policy: more than one operator in an object"),
+				  ("At key \"%s\": an operator object has exactly one key; put each operator in an object of its own, as in [{\"prefix\": \"a\"}, {\"suffix\": \"z\"}].",
+				   path_string(st)));
 	only_pair(jc, &key, &arg);
 	name = pnstrdup(key.val.string.val, key.val.string.len);
 
@@ -976,8 +981,9 @@ compile_operator(CompileState *st, JsonbContainer *jc, Matcher *m)
 		strcmp(name, "equals-ignore-case") == 0)
 	{
 		if (arg.type != jbvString)
-			key_error(st, psprintf("operator \"%s\" needs a string", name),
-					  "\"%s\" takes a string, not %s.", name, type_phrase(&arg));
+			key_error(st, ("invalid filter policy: operator \"%s\" needs a string", name),
+					  ("At key \"%s\": \"%s\" takes a string, not %s.",
+					   path_string(st), name, type_phrase(&arg)));
 		if (name[0] == 'p')
 			m->kind = MATCH_PREFIX;
 		else if (name[0] == 's')
@@ -1007,15 +1013,17 @@ compile_operator(CompileState *st, JsonbContainer *jc, Matcher *m)
 	else if (strcmp(name, "exists") == 0)
 	{
 		if (arg.type != jbvBool)
-			key_error(st, "operator \"exists\" needs true or false",
-					  "\"exists\" takes true or false, not %s.", type_phrase(&arg));
+			key_error(st, ("invalid filter policy: operator \"exists\" needs true or false"),
+					  ("At key \"%s\": \"exists\" takes true or false, not %s.",
+					   path_string(st), type_phrase(&arg)));
 		m->kind = arg.val.boolean ? MATCH_EXISTS : MATCH_NOT_EXISTS;
 	}
 	else if (strcmp(name, "cidr") == 0)
 		compile_cidr(st, &arg, m);
 	else
-		key_error(st, psprintf("unknown operator \"%s\"", name),
-				  "the operators are prefix, suffix, equals-ignore-case, anything-but, numeric, exists and cidr.");
+		key_error(st, ("invalid filter policy: unknown operator \"%s\"", name),
+				  ("At key \"%s\": the operators are prefix, suffix, equals-ignore-case, anything-but, numeric, exists and cidr.",
+				   path_string(st)));
 }
 
 /* A key's array of match values. */
@@ -1027,7 +1035,9 @@ compile_values(CompileState *st, JsonbContainer *jc, FilterKey *key)
 
 	e = array_values(jc, &n);
 	if (n == 0)
-		key_error(st, "empty array", "a key needs at least one match value.");
+		key_error(st, ("invalid filter policy: empty array"),
+				  ("At key \"%s\": a key needs at least one match value.",
+				   path_string(st)));
 	key->nmatchers = n;
 	key->matchers = MemoryContextAllocZero(st->cxt, n * sizeof(Matcher));
 	for (int i = 0; i < n; i++)
@@ -1053,8 +1063,9 @@ compile_values(CompileState *st, JsonbContainer *jc, FilterKey *key)
 				break;
 			default:
 				if (e[i].type != jbvBinary || JsonContainerIsArray(e[i].val.binary.data))
-					key_error(st, "bad match value",
-							  "match values are strings, numbers, true, false, null or operator objects, not arrays.");
+					key_error(st, ("invalid filter policy: bad match value"),
+							  ("At key \"%s\": match values are strings, numbers, true, false, null or operator objects, not arrays.",
+							   path_string(st)));
 				compile_operator(st, e[i].val.binary.data, m);
 				break;
 		}
@@ -1123,9 +1134,9 @@ is_or(const JsonbValue *v)
 static void
 depth_error(CompileState *st)
 {
-	key_error(st, "nested too deeply",
-			  "objects in a filter policy nest at most %d deep, counting the branches of \"$or\".",
-			  FILTER_MAX_DEPTH);
+	key_error(st, ("invalid filter policy: nested too deeply"),
+			  ("At key \"%s\": objects in a filter policy nest at most %d deep, counting the branches of \"$or\".",
+			   path_string(st), FILTER_MAX_DEPTH));
 }
 
 /*
@@ -1148,7 +1159,9 @@ compile_node(CompileState *st, JsonbContainer *jc, int depth, int level,
 
 	check_stack_depth();
 	if (n == 0)
-		key_error(st, "empty object", "an object needs at least one key.");
+		key_error(st, ("invalid filter policy: empty object"),
+				  ("At key \"%s\": an object needs at least one key.",
+				   path_string(st)));
 	node->keys = MemoryContextAllocZero(st->cxt, n * sizeof(FilterKey));
 	node->ors = MemoryContextAllocZero(st->cxt, n * sizeof(FilterOr));
 
@@ -1222,12 +1235,12 @@ compile_node(CompileState *st, JsonbContainer *jc, int depth, int level,
 			if (is_operator_name(&k))
 				st->hint = operator_hint(&k);
 			if (st->scope == FILTER_SCOPE_ATTRIBUTES)
-				key_error(st, "a key's value must be an array",
-						  "the value is %s; each key takes an array of match values, as in [\"a\", \"b\"].",
-						  type_phrase(&v));
-			key_error(st, "a key's value must be an array or an object",
-					  "the value is %s; each key takes an array of match values, as in [\"a\", \"b\"], or an object of nested keys.",
-					  type_phrase(&v));
+				key_error(st, ("invalid filter policy: a key's value must be an array"),
+						  ("At key \"%s\": the value is %s; each key takes an array of match values, as in [\"a\", \"b\"].",
+						   path_string(st), type_phrase(&v)));
+			key_error(st, ("invalid filter policy: a key's value must be an array or an object"),
+					  ("At key \"%s\": the value is %s; each key takes an array of match values, as in [\"a\", \"b\"], or an object of nested keys.",
+					   path_string(st), type_phrase(&v)));
 		}
 		st->in_or_key = false;
 		st->npath--;

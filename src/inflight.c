@@ -36,9 +36,8 @@
  * is written before the count and the count cleared before the key, so a
  * record half written when a process died reads as free.
  *
- * Floors: a shared hash table protected by one LWLock, taken after a queue
- * lock, the directory lock or the lease partition locks when taken with
- * them, never before.  Its entry count is kept in an atomic as well, so
+ * Floors: a shared hash table protected by one LWLock, last in the order
+ * of shmem.c.  Its entry count is kept in an atomic as well, so
  * the receive path costs nothing while there are no floors.
  *
  *-------------------------------------------------------------------------
@@ -55,7 +54,10 @@
 #include "storage/shmem.h"
 #include "utils/hsearch.h"
 
+#include "inflight.h"
+#include "lease.h"
 #include "pgmsg.h"
+#include "shmem.h"
 
 #define INFLIGHT_FILE	PG_STAT_TMP_DIR "/pgmsg_inflight"
 

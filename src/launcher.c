@@ -87,8 +87,8 @@
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
-#include "pgmsg.h"
 #include "launcher.h"
+#include "xact.h"
 
 PG_FUNCTION_INFO_V1(pgmsg_start_worker);
 

@@ -10,6 +10,8 @@
 #ifndef PGMSG_LAUNCHER_H
 #define PGMSG_LAUNCHER_H
 
+#include "pgmsg.h"
+
 /* The state of a database's entry; see launcher.c for who sets which. */
 typedef enum DbState
 {
@@ -21,6 +23,14 @@ typedef enum DbState
 	DB_FAILED
 } DbState;
 
+/* for the rest of pgmsg */
+extern void pgmsg_launcher_init(void);
+extern Size launcher_shmem_size(void);
+extern void launcher_shmem_init(void);
+extern void pgmsg_worker_wake(void);
+extern void pgmsg_worker_request_start(void);
+
+/* for worker.c */
 extern bool launcher_claim_entry(uint32 *requests);
 extern uint32 launcher_start_requests(void);
 extern void launcher_set_state(DbState state, uint32 requests);

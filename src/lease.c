@@ -29,13 +29,18 @@
  * Each queue also lists its leases and its group entries, so dropping
  * them all (a drop, a purge, a rewrite of the table) walks only its own.
  *
- * Locking: every field of every lease of a queue, that queue's heap, its
- * lease count, its lists and the relfilenode are protected by the queue
- * slot's LWLock.  The hash table's own structure is protected by partition locks,
- * always taken after the queue lock and held only around hash_search
- * calls.  Lease entries do not move once entered, so the heap links
- * between them are plain pointers, valid in every backend because shared
- * memory and this library are mapped at the same addresses in all of them.
+ * Every change to a lease, a group entry, a queue's heap or its lease count
+ * is made here.  Receives take leases through lease_take_* and
+ * lease_retake_expired, deletes and visibility changes begin through
+ * lease_begin_* and lease_set_expiry, and xact.c finishes or undoes each at
+ * commit or abort through lease_commit_* and lease_abort_*, with the
+ * LeaseUndo record the forward verb produced.
+ *
+ * Locking: see shmem.c.  Everything here is under the queue lock; the
+ * partition locks are held only around hash_search calls.  Lease entries
+ * do not move once entered, so the heap links between them are plain
+ * pointers, valid in every backend because shared memory and this library
+ * are mapped at the same addresses in all of them.
  *
  *-------------------------------------------------------------------------
  */
@@ -50,13 +55,143 @@
 #include "storage/shmem.h"
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
+#include "cursor.h"
+#include "inflight.h"
+#include "lease.h"
 #include "pgmsg.h"
+#include "shmem.h"
+
+/*
+ * A FIFO message group with messages in flight: its leases, in key order.
+ */
+typedef struct GroupEntry
+{
+	GroupKey	key;			/* hash key: must be first */
+	dlist_head	leases;
+#ifdef PGMSG_CHECKS
+	int32		nleases;		/* length of leases, for check_group */
+#endif
+	TimestampTz last_key;		/* greatest delayed key sent to the group */
+	dlist_node	queue_node;		/* in its queue's list */
+} GroupEntry;
 
 static HTAB *lease_hash = NULL;
 static HTAB *group_hash = NULL;
+
+static void lease_remove(QueueShared *qs, Lease *lease);
+static void group_forget_if_idle(GroupEntry *group, TimestampTz now);
+static GroupEntry *group_lookup(const GroupKey *key);
+
+/*
+ * The redelivery heap.  A node taken out is cleared, so that whether a
+ * lease is in the heap can be told from the lease alone (lease_in_heap).
+ */
+static void
+heap_add(QueueShared *qs, Lease *lease)
+{
+	pairingheap_add(&qs->redelivery, &lease->node);
+}
+
+static void
+heap_remove(QueueShared *qs, Lease *lease)
+{
+	pairingheap_remove(&qs->redelivery, &lease->node);
+	lease->node.prev_or_parent = NULL;
+}
+
+static inline bool
+lease_in_heap(QueueShared *qs, const Lease *lease)
+{
+	return qs->redelivery.ph_root == &lease->node ||
+		lease->node.prev_or_parent != NULL;
+}
+
+/*
+ * The invariants of one lease, checked wherever it changes (PGMSG_CHECKS):
+ * it is changed under its queue's lock, belongs to the queue whose slot it
+ * is counted in, is in the heap exactly when it is held, and has been
+ * handed out at least once.
+ */
+static void
+check_lease(QueueShared *qs, const Lease *lease)
+{
+	PGMSG_CHECK(LWLockHeldByMeInMode(qs->lock, LW_EXCLUSIVE));
+	PGMSG_CHECK(qs->in_use && lease->key.dbid == qs->dbid &&
+				lease->key.queue_id == qs->queue_id);
+	PGMSG_CHECK((lease->state == LEASE_HELD) == lease_in_heap(qs, lease));
+	PGMSG_CHECK(lease->receive_count >= 1);
+	PGMSG_CHECK(qs->nleases >= 1 && qs->nleases <= pgmsg_max_leases);
+}
+
+/*
+ * The invariants of a group entry: its count is the length of its list,
+ * and every lease on the list is a lease of its group and queue.
+ */
+static void
+check_group(QueueShared *qs, const GroupEntry *group)
+{
+#ifdef PGMSG_CHECKS
+	dlist_iter	iter;
+	int32		n = 0;
+
+	PGMSG_CHECK(LWLockHeldByMeInMode(qs->lock, LW_EXCLUSIVE));
+	PGMSG_CHECK(group->key.dbid == qs->dbid && group->key.queue_id == qs->queue_id);
+	dlist_foreach(iter, (dlist_head *) &group->leases)
+	{
+		Lease	   *lease = dlist_container(Lease, group_node, iter.cur);
+
+		PGMSG_CHECK(lease->group_hash == group->key.group_hash);
+		PGMSG_CHECK(lease->key.dbid == qs->dbid && lease->key.queue_id == qs->queue_id);
+		n++;
+	}
+	PGMSG_CHECK(n == group->nleases);
+#endif
+}
+
+/*
+ * The invariants of a queue's lease state as a whole, checked where it is
+ * all walked anyway (a purge, a drop, a rewrite): its lease count is the
+ * length of its lease list, every grouped lease is on the list of a group
+ * entry of the queue, and the heap holds exactly the held leases.
+ */
+static void
+check_queue(QueueShared *qs)
+{
+#ifdef PGMSG_CHECKS
+	dlist_iter	iter;
+	int64		nleases = 0;
+	int64		ngrouped = 0;
+	int64		nheld = 0;
+	int64		ningroups = 0;
+
+	dlist_foreach(iter, &qs->leases)
+	{
+		Lease	   *lease = dlist_container(Lease, queue_node, iter.cur);
+
+		check_lease(qs, lease);
+		nleases++;
+		if (lease->group_hash != 0)
+			ngrouped++;
+		if (lease->state == LEASE_HELD)
+			nheld++;
+	}
+	dlist_foreach(iter, &qs->groups)
+	{
+		GroupEntry *group = dlist_container(GroupEntry, queue_node, iter.cur);
+
+		check_group(qs, group);
+		ningroups += group->nleases;
+	}
+	PGMSG_CHECK(nleases == qs->nleases);
+	PGMSG_CHECK(ngrouped == ningroups);
+	PGMSG_CHECK((nheld == 0) == pairingheap_is_empty(&qs->redelivery));
+#endif
+}
 
 Size
 lease_shmem_size(void)
@@ -107,11 +242,15 @@ lease_expiry_cmp(const pairingheap_node *a, const pairingheap_node *b, void *arg
 }
 
 /*
- * Set up an empty queue's heap and lists.
+ * Set up the lease state of a new queue slot: no leases, no groups, no
+ * table seen yet.  Caller holds the directory lock.
  */
 void
-lease_heap_init(QueueShared *qs)
+lease_slot_init(QueueShared *qs)
 {
+	qs->nleases = 0;
+	qs->relfile = InvalidOid;
+	qs->groups_loaded = false;
 	qs->redelivery.ph_compare = lease_expiry_cmp;
 	qs->redelivery.ph_arg = NULL;
 	qs->redelivery.ph_root = NULL;
@@ -147,7 +286,7 @@ lease_lookup(const LeaseKey *key)
  * caller holds the queue lock and fills in every field but the key.
  * Raises an error when the map is full; nothing has changed then.
  */
-Lease *
+static Lease *
 lease_insert(QueueShared *qs, const LeaseKey *key)
 {
 	uint32		hashcode;
@@ -182,8 +321,10 @@ lease_insert(QueueShared *qs, const LeaseKey *key)
 	}
 	lease->group_hash = 0;
 	lease->receive_count = 0;
+	lease->node.prev_or_parent = NULL;
 	inflight_attach(lease);
 	dlist_push_tail(&qs->leases, &lease->queue_node);
+	qs->nleases++;
 	return lease;
 }
 
@@ -194,7 +335,7 @@ lease_insert(QueueShared *qs, const LeaseKey *key)
  * is handed out again.  Entries of a queue are protected by the queue lock,
  * the table's structure by the partition locks, as for leases.
  */
-GroupEntry *
+static GroupEntry *
 group_lookup(const GroupKey *key)
 {
 	uint32		hashcode = get_hash_value(group_hash, key);
@@ -235,6 +376,9 @@ group_enter(QueueShared *qs, const GroupKey *key)
 		else
 		{
 			dlist_init(&group->leases);
+#ifdef PGMSG_CHECKS
+			group->nleases = 0;
+#endif
 			group->last_key = 0;
 			dlist_push_tail(&qs->groups, &group->queue_node);
 		}
@@ -260,7 +404,7 @@ report_groups_full(void)
  * lease is dropped before the error is raised, so shared memory is left as
  * it was before the lease was taken.  Caller holds the queue lock.
  */
-void
+static void
 group_attach(QueueShared *qs, Lease *lease, const GroupKey *key)
 {
 	GroupEntry *group = group_enter(qs, key);
@@ -272,10 +416,14 @@ group_attach(QueueShared *qs, Lease *lease, const GroupKey *key)
 	}
 	lease->group_hash = key->group_hash;
 	dlist_push_tail(&group->leases, &lease->group_node);
+#ifdef PGMSG_CHECKS
+	group->nleases++;
+#endif
+	check_group(qs, group);
 }
 
 static void
-group_detach(Lease *lease)
+group_detach(QueueShared *qs, Lease *lease)
 {
 	GroupKey	key;
 	GroupEntry *group;
@@ -284,10 +432,18 @@ group_detach(Lease *lease)
 	key.queue_id = lease->key.queue_id;
 	key.group_hash = lease->group_hash;
 	group = group_lookup(&key);
+	/* a group keeps its entry while it has leases */
+	PGMSG_CHECK(group != NULL);
 	dlist_delete(&lease->group_node);
 	lease->group_hash = 0;
 	if (group != NULL)
+	{
+#ifdef PGMSG_CHECKS
+		group->nleases--;
+#endif
+		check_group(qs, group);
 		group_forget_if_idle(group, GetCurrentTimestamp());
+	}
 }
 
 /*
@@ -330,10 +486,15 @@ group_order_key(QueueShared *qs, const GroupKey *key, TimestampTz msg_key,
 void
 group_load_delayed(QueueShared *qs, Relation rel, Relation index, TimestampTz now)
 {
-	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	Snapshot	snapshot;
 	ScanKeyData keys[1];
 	IndexScanDesc scan;
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	TupleTableSlot *slot;
+
+	if (qs->groups_loaded)
+		return;
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	slot = table_slot_create(rel, NULL);
 
 	ScanKeyInit(&keys[0], 1, BTGreaterStrategyNumber, F_TIMESTAMPTZ_GT,
 				TimestampTzGetDatum(now));
@@ -364,19 +525,21 @@ group_load_delayed(QueueShared *qs, Relation rel, Relation index, TimestampTz no
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
 	UnregisterSnapshot(snapshot);
+	qs->groups_loaded = true;
 }
 
 /*
  * Drop a group entry that has no leases and no delayed message pending.
  * Caller holds the queue lock.
  */
-void
+static void
 group_forget_if_idle(GroupEntry *group, TimestampTz now)
 {
 	uint32		hashcode;
 	LWLock	   *plock;
 	GroupKey	key = group->key;
 
+	PGMSG_CHECK((group->nleases == 0) == dlist_is_empty(&group->leases));
 	if (!dlist_is_empty(&group->leases) || group->last_key > now)
 		return;
 	dlist_delete(&group->queue_node);
@@ -392,7 +555,7 @@ group_forget_if_idle(GroupEntry *group, TimestampTz now)
  * A group is busy while any of its messages is in flight: taken or being
  * deleted by a transaction in progress, or held with an unexpired lease.
  */
-bool
+static bool
 group_busy(GroupEntry *group, TimestampTz now)
 {
 	dlist_iter	iter;
@@ -418,7 +581,7 @@ group_busy(GroupEntry *group, TimestampTz now)
  * leases never run out in this sense; their late receipts work until the
  * message is received again, as SQS's do.
  */
-bool
+static bool
 lease_fifo_expired(const Lease *lease, TimestampTz now)
 {
 	return lease->group_hash != 0 && lease->state == LEASE_HELD &&
@@ -440,17 +603,19 @@ group_hash_text(const char *group_id, int len)
  * Drop a lease, taking it out of the heap first if it is there.  Caller
  * holds the queue lock.
  */
-void
+static void
 lease_remove(QueueShared *qs, Lease *lease)
 {
 	uint32		hashcode;
 	LWLock	   *plock;
 	LeaseKey	key = lease->key;
 
+	PGMSG_CHECK(LWLockHeldByMeInMode(qs->lock, LW_EXCLUSIVE));
+	PGMSG_CHECK((lease->state == LEASE_HELD) == lease_in_heap(qs, lease));
 	if (lease->state == LEASE_HELD)
-		pairingheap_remove(&qs->redelivery, &lease->node);
+		heap_remove(qs, lease);
 	if (lease->group_hash != 0)
-		group_detach(lease);
+		group_detach(qs, lease);
 	inflight_detach(lease);
 	dlist_delete(&lease->queue_node);
 	qs->nleases--;
@@ -466,7 +631,7 @@ lease_remove(QueueShared *qs, Lease *lease)
  * Set a lease's receive count, in the lease and in its record of the
  * in-flight file (inflight.c).  Caller holds the queue lock.
  */
-void
+static void
 lease_set_receive_count(Lease *lease, int32 receive_count)
 {
 	lease->receive_count = receive_count;
@@ -476,30 +641,11 @@ lease_set_receive_count(Lease *lease, int32 receive_count)
 /*
  * Make a lease HELD and put it in the heap.  Caller holds the queue lock.
  */
-void
+static void
 lease_heap_push(QueueShared *qs, Lease *lease)
 {
 	lease->state = LEASE_HELD;
-	pairingheap_add(&qs->redelivery, &lease->node);
-}
-
-/*
- * Take the lease that expires first out of the heap if it has expired by
- * "now", leaving its state to the caller.  Caller holds the queue lock.
- */
-Lease *
-lease_heap_pop_expired(QueueShared *qs, TimestampTz now)
-{
-	Lease	   *lease;
-
-	if (pairingheap_is_empty(&qs->redelivery))
-		return NULL;
-	lease = pairingheap_container(Lease, node, pairingheap_first(&qs->redelivery));
-	if (lease->expires_at > now)
-		return NULL;
-	pairingheap_remove_first(&qs->redelivery);
-	lease->state = LEASE_RECEIVING;
-	return lease;
+	heap_add(qs, lease);
 }
 
 /*
@@ -560,6 +706,7 @@ lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id, int64 max_msg_id)
 	int			nremoved = 0;
 	int			ngroups_removed = 0;
 
+	check_queue(qs);
 	dlist_foreach_modify(iter, &qs->leases)
 	{
 		Lease	   *lease = dlist_container(Lease, queue_node, iter.cur);
@@ -571,7 +718,7 @@ lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id, int64 max_msg_id)
 		if (key.msg_id > max_msg_id)
 			continue;
 		if (lease->state == LEASE_HELD)
-			pairingheap_remove(&qs->redelivery, &lease->node);
+			heap_remove(qs, lease);
 		if (lease->group_hash != 0)
 			dlist_delete(&lease->group_node);
 		dlist_delete(&lease->queue_node);
@@ -589,9 +736,18 @@ lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id, int64 max_msg_id)
 		uint32		hashcode;
 		LWLock	   *plock;
 
-		/* a group that still has leases keeps its entry */
+		/* a group that still has leases keeps its entry (recounted) */
 		if (!dlist_is_empty(&group->leases))
+		{
+#ifdef PGMSG_CHECKS
+			dlist_iter	liter;
+
+			group->nleases = 0;
+			dlist_foreach(liter, &group->leases)
+				group->nleases++;
+#endif
 			continue;
+		}
 		dlist_delete(&group->queue_node);
 		hashcode = get_hash_value(group_hash, &key);
 		plock = pgmsg_partition_lock(hashcode % LEASE_PARTITIONS);
@@ -604,7 +760,538 @@ lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id, int64 max_msg_id)
 	pg_atomic_fetch_sub_u64(&pgmsg_shared->nleases, nremoved);
 	pg_atomic_fetch_sub_u64(&pgmsg_shared->ngroups, ngroups_removed);
 	qs->nleases -= nremoved;
-	Assert(max_msg_id != PG_INT64_MAX ||
-		   (qs->nleases == 0 && dlist_is_empty(&qs->leases) &&
-			dlist_is_empty(&qs->groups)));
+	check_queue(qs);
+	PGMSG_CHECK(max_msg_id != PG_INT64_MAX ||
+				(qs->nleases == 0 && dlist_is_empty(&qs->leases) &&
+				 dlist_is_empty(&qs->groups) &&
+				 pairingheap_is_empty(&qs->redelivery)));
+}
+
+/*
+ * Whether a message has a lease.  Caller holds the queue lock.
+ */
+bool
+lease_exists(const LeaseKey *key)
+{
+	return lease_lookup(key) != NULL;
+}
+
+/*
+ * The number of leases a queue holds.  Exact under the queue lock; a guess
+ * without it.
+ */
+int64
+lease_count(QueueShared *qs)
+{
+	return qs->nleases;
+}
+
+/*
+ * Find the lease of "key" if "nonce" is still its own.
+ */
+static Lease *
+lease_lookup_nonce(const LeaseKey *key, uint64 nonce)
+{
+	Lease	   *lease = lease_lookup(key);
+
+	if (lease == NULL || lease->nonce != nonce)
+		return NULL;
+	return lease;
+}
+
+/*
+ * Room for the leases lease_retake_expired sets aside, allocated before the
+ * queue lock is taken: once leases are out of the heap nothing may fail
+ * until they are back.
+ */
+static Lease **aside = NULL;
+static int	maxaside = 0;
+
+static void
+reserve_aside(QueueShared *qs)
+{
+	/* read without the lock: a guess, and retaking stops when full */
+	int64		want = Max(qs->nleases + 64, 64);
+
+	want = Min(want, (int64) pgmsg_max_leases);
+	if (want <= maxaside)
+		return;
+	if (aside != NULL)
+		pfree(aside);
+	aside = NULL;
+	maxaside = 0;
+	aside = MemoryContextAlloc(TopMemoryContext, sizeof(Lease *) * want);
+	maxaside = (int) want;
+}
+
+/*
+ * Start a receive of up to max_messages leases; called before the queue
+ * lock is taken, since it allocates.
+ */
+void
+lease_taking_begin(LeaseTaking *lt, QueueShared *qs, bool fifo,
+				   int max_messages, Taken *taken, const uint64 *nonces,
+				   int64 visibility_timeout,
+				   void (*track) (QueueShared *qs, const LeaseUndo *undo))
+{
+	lt->qs = qs;
+	lt->fifo = fifo;
+	lt->max_messages = max_messages;
+	lt->n = 0;
+	lt->taken = taken;
+	lt->nonces = nonces;
+	lt->now = GetCurrentTimestamp();
+	lt->expires_at = lt->now + visibility_timeout;
+	lt->groups = fifo ? palloc(sizeof(uint64) * max_messages) : NULL;
+	lt->ngroups = 0;
+	lt->track = track;
+	if (fifo)
+		reserve_aside(qs);
+}
+
+static void
+fill_taken(Taken *t, const Lease *lease)
+{
+	t->msg_id = lease->key.msg_id;
+	t->nonce = lease->nonce;
+	t->receive_count = lease->receive_count;
+	t->first_received_at = lease->first_received_at;
+	t->tid = lease->tid;
+}
+
+/*
+ * Take a lease that was held: it is out of the heap and RECEIVING now.
+ */
+static void
+retake(LeaseTaking *lt, Lease *lease)
+{
+	LeaseUndo	undo;
+
+	undo.key = lease->key;
+	undo.nonce = lt->nonces[lt->n];
+	undo.existed = true;
+	undo.prev_state = LEASE_HELD;
+	undo.prev_nonce = lease->nonce;
+	undo.prev_expires_at = lease->expires_at;
+	undo.prev_receive_count = lease->receive_count;
+	undo.prev_tid = lease->tid;
+
+	lease->state = LEASE_RECEIVING;
+	lease->nonce = lt->nonces[lt->n];
+	lease->expires_at = lt->expires_at;
+	lease_set_receive_count(lease, lease->receive_count + 1);
+	if (lease->first_received_at == 0)
+		lease->first_received_at = lt->now;
+	check_lease(lt->qs, lease);
+	lt->track(lt->qs, &undo);
+
+	fill_taken(&lt->taken[lt->n], lease);
+	lt->n++;
+}
+
+static bool
+group_is_mine(LeaseTaking *lt, uint64 group_hash)
+{
+	for (int i = 0; i < lt->ngroups; i++)
+		if (lt->groups[i] == group_hash)
+			return true;
+	return false;
+}
+
+/*
+ * Take a free FIFO group: its messages handed out before come first, in
+ * key order.  They are all held and expired, since the group is free.
+ */
+static void
+take_group(LeaseTaking *lt, GroupEntry *group)
+{
+	dlist_iter	iter;
+
+	lt->groups[lt->ngroups++] = group->key.group_hash;
+	dlist_foreach(iter, &group->leases)
+	{
+		Lease	   *lease = dlist_container(Lease, group_node, iter.cur);
+
+		if (lt->n >= lt->max_messages)
+			break;
+		if (lease->state != LEASE_HELD)
+			continue;
+		heap_remove(lt->qs, lease);
+		retake(lt, lease);
+	}
+}
+
+/*
+ * Redeliveries: expired leases from the heap.  On a FIFO queue an expired
+ * lease of a busy group is set aside (and put back at the end), and a free
+ * group is taken whole.  Setting aside costs a receive one step per expired
+ * message of a busy group.  When the room reserved for that is full, the
+ * scan stops; the rest waits for a later receive.  Caller holds the queue
+ * lock.
+ */
+void
+lease_retake_expired(LeaseTaking *lt)
+{
+	QueueShared *qs = lt->qs;
+	int			naside = 0;
+
+	while (lt->n < lt->max_messages && !pairingheap_is_empty(&qs->redelivery))
+	{
+		Lease	   *lease = pairingheap_container(Lease, node,
+												  pairingheap_first(&qs->redelivery));
+		GroupKey	gkey;
+		GroupEntry *group;
+
+		if (lease->expires_at > lt->now)
+			break;
+		if (!lt->fifo || lease->group_hash == 0 ||
+			group_is_mine(lt, lease->group_hash))
+		{
+			heap_remove(qs, lease);
+			retake(lt, lease);
+			continue;
+		}
+		gkey.dbid = lease->key.dbid;
+		gkey.queue_id = lease->key.queue_id;
+		gkey.group_hash = lease->group_hash;
+		group = group_lookup(&gkey);
+		if (group != NULL && !group_busy(group, lt->now))
+		{
+			take_group(lt, group);
+			continue;
+		}
+		if (naside == maxaside)
+			break;
+		heap_remove(qs, lease);
+		lease->state = LEASE_RECEIVING;	/* out of the heap for now */
+		aside[naside++] = lease;
+	}
+	for (int i = 0; i < naside; i++)
+	{
+		lease_heap_push(qs, aside[i]);
+		check_lease(qs, aside[i]);
+	}
+}
+
+/*
+ * Whether this receive may take a fresh message of FIFO group "key": the
+ * group is this receive's already, or free, and then this receive takes it,
+ * its messages handed out before first.  False if the group is busy.
+ * Caller holds the queue lock.
+ */
+bool
+lease_take_group(LeaseTaking *lt, const GroupKey *key)
+{
+	GroupEntry *group;
+
+	if (group_is_mine(lt, key->group_hash))
+		return true;
+	group = group_lookup(key);
+	if (group != NULL && dlist_is_empty(&group->leases))
+	{
+		group_forget_if_idle(group, lt->now);
+		group = NULL;
+	}
+	if (group == NULL)
+		lt->groups[lt->ngroups++] = key->group_hash;
+	else if (group_busy(group, lt->now))
+		return false;
+	else
+		take_group(lt, group);
+	return true;
+}
+
+/*
+ * Take a lease on a message handed out for the first time since the
+ * server started, which has no lease (the caller checked under the queue
+ * lock).  Its receive count goes on from the table's, or from the count it
+ * was handed out with when the server last stopped, if that is greater
+ * (inflight.c); a count of 2 or more is then written to the table by the
+ * receive.  "group" is the message's FIFO group, which this receive has
+ * taken (lease_take_group), or NULL.
+ */
+void
+lease_take_fresh(LeaseTaking *lt, const LeaseKey *key, const FreshMessage *m,
+				 const GroupKey *group)
+{
+	Lease	   *lease = lease_insert(lt->qs, key);
+	LeaseUndo	undo;
+	int32		crash_floor = inflight_floor(key);
+
+	Assert(lease != NULL);		/* the caller found none under the lock */
+
+	lease->state = LEASE_RECEIVING;
+	lease->nonce = lt->nonces[lt->n];
+	lease->expires_at = lt->expires_at;
+	lease_set_receive_count(lease, Max(m->receive_count, crash_floor) + 1);
+	lease->first_received_at = m->has_first ? m->first_received_at : lt->now;
+	lease->tid = m->tid;
+	/* the last step that can fail: it drops the lease if it does */
+	if (group != NULL)
+		group_attach(lt->qs, lease, group);
+	check_lease(lt->qs, lease);
+
+	memset(&undo, 0, sizeof(undo));
+	undo.key = *key;
+	undo.nonce = lease->nonce;
+	undo.existed = false;
+	undo.prev_state = LEASE_HELD;
+	undo.prev_receive_count = m->receive_count;
+	undo.prev_tid = m->tid;
+	undo.visible_at = m->visible_at;
+	undo.crash_floor = crash_floor > m->receive_count;
+	lt->track(lt->qs, &undo);
+
+	fill_taken(&lt->taken[lt->n], lease);
+	lt->n++;
+}
+
+/*
+ * Drop a lease this transaction took for a message that turned out to be
+ * gone.  Caller holds the queue lock.
+ */
+void
+lease_drop_taken(QueueShared *qs, const LeaseKey *key, uint64 nonce)
+{
+	Lease	   *lease = lease_lookup_nonce(key, nonce);
+
+	if (lease != NULL && lease->state == LEASE_RECEIVING)
+		lease_remove(qs, lease);
+}
+
+/*
+ * Let a lease this transaction took expire at "now", so that once the
+ * transaction commits the message is available again.  Caller holds the
+ * queue lock.
+ */
+void
+lease_release_taken(QueueShared *qs, const LeaseKey *key, uint64 nonce,
+					TimestampTz now)
+{
+	Lease	   *lease = lease_lookup_nonce(key, nonce);
+
+	if (lease != NULL && lease->state == LEASE_RECEIVING)
+		lease->expires_at = now;
+}
+
+/*
+ * Point a lease at its message's new row version.  Caller holds the queue
+ * lock.
+ */
+void
+lease_set_tid(QueueShared *qs, const LeaseKey *key, uint64 nonce,
+			  ItemPointer tid)
+{
+	Lease	   *lease = lease_lookup_nonce(key, nonce);
+
+	if (lease != NULL)
+		lease->tid = *tid;
+}
+
+/*
+ * Whether "nonce" lets its holder delete the message or change its
+ * visibility: it is the lease's latest, the lease is not being deleted, and
+ * it has not run out on a FIFO queue.
+ */
+static Lease *
+lease_usable(const LeaseKey *key, uint64 nonce, TimestampTz now)
+{
+	Lease	   *lease = lease_lookup_nonce(key, nonce);
+
+	if (lease == NULL || lease->state == LEASE_DELETING ||
+		lease_fifo_expired(lease, now))
+		return NULL;
+	return lease;
+}
+
+/*
+ * Begin deleting a leased message if "nonce" is still usable: the lease
+ * leaves the heap, so no receive takes it, and becomes DELETING; commit
+ * drops it (lease_commit_delete) and abort restores *prev_state
+ * (lease_abort_delete).  Sets *tid to the row to delete.  Caller holds the
+ * queue lock and records the delete for commit or abort.
+ */
+bool
+lease_begin_delete(QueueShared *qs, const LeaseKey *key, uint64 nonce,
+				   TimestampTz now, LeaseState *prev_state, ItemPointer tid)
+{
+	Lease	   *lease = lease_usable(key, nonce, now);
+
+	if (lease == NULL)
+		return false;
+	*prev_state = lease->state;
+	if (lease->state == LEASE_HELD)
+		heap_remove(qs, lease);
+	lease->state = LEASE_DELETING;
+	*tid = lease->tid;
+	check_lease(qs, lease);
+	return true;
+}
+
+/*
+ * Begin deleting the held lease of a message whose row is deleted without
+ * a receipt, as lease_begin_delete does; sets *nonce to the lease's.  A
+ * lease that a transaction in progress is taking or deleting is left to it.
+ * Caller holds the queue lock.
+ */
+bool
+lease_begin_retire(QueueShared *qs, const LeaseKey *key, uint64 *nonce)
+{
+	Lease	   *lease = lease_lookup(key);
+
+	if (lease == NULL || lease->state != LEASE_HELD)
+		return false;
+	*nonce = lease->nonce;
+	heap_remove(qs, lease);
+	lease->state = LEASE_DELETING;
+	check_lease(qs, lease);
+	return true;
+}
+
+/*
+ * Change when a lease expires, if "nonce" is still usable.  A lease this
+ * very transaction took (RECEIVING) changes at once and an abort takes the
+ * change back (lease_abort_expiry); a held lease changes at commit
+ * (lease_commit_expiry).  Sets *state and *prev_expires_at for the record
+ * the caller keeps.  Caller holds the queue lock.
+ */
+bool
+lease_set_expiry(QueueShared *qs, const LeaseKey *key, uint64 nonce,
+				 TimestampTz expires_at, TimestampTz now, LeaseState *state,
+				 TimestampTz *prev_expires_at)
+{
+	Lease	   *lease = lease_usable(key, nonce, now);
+
+	if (lease == NULL)
+		return false;
+	*state = lease->state;
+	*prev_expires_at = lease->expires_at;
+	if (lease->state == LEASE_RECEIVING)
+		lease->expires_at = expires_at;
+	check_lease(qs, lease);
+	return true;
+}
+
+/*
+ * Commit of a receive: the lease becomes held, in the heap.  The table has
+ * the receive count now, so a crash floor is no longer needed.  Caller
+ * holds the queue lock.
+ */
+void
+lease_commit_receive(QueueShared *qs, const LeaseUndo *undo)
+{
+	Lease	   *lease;
+
+	if (undo->crash_floor)
+		inflight_forget_floor(&undo->key);
+	lease = lease_lookup_nonce(&undo->key, undo->nonce);
+	if (lease != NULL && lease->state == LEASE_RECEIVING)
+	{
+		lease_heap_push(qs, lease);
+		check_lease(qs, lease);
+	}
+}
+
+/*
+ * Commit of a delete: the lease goes.  Returns whether it did, and sets
+ * *grouped if it was in a FIFO group, which may be free now.  Caller holds
+ * the queue lock.
+ */
+bool
+lease_commit_delete(QueueShared *qs, const LeaseUndo *undo, bool *grouped)
+{
+	Lease	   *lease = lease_lookup_nonce(&undo->key, undo->nonce);
+
+	if (lease == NULL || lease->state != LEASE_DELETING)
+		return false;
+	*grouped = lease->group_hash != 0;
+	lease_remove(qs, lease);
+	return true;
+}
+
+/*
+ * Commit of a visibility change of a held lease: it moves in the heap.
+ * A FIFO lease that ran out before this commit may have had its group
+ * handed out again: extending it now would let a late holder act on a
+ * message behind the new receiver's, so it is left alone.  Returns whether
+ * the lease changed.  Caller holds the queue lock.
+ */
+bool
+lease_commit_expiry(QueueShared *qs, const LeaseUndo *undo,
+					TimestampTz expires_at, TimestampTz now)
+{
+	Lease	   *lease = lease_lookup_nonce(&undo->key, undo->nonce);
+
+	if (lease == NULL || lease->state != LEASE_HELD ||
+		lease_fifo_expired(lease, now))
+		return false;
+	heap_remove(qs, lease);
+	lease->expires_at = expires_at;
+	heap_add(qs, lease);
+	check_lease(qs, lease);
+	return true;
+}
+
+/*
+ * Abort of a receive: the message is released at once, as if the receive
+ * never happened.  A redelivered lease gets its previous nonce, count and
+ * row back and expires "now"; a first receive leaves no lease, and the
+ * cursor comes back to the message.  Returns whether the lease was still
+ * this transaction's.  Caller holds the queue lock.
+ */
+bool
+lease_abort_receive(QueueShared *qs, const LeaseUndo *undo, TimestampTz now)
+{
+	Lease	   *lease = lease_lookup_nonce(&undo->key, undo->nonce);
+
+	if (lease == NULL)
+		return false;
+	Assert(lease->state != LEASE_HELD);
+	if (undo->existed)
+	{
+		lease->nonce = undo->prev_nonce;
+		lease_set_receive_count(lease, undo->prev_receive_count);
+		lease->tid = undo->prev_tid;
+		lease->expires_at = now;
+		lease_heap_push(qs, lease);
+		check_lease(qs, lease);
+	}
+	else
+	{
+		lease_remove(qs, lease);
+		cursor_rewind(qs, undo->visible_at, undo->key.msg_id);
+	}
+	return true;
+}
+
+/*
+ * Abort of a delete: the lease is back in the state it had.  Caller holds
+ * the queue lock.
+ */
+void
+lease_abort_delete(QueueShared *qs, const LeaseUndo *undo)
+{
+	Lease	   *lease = lease_lookup_nonce(&undo->key, undo->nonce);
+
+	if (lease == NULL || lease->state != LEASE_DELETING)
+		return;
+	if (undo->prev_state == LEASE_HELD)
+		lease_heap_push(qs, lease);
+	else
+		lease->state = undo->prev_state;
+	check_lease(qs, lease);
+}
+
+/*
+ * Abort of a visibility change: a change made at once is taken back.
+ * Caller holds the queue lock.
+ */
+void
+lease_abort_expiry(QueueShared *qs, const LeaseUndo *undo)
+{
+	Lease	   *lease = lease_lookup_nonce(&undo->key, undo->nonce);
+
+	if (lease != NULL && undo->prev_state == LEASE_RECEIVING &&
+		lease->state == LEASE_RECEIVING)
+		lease->expires_at = undo->prev_expires_at;
 }

@@ -47,7 +47,10 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 
-#include "pgmsg.h"
+#include "acl.h"
+#include "catalog.h"
+#include "lease.h"
+#include "shmem.h"
 
 PG_FUNCTION_INFO_V1(pgmsg_queue_receive_counts);
 

@@ -19,7 +19,13 @@
 #include "storage/shmem.h"
 #include "utils/guc.h"
 
+#include "catalog.h"
+#include "launcher.h"
 #include "pgmsg.h"
+#include "push_worker.h"
+#include "shmem.h"
+#include "worker.h"
+#include "xact.h"
 
 PG_MODULE_MAGIC;
 

@@ -103,7 +103,6 @@ extern CURL *push_easy_new(PushRequest *req, const char *url);
 /* push_sns.c */
 extern bool sns_valid_region(const char *region);
 extern void sns_check_arn(const char *arn, const char *region, bool *fifo);
-extern bool sns_credentials(char **key_id, char **secret, char **token);
 extern int	sns_entry_size(PushMsg *m);
 extern void sns_build_request(PushRequest *req);
 extern void sns_parse_response(PushRequest *req, long status);

@@ -43,7 +43,6 @@
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
-#include "pgmsg.h"
 #include "push.h"
 
 /* Whole-request error codes that AWS's SDKs retry. */
@@ -232,7 +231,7 @@ credentials_from_file(char **key_id, char **secret, char **token)
  * Find the credentials to sign with, in the order the file header gives.
  * The strings are palloc'd; callers wipe them after use.
  */
-bool
+static bool
 sns_credentials(char **key_id, char **secret, char **token)
 {
 	const char *e_id,

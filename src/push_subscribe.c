@@ -29,8 +29,11 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
-#include "pgmsg.h"
+#include "acl.h"
+#include "catalog.h"
 #include "push.h"
+#include "topic.h"
+#include "xact.h"
 
 PG_FUNCTION_INFO_V1(pgmsg_subscribe_sns);
 PG_FUNCTION_INFO_V1(pgmsg_subscribe_http);

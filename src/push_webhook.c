@@ -36,7 +36,6 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
-#include "pgmsg.h"
 #include "push.h"
 
 #define WEBHOOK_MAX_HEADERS		20

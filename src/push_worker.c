@@ -86,8 +86,11 @@
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
+#include "catalog.h"
 #include "pgmsg.h"
 #include "push.h"
+#include "push_worker.h"
+#include "shmem.h"
 
 PGDLLEXPORT void pgmsg_push_main(Datum arg);
 

@@ -42,7 +42,12 @@
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 
+#include "acl.h"
+#include "catalog.h"
 #include "pgmsg.h"
+#include "shmem.h"
+#include "topic.h"
+#include "xact.h"
 
 PG_FUNCTION_INFO_V1(pgmsg_create_queue);
 PG_FUNCTION_INFO_V1(pgmsg_alter_queue);
@@ -208,7 +213,7 @@ resolve_dead_letter_queue(const char *name, const char *dlq_name,
 	const char *next;
 	int			depth = 0;
 
-	pgmsg_validate_name("queue", dlq_name);
+	pgmsg_validate_name(false, dlq_name);
 
 	/*
 	 * Serialize dead-letter changes, so that two transactions cannot each
@@ -351,8 +356,8 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 
 	pgmsg_check_loaded();
 	name = pgmsg_text_arg(fcinfo, 0, "queue name");
-	pgmsg_refuse_in_recovery("create queue", name);
-	pgmsg_validate_name("queue", name);
+	pgmsg_refuse_in_recovery(gettext_noop("cannot create queue \"%s\" during recovery"), name);
+	pgmsg_validate_name(false, name);
 	visibility_timeout = pgmsg_interval_arg(fcinfo, 1, "visibility_timeout",
 											0, PGMSG_MAX_VISIBILITY, -1);
 	delay = pgmsg_interval_arg(fcinfo, 2, "delay", 0, PGMSG_MAX_DELAY, -1);
@@ -397,7 +402,7 @@ pgmsg_create_queue(PG_FUNCTION_ARGS)
 				 errmsg("permission denied to create queue \"%s\"", name),
 				 errdetail("Creating a queue requires the CREATE privilege on the current database.")));
 
-	pgmsg_claim_name("queue", name);
+	pgmsg_claim_name(false, name);
 
 	table = quote_identifier(pgmsg_table_name(name));
 	index = quote_identifier(psprintf("%s_key", pgmsg_table_name(name)));
@@ -494,7 +499,7 @@ pgmsg_alter_queue(PG_FUNCTION_ARGS)
 	char		nulls[11] = {' ', 'n', 'n', 'n', 'n', 'n', ' ', 'n', 'n', 'n', 'n'};
 	bool		change_dlq = false;
 
-	pgmsg_refuse_in_recovery("alter queue", name);
+	pgmsg_refuse_in_recovery(gettext_noop("cannot alter queue \"%s\" during recovery"), name);
 	qi = pgmsg_queue_lookup(name, false);
 	pgmsg_check_privilege(qi, PGMSG_PRIV_MANAGE);
 
@@ -637,7 +642,7 @@ pgmsg_drop_queue(PG_FUNCTION_ARGS)
 	Datum		args[1];
 	int32		queue_id;
 
-	pgmsg_refuse_in_recovery("drop queue", name);
+	pgmsg_refuse_in_recovery(gettext_noop("cannot drop queue \"%s\" during recovery"), name);
 	qi = pgmsg_queue_lookup(name, if_exists);
 	if (qi == NULL)
 	{
@@ -703,7 +708,7 @@ pgmsg_purge_queue(PG_FUNCTION_ARGS)
 	bool		isnull;
 	const char *table;
 
-	pgmsg_refuse_in_recovery("purge queue", name);
+	pgmsg_refuse_in_recovery(gettext_noop("cannot purge queue \"%s\" during recovery"), name);
 	qi = pgmsg_queue_lookup(name, false);
 	pgmsg_check_privilege(qi, PGMSG_PRIV_MANAGE);
 

@@ -16,7 +16,7 @@
 
 #include "utils/builtins.h"
 
-#include "pgmsg.h"
+#include "receipt.h"
 
 #define RECEIPT_LEN 56
 

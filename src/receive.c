@@ -22,8 +22,8 @@
  *	  unindexed columns.  First receives of fresh messages write nothing, so
  *	  a transaction that only receives them needs no WAL.
  *
- * Leases are taken in state RECEIVING and recorded in xact.c, which makes
- * them HELD at commit and releases them at abort.
+ * Leases are taken in state RECEIVING (lease.c) and recorded in xact.c,
+ * whose commit makes them HELD and whose abort releases them.
  *
  *-------------------------------------------------------------------------
  */
@@ -45,9 +45,22 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
+#include "ack.h"
+#include "acl.h"
+#include "catalog.h"
+#include "cursor.h"
+#include "inflight.h"
+#include "lease.h"
 #include "pgmsg.h"
+#include "qtable.h"
+#include "receipt.h"
+#include "receive.h"
+#include "send.h"
+#include "shmem.h"
+#include "xact.h"
 
 PG_FUNCTION_INFO_V1(pgmsg_receive);
 
@@ -62,130 +75,8 @@ PG_FUNCTION_INFO_V1(pgmsg_receive);
  */
 #define FIFO_SCAN_LIMIT 10000
 
-static SPIPlanPtr
-update_plan(QueueInfo *qi)
-{
-	if (qi->update_plan == NULL)
-	{
-		Oid			argtypes[4] = {TIDOID, INT8OID, INT4OID, TIMESTAMPTZOID};
-		SPIPlanPtr	plan;
-
-		plan = SPI_prepare(psprintf("UPDATE pgmsg.%s SET receive_count = $3,"
-									" first_received_at = COALESCE(first_received_at, $4)"
-									" WHERE ctid OPERATOR(pg_catalog.=) $1"
-									"   AND msg_id OPERATOR(pg_catalog.=) $2"
-									" RETURNING ctid",
-									quote_identifier(pgmsg_table_name(qi->name))),
-						   4, argtypes);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		qi->update_plan = plan;
-	}
-	return (SPIPlanPtr) qi->update_plan;
-}
-
 /*
- * State of one call's step 1, shared by its helpers.
- */
-typedef struct TakeState
-{
-	QueueInfo  *qi;
-	QueueShared *qs;
-	int			max_messages;
-	int			n;				/* leases taken so far */
-	Taken	   *taken;
-	uint64	   *nonces;
-	TimestampTz now;
-	TimestampTz expires_at;
-	uint64	   *groups;			/* FIFO groups this call has taken */
-	int			ngroups;
-} TakeState;
-
-/*
- * Take a lease that was held: it is out of the heap and RECEIVING now.
- */
-static void
-retake(TakeState *ts, Lease *lease)
-{
-	LeaseUndo	undo;
-	Taken	   *t = &ts->taken[ts->n];
-
-	undo.key = lease->key;
-	undo.nonce = ts->nonces[ts->n];
-	undo.existed = true;
-	undo.prev_state = LEASE_HELD;
-	undo.prev_nonce = lease->nonce;
-	undo.prev_expires_at = lease->expires_at;
-	undo.prev_receive_count = lease->receive_count;
-	undo.prev_tid = lease->tid;
-
-	lease->state = LEASE_RECEIVING;
-	lease->nonce = ts->nonces[ts->n];
-	lease->expires_at = ts->expires_at;
-	lease_set_receive_count(lease, lease->receive_count + 1);
-	if (lease->first_received_at == 0)
-		lease->first_received_at = ts->now;
-	xact_track_receive(ts->qs, &undo);
-
-	t->msg_id = lease->key.msg_id;
-	t->nonce = lease->nonce;
-	t->receive_count = lease->receive_count;
-	t->first_received_at = lease->first_received_at;
-	t->tid = lease->tid;
-	ts->n++;
-}
-
-/*
- * Take a lease on a message handed out for the first time since the
- * server started.  Its receive count goes on from the table's, or from
- * the count it was handed out with when the server last stopped, if that
- * is greater (inflight.c); a count of 2 or more is then written to the
- * table (deliver).
- */
-static void
-take_fresh(TakeState *ts, const LeaseKey *key, const FreshMessage *m,
-		   const GroupKey *group)
-{
-	Lease	   *lease = lease_insert(ts->qs, key);
-	LeaseUndo	undo;
-	Taken	   *t = &ts->taken[ts->n];
-	int32		crash_floor = inflight_floor(key);
-
-	Assert(lease != NULL);		/* the caller found none under the lock */
-
-	lease->state = LEASE_RECEIVING;
-	lease->nonce = ts->nonces[ts->n];
-	lease->expires_at = ts->expires_at;
-	lease_set_receive_count(lease, Max(m->receive_count, crash_floor) + 1);
-	lease->first_received_at = m->has_first ? m->first_received_at : ts->now;
-	lease->tid = m->tid;
-	ts->qs->nleases++;
-	/* the last step that can fail: it drops the lease if it does */
-	if (group != NULL)
-		group_attach(ts->qs, lease, group);
-
-	memset(&undo, 0, sizeof(undo));
-	undo.key = *key;
-	undo.nonce = lease->nonce;
-	undo.existed = false;
-	undo.prev_state = LEASE_HELD;
-	undo.prev_receive_count = m->receive_count;
-	undo.prev_tid = m->tid;
-	undo.visible_at = m->visible_at;
-	undo.crash_floor = crash_floor > m->receive_count;
-	xact_track_receive(ts->qs, &undo);
-
-	t->msg_id = m->msg_id;
-	t->nonce = lease->nonce;
-	t->receive_count = lease->receive_count;
-	t->first_received_at = lease->first_received_at;
-	t->tid = m->tid;
-	ts->n++;
-}
-
-/*
- * The part of a scanned row that take_fresh needs.
+ * The part of a scanned row that lease_take_fresh needs.
  */
 static void
 fresh_from_slot(TupleTableSlot *slot, TimestampTz visible_at, int64 msg_id,
@@ -208,127 +99,22 @@ fresh_from_slot(TupleTableSlot *slot, TimestampTz visible_at, int64 msg_id,
  * the cursor to itself.
  */
 static void
-take_ahead(TakeState *ts)
+take_ahead(LeaseTaking *lt, int32 queue_id)
 {
 	FreshMessage m;
 
-	while (ts->n < ts->max_messages && cursor_ahead_peek(ts->qs, &m))
+	while (lt->n < lt->max_messages && cursor_ahead_peek(lt->qs, &m))
 	{
 		LeaseKey	key;
 
 		key.dbid = MyDatabaseId;
-		key.queue_id = ts->qi->queue_id;
+		key.queue_id = queue_id;
 		key.msg_id = m.msg_id;
-		if (lease_lookup(&key) == NULL)
-			take_fresh(ts, &key, &m, NULL);
-		cursor_ahead_consume(ts->qs);
-		cursor_advance(ts->qs, m.visible_at, m.msg_id);
+		if (!lease_exists(&key))
+			lease_take_fresh(lt, &key, &m, NULL);
+		cursor_ahead_consume(lt->qs);
+		cursor_advance(lt->qs, m.visible_at, m.msg_id);
 	}
-}
-
-static bool
-group_is_mine(TakeState *ts, uint64 group_hash)
-{
-	for (int i = 0; i < ts->ngroups; i++)
-		if (ts->groups[i] == group_hash)
-			return true;
-	return false;
-}
-
-/*
- * Take a free FIFO group: its messages handed out before come first, in
- * key order.  They are all held and expired, since the group is free.
- */
-static void
-take_group(TakeState *ts, GroupEntry *group)
-{
-	dlist_iter	iter;
-
-	ts->groups[ts->ngroups++] = group->key.group_hash;
-	dlist_foreach(iter, &group->leases)
-	{
-		Lease	   *lease = dlist_container(Lease, group_node, iter.cur);
-
-		if (ts->n >= ts->max_messages)
-			break;
-		if (lease->state != LEASE_HELD)
-			continue;
-		pairingheap_remove(&ts->qs->redelivery, &lease->node);
-		retake(ts, lease);
-	}
-}
-
-/*
- * Room for the leases take_expired sets aside, allocated before the queue
- * lock is taken: once leases are out of the heap nothing may fail until
- * they are back.
- */
-static Lease **aside = NULL;
-static int	maxaside = 0;
-
-static void
-reserve_aside(QueueShared *qs)
-{
-	/* read without the lock: a guess, and take_expired stops when full */
-	int64		want = Max(qs->nleases + 64, 64);
-
-	want = Min(want, (int64) pgmsg_max_leases);
-	if (want <= maxaside)
-		return;
-	if (aside != NULL)
-		pfree(aside);
-	aside = NULL;
-	maxaside = 0;
-	aside = MemoryContextAlloc(TopMemoryContext, sizeof(Lease *) * want);
-	maxaside = (int) want;
-}
-
-/*
- * Redeliveries: expired leases from the heap.  On a FIFO queue an expired
- * lease of a busy group is set aside (and put back at the end), and a free
- * group is taken whole.  Setting aside costs a receive one step per expired
- * message of a busy group.  When the room reserved for that is full, the
- * scan stops; the rest waits for a later receive.
- */
-static void
-take_expired(TakeState *ts)
-{
-	QueueShared *qs = ts->qs;
-	int			naside = 0;
-
-	while (ts->n < ts->max_messages && !pairingheap_is_empty(&qs->redelivery))
-	{
-		Lease	   *lease = pairingheap_container(Lease, node,
-												  pairingheap_first(&qs->redelivery));
-		GroupKey	gkey;
-		GroupEntry *group;
-
-		if (lease->expires_at > ts->now)
-			break;
-		if (!ts->qi->fifo || lease->group_hash == 0 ||
-			group_is_mine(ts, lease->group_hash))
-		{
-			pairingheap_remove_first(&qs->redelivery);
-			retake(ts, lease);
-			continue;
-		}
-		gkey.dbid = lease->key.dbid;
-		gkey.queue_id = lease->key.queue_id;
-		gkey.group_hash = lease->group_hash;
-		group = group_lookup(&gkey);
-		if (group != NULL && !group_busy(group, ts->now))
-		{
-			take_group(ts, group);
-			continue;
-		}
-		if (naside == maxaside)
-			break;
-		pairingheap_remove_first(&qs->redelivery);
-		lease->state = LEASE_RECEIVING;	/* out of the heap for now */
-		aside[naside++] = lease;
-	}
-	for (int i = 0; i < naside; i++)
-		lease_heap_push(qs, aside[i]);
 }
 
 /*
@@ -341,40 +127,32 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 				  int max_messages, int64 visibility_timeout, Taken *taken,
 				  uint64 *nonces, TimestampTz *next_wakeup)
 {
-	TakeState	ts;
+	LeaseTaking lt;
 	TimestampTz limit;
+	int64		nleases;
 
 	limit = cursor_limit(qs);
 
-	ts.qi = qi;
-	ts.qs = qs;
-	ts.max_messages = max_messages;
-	ts.n = 0;
-	ts.taken = taken;
-	ts.nonces = nonces;
-	ts.now = GetCurrentTimestamp();
-	ts.expires_at = ts.now + visibility_timeout;
-	ts.groups = qi->fifo ? palloc(sizeof(uint64) * max_messages) : NULL;
-	ts.ngroups = 0;
+	lease_taking_begin(&lt, qs, qi->fifo, max_messages, taken, nonces,
+					   visibility_timeout, xact_track_receive);
 	*next_wakeup = DT_NOEND;
-	if (qi->fifo)
-		reserve_aside(qs);
 
 	LWLockAcquire(qs->lock, LW_EXCLUSIVE);
 	lease_check_table(qs, rel);
 
-	take_expired(&ts);
+	lease_retake_expired(&lt);
 
 	/* the queue's in-flight limit bounds the fresh messages taken */
-	if (qs->nleases + (max_messages - ts.n) > qi->max_in_flight)
-		max_messages = ts.max_messages =
-			ts.n + (int) Max(qi->max_in_flight - qs->nleases, 0);
+	nleases = lease_count(qs);
+	if (nleases + (max_messages - lt.n) > qi->max_in_flight)
+		max_messages = lt.max_messages =
+			lt.n + (int) Max(qi->max_in_flight - nleases, 0);
 
 	if (!qi->fifo)
-		take_ahead(&ts);
+		take_ahead(&lt, qi->queue_id);
 
 	/* then fresh messages, scanning from the cursor */
-	if (ts.n < max_messages)
+	if (lt.n < max_messages)
 	{
 		Snapshot	snapshot;
 		TimestampTz cursor_at;
@@ -409,7 +187,7 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 
 			visible_at = DatumGetTimestampTz(slot_getattr(slot, Anum_q_visible_at, &isnull));
 			msg_id = DatumGetInt64(slot_getattr(slot, Anum_q_msg_id, &isnull));
-			if (visible_at > ts.now)
+			if (visible_at > lt.now)
 			{
 				/* delayed: a long poll wakes up when it becomes visible */
 				*next_wakeup = visible_at;
@@ -423,12 +201,12 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 			key.dbid = MyDatabaseId;
 			key.queue_id = qi->queue_id;
 			key.msg_id = msg_id;
-			if (ts.n >= max_messages)
+			if (lt.n >= max_messages)
 			{
 				/* done; read ahead while the cursor could follow */
 				if (qi->fifo || !passing || visible_at >= limit)
 					break;
-				if (lease_lookup(&key) != NULL)
+				if (lease_exists(&key))
 					continue;
 				fresh_from_slot(slot, visible_at, msg_id, &m);
 				if (!cursor_ahead_push(qs, &m))
@@ -436,12 +214,12 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 				continue;
 			}
 
-			if (lease_lookup(&key) == NULL)
+			if (!lease_exists(&key))
 			{
 				if (!qi->fifo)
 				{
 					fresh_from_slot(slot, visible_at, msg_id, &m);
-					take_fresh(&ts, &key, &m, NULL);
+					lease_take_fresh(&lt, &key, &m, NULL);
 				}
 				else
 				{
@@ -452,26 +230,10 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 					gkey.queue_id = qi->queue_id;
 					gkey.group_hash = gtext == NULL ? 1 :
 						group_hash_text(VARDATA_ANY(gtext), VARSIZE_ANY_EXHDR(gtext));
-					if (!group_is_mine(&ts, gkey.group_hash))
-					{
-						GroupEntry *group = group_lookup(&gkey);
-
-						if (group != NULL && dlist_is_empty(&group->leases))
-						{
-							group_forget_if_idle(group, ts.now);
-							group = NULL;
-						}
-						if (group == NULL)
-							ts.groups[ts.ngroups++] = gkey.group_hash;
-						else if (group_busy(group, ts.now))
-							handed_out = false;
-						else
-							take_group(&ts, group);
-					}
-					if (handed_out && ts.n < max_messages)
+					if (lease_take_group(&lt, &gkey) && lt.n < max_messages)
 					{
 						fresh_from_slot(slot, visible_at, msg_id, &m);
-						take_fresh(&ts, &key, &m, &gkey);
+						lease_take_fresh(&lt, &key, &m, &gkey);
 					}
 					else
 						handed_out = false;
@@ -496,7 +258,7 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 
 	*next_wakeup = Min(*next_wakeup, lease_next_expiry(qs));
 	LWLockRelease(qs->lock);
-	return ts.n;
+	return lt.n;
 }
 
 /*
@@ -506,15 +268,12 @@ static void
 drop_taken(QueueInfo *qi, QueueShared *qs, Taken *t)
 {
 	LeaseKey	key;
-	Lease	   *lease;
 
 	key.dbid = MyDatabaseId;
 	key.queue_id = qi->queue_id;
 	key.msg_id = t->msg_id;
 	LWLockAcquire(qs->lock, LW_EXCLUSIVE);
-	lease = lease_lookup(&key);
-	if (lease != NULL && lease->nonce == t->nonce && lease->state == LEASE_RECEIVING)
-		lease_remove(qs, lease);
+	lease_drop_taken(qs, &key, t->nonce);
 	LWLockRelease(qs->lock);
 }
 
@@ -525,34 +284,17 @@ drop_taken(QueueInfo *qi, QueueShared *qs, Taken *t)
 static void
 record_redelivery(QueueInfo *qi, QueueShared *qs, Taken *t)
 {
-	Datum		args[4];
-	int			ret;
-	bool		isnull;
 	LeaseKey	key;
-	Lease	   *lease;
-	ItemPointer newtid;
 
-	args[0] = PointerGetDatum(&t->tid);
-	args[1] = Int64GetDatum(t->msg_id);
-	args[2] = Int32GetDatum(t->receive_count);
-	args[3] = TimestampTzGetDatum(t->first_received_at);
-	ret = SPI_execute_plan(update_plan(qi), args, NULL, false, 1);
-	if (ret != SPI_OK_UPDATE_RETURNING)
-		elog(ERROR, "could not update queue \"%s\": %s", qi->name,
-			 SPI_result_code_string(ret));
-	if (SPI_processed != 1)
+	if (!qtable_set_receive_count(qi, &t->tid, t->msg_id, t->receive_count,
+								  t->first_received_at))
 		return;					/* not visible to this transaction's snapshot */
-	newtid = (ItemPointer) DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[0],
-														 SPI_tuptable->tupdesc, 1, &isnull));
-	t->tid = *newtid;
 
 	key.dbid = MyDatabaseId;
 	key.queue_id = qi->queue_id;
 	key.msg_id = t->msg_id;
 	LWLockAcquire(qs->lock, LW_EXCLUSIVE);
-	lease = lease_lookup(&key);
-	if (lease != NULL && lease->nonce == t->nonce)
-		lease->tid = *newtid;
+	lease_set_tid(qs, &key, t->nonce, &t->tid);
 	LWLockRelease(qs->lock);
 }
 
@@ -600,10 +342,7 @@ bool
 pgmsg_fetch_taken(QueueInfo *qi, QueueShared *qs, Relation rel,
 				  Snapshot snapshot, Taken *t, TupleTableSlot *slot)
 {
-	bool		isnull;
-
-	if (table_tuple_fetch_row_version(rel, &t->tid, snapshot, slot) &&
-		DatumGetInt64(slot_getattr(slot, Anum_q_msg_id, &isnull)) == t->msg_id)
+	if (qtable_fetch(rel, &t->tid, t->msg_id, snapshot, slot))
 		return true;
 	drop_taken(qi, qs, t);
 	return false;
@@ -778,7 +517,7 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 	int			save_sec;
 	volatile bool waiting = false;
 
-	pgmsg_refuse_in_recovery("receive from queue", name);
+	pgmsg_refuse_in_recovery(gettext_noop("cannot receive from queue \"%s\" during recovery"), name);
 	qi = pgmsg_queue_lookup(name, false);
 	pgmsg_check_privilege(qi, PGMSG_PRIV_RECEIVE);
 	if (PG_ARGISNULL(1))
@@ -829,7 +568,7 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 			 * As SQS does, a standard queue at its in-flight limit is an
 			 * error, and a FIFO queue returns nothing.
 			 */
-			if (n == 0 && !qi->fifo && qs->nleases >= qi->max_in_flight)
+			if (n == 0 && !qi->fifo && lease_count(qs) >= qi->max_in_flight)
 				ereport(ERROR,
 						(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 						 errmsg("too many messages in flight in queue \"%s\"", qi->name),

@@ -40,8 +40,19 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
+#include "ack.h"
+#include "acl.h"
+#include "catalog.h"
+#include "lease.h"
 #include "pgmsg.h"
+#include "qtable.h"
+#include "receive.h"
+#include "redrive.h"
+#include "send.h"
+#include "shmem.h"
+#include "xact.h"
 
 PG_FUNCTION_INFO_V1(pgmsg_redrive);
 PG_FUNCTION_INFO_V1(pgmsg_start_redrive);
@@ -56,15 +67,12 @@ static void
 release_taken(QueueShared *qs, int32 queue_id, Taken *t)
 {
 	LeaseKey	key;
-	Lease	   *lease;
 
 	key.dbid = MyDatabaseId;
 	key.queue_id = queue_id;
 	key.msg_id = t->msg_id;
 	LWLockAcquire(qs->lock, LW_EXCLUSIVE);
-	lease = lease_lookup(&key);
-	if (lease != NULL && lease->nonce == t->nonce && lease->state == LEASE_RECEIVING)
-		lease->expires_at = GetCurrentTimestamp();
+	lease_release_taken(qs, &key, t->nonce, GetCurrentTimestamp());
 	LWLockRelease(qs->lock);
 }
 
@@ -99,7 +107,7 @@ source_queue(TupleTableSlot *slot)
  * Move up to max_messages from dead-letter queue "qi" to "dest" (NULL: each
  * message's source queue).  Returns how many moved.
  */
-int64
+static int64
 pgmsg_redrive_batch(QueueInfo *qi, QueueInfo *dest, int64 max_messages)
 {
 	QueueShared *qs = pgmsg_queue_slot(qi);
@@ -267,7 +275,7 @@ redrive_args(FunctionCallInfo fcinfo, QueueInfo **dest, int64 *max_messages)
 	char	   *name = pgmsg_text_arg(fcinfo, 0, "dead_letter_queue");
 	QueueInfo  *qi;
 
-	pgmsg_refuse_in_recovery("redrive queue", name);
+	pgmsg_refuse_in_recovery(gettext_noop("cannot redrive queue \"%s\" during recovery"), name);
 	qi = pgmsg_queue_lookup(name, false);
 	pgmsg_check_privilege(qi, PGMSG_PRIV_RECEIVE);
 	*dest = NULL;

@@ -7,8 +7,8 @@
  * queue's monotonic clock plus the delay, msg_id from the table's identity
  * sequence.  Before its first key for a queue in a transaction the backend
  * registers a lower bound (cursor.c), so no receiver's cursor can pass the
- * message before the transaction ends.  The row is inserted with a plan
- * prepared once per backend and queue; nothing else is written.  A queue
+ * message before the transaction ends.  The row is appended to the
+ * queue's log by qtable.c; nothing else is written.  A queue
  * created with notify => true also gets NOTIFY pgmsg_<queue> (payload: the
  * queue name) once per transaction, which LISTEN/NOTIFY delivers at commit;
  * it is opt-in because NOTIFY serialises committing transactions.
@@ -39,8 +39,19 @@
 #include "storage/lmgr.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
+#include "acl.h"
+#include "catalog.h"
+#include "cursor.h"
+#include "lease.h"
 #include "pgmsg.h"
+#include "qtable.h"
+#include "send.h"
+#include "shmem.h"
+#include "xact.h"
+
+static void pgmsg_check_size(QueueInfo *qi, Jsonb *body, Jsonb *attributes);
 
 PG_FUNCTION_INFO_V1(pgmsg_send);
 PG_FUNCTION_INFO_V1(pgmsg_send_batch);
@@ -121,7 +132,7 @@ pgmsg_check_attributes(Jsonb *attributes)
 /*
  * Check one message against the queue's limits.
  */
-void
+static void
 pgmsg_check_message(QueueInfo *qi, Jsonb *body, Jsonb *attributes)
 {
 	if (attributes != NULL)
@@ -322,7 +333,7 @@ pgmsg_message_size(Jsonb *body, Jsonb *attributes)
  * Check a message whose attributes are known to be valid against the
  * queue's max_message_size.
  */
-void
+static void
 pgmsg_check_size(QueueInfo *qi, Jsonb *body, Jsonb *attributes)
 {
 	Size		size = pgmsg_message_size(body, attributes);
@@ -337,45 +348,8 @@ pgmsg_check_size(QueueInfo *qi, Jsonb *body, Jsonb *attributes)
 }
 
 /*
- * Lock a queue's table for writing, and report whether it still exists.
- * A queue dropped by a transaction that committed while this backend held
- * its cached description is gone once the lock is granted; then the lock is
- * released and the caller decides what a missing queue means.
- */
-bool
-pgmsg_queue_lock(QueueInfo *qi)
-{
-	LockRelationOid(qi->relid, RowExclusiveLock);
-	if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(qi->relid)))
-		return true;
-	UnlockRelationOid(qi->relid, RowExclusiveLock);
-	return false;
-}
-
-/*
- * Open a queue's table for writing, through pgmsg_queue_lock: the one way
- * every entry point opens it, so a queue dropped by a transaction that
- * committed while this one waited for the lock is reported as missing
- * rather than as an unknown relation.
- */
-Relation
-pgmsg_queue_open(QueueInfo *qi)
-{
-	if (!pgmsg_queue_lock(qi))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("queue \"%s\" does not exist", qi->name),
-				 errdetail("It was dropped by a concurrent transaction.")));
-	return table_open(qi->relid, NoLock);
-}
-
-/*
- * Append a row to a queue's log, directly through the heap and its one
- * index: this is every producer's hot path, and the executor would cost
- * more than the insert.  The queue table has no triggers, constraints
- * other than NOT NULL, or other indexes, so nothing is skipped; heap_insert
- * toasts, WAL-logs and counts the row as an INSERT would.  sent_at 0 means
- * now.
+ * Append a message to a queue's log (qtable.c), with its key: the queue's
+ * clock plus the delay, or a FIFO group's order.  sent_at 0 means now.
  */
 static int64
 append_message(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
@@ -387,24 +361,11 @@ append_message(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
 	TimestampTz key;
 	Relation	rel;
 	Relation	index;
-	Datum		values[Natts_q];
-	bool		nulls[Natts_q];
-	Datum		key_values[2];
-	bool		key_nulls[2] = {false, false};
-	HeapTuple	tuple;
+	QueueRow	row;
 	int64		msg_id;
 
 	rel = pgmsg_queue_open(qi);
-	if (!OidIsValid(qi->sequenceid))
-		qi->sequenceid = getIdentitySequence(qi->relid, Anum_q_msg_id, false);
-	index = index_open(qi->indexid, RowExclusiveLock);
-	if (qi->index_info == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(CacheMemoryContext);
-
-		qi->index_info = BuildIndexInfo(index);
-		MemoryContextSwitchTo(old);
-	}
+	index = qtable_open_index(qi);
 
 	first = xact_track_publish(qs, 1);
 	key = cursor_assign_key(qs, first, delay, &ts);
@@ -416,11 +377,7 @@ append_message(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
 		gkey.queue_id = qi->queue_id;
 		gkey.group_hash = group_hash_text(VARDATA_ANY(group_id), VARSIZE_ANY_EXHDR(group_id));
 		LWLockAcquire(qs->lock, LW_EXCLUSIVE);
-		if (!qs->groups_loaded)
-		{
-			group_load_delayed(qs, rel, index, ts);
-			qs->groups_loaded = true;
-		}
+		group_load_delayed(qs, rel, index, ts);
 		key = group_order_key(qs, &gkey, key, ts);
 		LWLockRelease(qs->lock);
 	}
@@ -432,42 +389,17 @@ append_message(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
 		snprintf(channel, sizeof(channel), "pgmsg_%s", qi->name);
 		Async_Notify(channel, qi->name);
 	}
-	msg_id = nextval_internal(qi->sequenceid, false);
 
-	memset(nulls, false, sizeof(nulls));
-	values[Anum_q_msg_id - 1] = Int64GetDatum(msg_id);
-	values[Anum_q_visible_at - 1] = TimestampTzGetDatum(key);
-	values[Anum_q_sent_at - 1] = TimestampTzGetDatum(sent_at != 0 ? sent_at : ts);
-	values[Anum_q_receive_count - 1] = Int32GetDatum(receive_count);
-	nulls[Anum_q_first_received_at - 1] = true;
-	values[Anum_q_body - 1] = JsonbPGetDatum(body);
-	if (attributes != NULL)
-		values[Anum_q_attributes - 1] = JsonbPGetDatum(attributes);
-	else
-		nulls[Anum_q_attributes - 1] = true;
-	if (source_queue != NULL)
-		values[Anum_q_source_queue - 1] = CStringGetTextDatum(source_queue);
-	else
-		nulls[Anum_q_source_queue - 1] = true;
-	/* a table made by version 1.0 has no such column; the tuple omits it */
-	if (source_queue_id != 0)
-		values[Anum_q_source_queue_id - 1] = Int32GetDatum(source_queue_id);
-	else
-		nulls[Anum_q_source_queue_id - 1] = true;
-	if (group_id != NULL)
-		values[Anum_q_group_id - 1] = PointerGetDatum(group_id);
-	else
-		nulls[Anum_q_group_id - 1] = true;
+	row.visible_at = key;
+	row.sent_at = sent_at != 0 ? sent_at : ts;
+	row.receive_count = receive_count;
+	row.body = body;
+	row.attributes = attributes;
+	row.source_queue = source_queue;
+	row.source_queue_id = source_queue_id;
+	row.group_id = group_id;
+	msg_id = qtable_append(qi, rel, index, &row);
 
-	tuple = heap_form_tuple(RelationGetDescr(rel), values, nulls);
-	simple_heap_insert(rel, tuple);
-
-	key_values[0] = values[Anum_q_visible_at - 1];
-	key_values[1] = values[Anum_q_msg_id - 1];
-	index_insert(index, key_values, key_nulls, &tuple->t_self, rel,
-				 UNIQUE_CHECK_NO, false, qi->index_info);
-
-	heap_freetuple(tuple);
 	index_close(index, NoLock);
 	table_close(rel, NoLock);
 	return msg_id;
@@ -614,19 +546,26 @@ text_chars(text *t)
 }
 
 /*
- * Check the group and dedup ids of a message for a queue or topic (kind
- * "queue" or "topic"): FIFO ones need a group id, others take neither.
+ * Check the group and dedup ids of a message for a queue or, if "topic", a
+ * topic: FIFO ones need a group id, others take neither.
  */
 void
-pgmsg_check_fifo_ids(const char *kind, const char *name, bool fifo,
+pgmsg_check_fifo_ids(bool topic, const char *name, bool fifo,
 					 text *group_id, text *dedup_id)
 {
+	/* the argument a standard queue or topic refuses */
+	const char *arg = group_id != NULL ? "group_id" : "dedup_id";
+
 	if (fifo)
 	{
+		if (group_id == NULL && topic)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("group_id is required on FIFO topic \"%s\"", name)));
 		if (group_id == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("group_id is required on FIFO %s \"%s\"", kind, name)));
+					 errmsg("group_id is required on FIFO queue \"%s\"", name)));
 		if (text_chars(group_id) < 1 || text_chars(group_id) > 128)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -637,13 +576,16 @@ pgmsg_check_fifo_ids(const char *kind, const char *name, bool fifo,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("dedup_id must have 1 to 128 characters")));
 	}
+	else if ((group_id != NULL || dedup_id != NULL) && topic)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is only allowed on FIFO topics", arg),
+				 errdetail("Topic \"%s\" is a standard topic.", name)));
 	else if (group_id != NULL || dedup_id != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s is only allowed on FIFO %ss",
-						group_id != NULL ? "group_id" : "dedup_id", kind),
-				 errdetail("%c%s \"%s\" is a standard %s.",
-						   pg_toupper((unsigned char) kind[0]), kind + 1, name, kind)));
+				 errmsg("%s is only allowed on FIFO queues", arg),
+				 errdetail("Queue \"%s\" is a standard queue.", name)));
 }
 
 /*
@@ -658,7 +600,7 @@ check_fifo_args(QueueInfo *qi, text *group_id, text *dedup_id, bool has_delay)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("per-message delay is not allowed on FIFO queue \"%s\"", qi->name),
 				 errhint("Set the queue's delay instead.")));
-	pgmsg_check_fifo_ids("queue", qi->name, qi->fifo, group_id, dedup_id);
+	pgmsg_check_fifo_ids(false, qi->name, qi->fifo, group_id, dedup_id);
 }
 
 /*
@@ -680,7 +622,7 @@ pgmsg_send(PG_FUNCTION_ARGS)
 	Oid			save_userid;
 	int			save_sec;
 
-	pgmsg_refuse_in_recovery("send to queue", name);
+	pgmsg_refuse_in_recovery(gettext_noop("cannot send to queue \"%s\" during recovery"), name);
 	qi = pgmsg_queue_lookup(name, false);
 	pgmsg_check_privilege(qi, PGMSG_PRIV_SEND);
 	if (PG_ARGISNULL(1))
@@ -777,7 +719,7 @@ pgmsg_send_batch(PG_FUNCTION_ARGS)
 	Datum	   *dedups;
 	bool	   *dedup_nulls;
 
-	pgmsg_refuse_in_recovery("send to queue", name);
+	pgmsg_refuse_in_recovery(gettext_noop("cannot send to queue \"%s\" during recovery"), name);
 	qi = pgmsg_queue_lookup(name, false);
 	pgmsg_check_privilege(qi, PGMSG_PRIV_SEND);
 	bodies = pgmsg_batch_bodies(fcinfo, 1, &body_nulls, &nbodies);

@@ -9,11 +9,48 @@
  * MaxBackends 64-bit atomics per queue slot, indexed by pgprocno).  The
  * lease map is a separate shared hash table owned by lease.c.
  *
- * Locking: a slot's identity (dbid, queue_id, in_use) is written only with
- * the directory lock held exclusively, and read with it held in shared
- * mode.  Backends cache a pointer to their slot and recheck its identity
- * on every use.  Everything inside a slot is protected as described in
- * cursor.c and lease.c.
+ * Locking.  This is the one description of pgmsg's shared-memory locks;
+ * the other files refer to it.  Locks are taken in this order, never the
+ * other way round, and a backend holds at most one queue lock at a time
+ * (xact.c's commit and abort callbacks release one before taking the next):
+ *
+ *	1. The directory lock (pgmsg_shared->directory_lock, an LWLock).
+ *	   Protects each slot's identity (dbid, queue_id, in_use): written with
+ *	   it held exclusively (slot set-up here, release in pgmsg_release_slots),
+ *	   read with it held in shared mode.  Backends cache a pointer to their
+ *	   slot and recheck its identity on every use.
+ *	2. A queue lock (QueueShared.lock, an LWLock per slot).  Protects the
+ *	   queue's leases and every field of them, its FIFO group entries, its
+ *	   redelivery heap, its lease count and lists, the relfilenode its
+ *	   leases point into (all lease.c), and its read-ahead (cursor.c).
+ *	   Held exclusively to change any of them, in shared mode to read them
+ *	   (stats.c, metrics.c).
+ *	3. The lease map partition locks (pgmsg_partition_lock, LEASE_PARTITIONS
+ *	   LWLocks).  Protect the structure of the shared hash tables of leases
+ *	   and group entries, not the entries' contents; held only around one
+ *	   hash_search call, always inside the entry's queue lock.
+ *	4. The crash floor lock (pgmsg_inflight_lock, an LWLock).  Protects
+ *	   inflight.c's table of floors; taken after any of the above.
+ *	5. A queue spinlock (QueueShared.mutex).  Protects the key clock, the
+ *	   cursor and the count of registered publisher bounds (cursor.c) and
+ *	   the stored-message count (stats.c); held for a few instructions
+ *	   only, possibly inside any of the LWLocks above.  inflight.c's free
+ *	   record stack and the launcher's table have spinlocks of their own,
+ *	   taken the same way and never together with another spinlock.
+ *
+ * Not locks: the per-queue statistics counters, waiter count and push
+ * worker number are atomics; a publisher bound is an atomic written only by
+ * its own backend (cursor.c); pgmsg_shared->nleases and ->ngroups are
+ * atomics that bound the hash tables' sizes (lease.c).
+ *
+ * Errors.  A spinlock or a partition lock is never held while raising an
+ * error, or while calling anything that could raise one.  The directory
+ * lock and a queue lock may be held while raising (the abort releases
+ * every LWLock), but only when the state they protect is whole: whatever
+ * was changed under the lock has been put back or recorded in xact.c, so
+ * that the abort undoes it.  Anything that can fail for lack of memory
+ * (xact_reserve, lease_taking_begin) is done before the queue lock is
+ * taken.  xact.c's commit and abort callbacks take LWLocks but never raise.
  *
  * Slot lifetime: a slot is set up on the first use of its queue and given
  * back, leases and all (pgmsg_release_slots, from xact.c), when
@@ -42,7 +79,14 @@
 #include "storage/shmem.h"
 #include "utils/timestamp.h"
 
+#include "catalog.h"
+#include "cursor.h"
+#include "inflight.h"
+#include "launcher.h"
+#include "lease.h"
 #include "pgmsg.h"
+#include "shmem.h"
+#include "stats.h"
 
 PgmsgShared *pgmsg_shared = NULL;
 
@@ -59,6 +103,34 @@ queue_array_size(void)
 	size = add_size(size, mul_size(mul_size(pgmsg_max_queues, MaxBackends),
 								   sizeof(pg_atomic_uint64)));
 	return size;
+}
+
+/*
+ * The invariant of slot identities, checked where they change
+ * (PGMSG_CHECKS): no two slots in use belong to the same queue, and a slot
+ * in use names a database.  Caller holds the directory lock exclusively.
+ */
+static void
+check_slots(void)
+{
+#ifdef PGMSG_CHECKS
+	PGMSG_CHECK(LWLockHeldByMeInMode(pgmsg_shared->directory_lock, LW_EXCLUSIVE));
+	for (int i = 0; i < pgmsg_shared->max_queues; i++)
+	{
+		QueueShared *a = &pgmsg_shared->queues[i];
+
+		if (!a->in_use)
+			continue;
+		PGMSG_CHECK(OidIsValid(a->dbid));
+		for (int j = i + 1; j < pgmsg_shared->max_queues; j++)
+		{
+			QueueShared *b = &pgmsg_shared->queues[j];
+
+			PGMSG_CHECK(!b->in_use || b->dbid != a->dbid ||
+						b->queue_id != a->queue_id);
+		}
+	}
+#endif
 }
 
 /*
@@ -114,7 +186,7 @@ pgmsg_shmem_startup(void)
 			pg_atomic_init_u32(&qs->nwaiters, 0);
 			pg_atomic_init_u32(&qs->push_proc, 0);
 			ConditionVariableInit(&qs->cv);
-			lease_heap_init(qs);
+			lease_slot_init(qs);
 		}
 		for (int i = 0; i < pgmsg_max_queues * MaxBackends; i++)
 			pg_atomic_init_u64(&((pg_atomic_uint64 *) pgmsg_publisher_bounds(&pgmsg_shared->queues[0]))[i], 0);
@@ -225,28 +297,27 @@ pgmsg_queue_shared(int32 queue_id, bool create)
 	}
 	if (result == NULL && free_slot != NULL)
 	{
+		/* a slot given back has nothing left in it */
+		PGMSG_CHECK(lease_count(free_slot) == 0);
 		result = free_slot;
 		SpinLockAcquire(&result->mutex);
 		result->clock = 0;
 		result->cursor_at = DT_NOBEGIN;
 		result->cursor_id = PG_INT64_MIN;
-		result->count_valid = false;
-		result->count = 0;
 		SpinLockRelease(&result->mutex);
+		stats_count_forget(result);
 		pg_atomic_write_u64(&result->sent, 0);
 		pg_atomic_write_u64(&result->received, 0);
 		pg_atomic_write_u64(&result->deleted, 0);
 		pg_atomic_write_u64(&result->dead_lettered, 0);
 		pg_atomic_write_u32(&result->push_proc, 0);
-		result->nleases = 0;
-		lease_heap_init(result);
-		result->relfile = InvalidOid;
-		result->groups_loaded = false;
+		lease_slot_init(result);
 		cursor_ahead_clear(result);
 		result->dbid = MyDatabaseId;
 		result->queue_id = queue_id;
 		result->in_use = true;
 		created = true;
+		check_slots();
 	}
 	LWLockRelease(pgmsg_shared->directory_lock);
 
@@ -318,10 +389,12 @@ pgmsg_release_slots(Oid dbid, int32 first_id, int32 last_id)
 		/* long polls end: their queue is gone (receive.c) */
 		if (pg_atomic_read_u32(&qs->nwaiters) > 0)
 			ConditionVariableBroadcast(&qs->cv);
+		PGMSG_CHECK(lease_count(qs) == 0);
 		qs->in_use = false;
 		qs->queue_id = 0;
 		qs->dbid = InvalidOid;
 	}
+	check_slots();
 	inflight_forget_floors(dbid, first_id, last_id, PG_INT64_MAX);
 	LWLockRelease(pgmsg_shared->directory_lock);
 }

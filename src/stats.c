@@ -48,8 +48,14 @@
 #include "utils/fmgroids.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
+#include "catalog.h"
+#include "cursor.h"
+#include "lease.h"
 #include "pgmsg.h"
+#include "shmem.h"
+#include "stats.h"
 
 PG_FUNCTION_INFO_V1(pgmsg_queue_stats);
 
@@ -94,6 +100,39 @@ pgmsg_stored_messages(QueueShared *qs, const char *name)
 	count = qs->count;
 	SpinLockRelease(&qs->mutex);
 	return Max(count, 0);
+}
+
+/*
+ * The stored count is written only here.  Committed sends add to it and
+ * committed deletes take from it (xact.c); a purge or a retention sweep
+ * makes it invalid, and the next reader counts again.
+ */
+void
+stats_count_add(QueueShared *qs, int64 delta)
+{
+	SpinLockAcquire(&qs->mutex);
+	qs->count += delta;
+	SpinLockRelease(&qs->mutex);
+}
+
+void
+stats_count_forget(QueueShared *qs)
+{
+	SpinLockAcquire(&qs->mutex);
+	qs->count_valid = false;
+	qs->count = 0;
+	SpinLockRelease(&qs->mutex);
+}
+
+bool
+stats_count_stale(QueueShared *qs)
+{
+	bool		stale;
+
+	SpinLockAcquire(&qs->mutex);
+	stale = !qs->count_valid;
+	SpinLockRelease(&qs->mutex);
+	return stale;
 }
 
 /* the fresh messages with leases the oldest-message probe steps over */

@@ -50,8 +50,22 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "pgmsg.h"
+#include "acl.h"
+#include "catalog.h"
 #include "filter.h"
+#include "pgmsg.h"
+#include "qtable.h"
+#include "send.h"
+#include "shmem.h"
+#include "topic.h"
+
+struct Subscription
+{
+	int32		subscription_id;
+	char		queue[PGMSG_NAME_MAXLEN + 1];
+	struct FilterPolicy *policy;	/* NULL: every message matches */
+	bool		raw;			/* false: deliver the SNS JSON envelope */
+};
 
 PG_FUNCTION_INFO_V1(pgmsg_create_topic);
 PG_FUNCTION_INFO_V1(pgmsg_drop_topic);
@@ -216,7 +230,7 @@ pgmsg_topic_lookup(const char *name, bool missing_ok)
 	int			save_sec;
 
 	pgmsg_check_loaded();
-	pgmsg_validate_name("topic", name);
+	pgmsg_validate_name(true, name);
 	ensure_topic_cache();
 
 	ti = hash_search(topic_cache, name, HASH_FIND, NULL);
@@ -242,20 +256,19 @@ pgmsg_topic_lookup(const char *name, bool missing_ok)
 }
 
 /*
- * Reserve "name" for a new queue ("queue") or topic ("topic"): queues and
+ * Reserve "name" for a new queue or, if "topic", a new topic: queues and
  * topics share one namespace, so pgmsg.grant can name either.  Serialises
  * the creation of queues and topics until the transaction ends, then
  * checks the other kind's catalog; a name taken by the same kind is left
  * to that catalog's unique index.
  */
 void
-pgmsg_claim_name(const char *kind, const char *name)
+pgmsg_claim_name(bool topic, const char *name)
 {
 	Oid			save_userid;
 	int			save_sec;
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
-	bool		topic = strcmp(kind, "topic") == 0;
 
 	pgmsg_become_owner(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -267,10 +280,15 @@ pgmsg_claim_name(const char *kind, const char *name)
 			 "SELECT 1 FROM pgmsg.queue_meta WHERE name OPERATOR(pg_catalog.=) $1" :
 			 "SELECT 1 FROM pgmsg.topic_meta WHERE name OPERATOR(pg_catalog.=) $1",
 			 1, argtypes, args, SPI_OK_SELECT);
+	if (SPI_processed > 0 && topic)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("a queue named \"%s\" already exists", name),
+				 errdetail("Queues and topics share one namespace.")));
 	if (SPI_processed > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("a %s named \"%s\" already exists", topic ? "queue" : "topic", name),
+				 errmsg("a topic named \"%s\" already exists", name),
 				 errdetail("Queues and topics share one namespace.")));
 	SPI_finish();
 	pgmsg_restore_user(save_userid, save_sec);
@@ -302,8 +320,8 @@ pgmsg_create_topic(PG_FUNCTION_ARGS)
 	Datum		args[4];
 
 	pgmsg_check_loaded();
-	pgmsg_refuse_in_recovery("create topic", name);
-	pgmsg_validate_name("topic", name);
+	pgmsg_refuse_in_recovery(gettext_noop("cannot create topic \"%s\" during recovery"), name);
+	pgmsg_validate_name(true, name);
 	if (content_based_dedup && !fifo)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -314,7 +332,7 @@ pgmsg_create_topic(PG_FUNCTION_ARGS)
 				 errmsg("permission denied to create topic \"%s\"", name),
 				 errdetail("Creating a topic requires the CREATE privilege on the current database.")));
 
-	pgmsg_claim_name("topic", name);
+	pgmsg_claim_name(true, name);
 
 	pgmsg_become_owner(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -351,7 +369,7 @@ pgmsg_drop_topic(PG_FUNCTION_ARGS)
 	Oid			argtypes[1] = {INT4OID};
 	Datum		args[1];
 
-	pgmsg_refuse_in_recovery("drop topic", name);
+	pgmsg_refuse_in_recovery(gettext_noop("cannot drop topic \"%s\" during recovery"), name);
 	ti = pgmsg_topic_lookup(name, if_exists);
 	if (ti == NULL)
 	{
@@ -454,7 +472,7 @@ pgmsg_subscribe(PG_FUNCTION_ARGS)
 	Datum		args[6];
 	char		nulls[6] = {' ', ' ', 'n', ' ', ' ', ' '};
 
-	pgmsg_refuse_in_recovery("subscribe to topic", topic);
+	pgmsg_refuse_in_recovery(gettext_noop("cannot subscribe to topic \"%s\" during recovery"), topic);
 	ti = pgmsg_topic_lookup(topic, false);
 	qi = pgmsg_queue_lookup(queue, false);
 	pgmsg_check_topic_privilege(ti, PGMSG_PRIV_SUBSCRIBE);
@@ -518,7 +536,7 @@ pgmsg_unsubscribe(PG_FUNCTION_ARGS)
 	Datum		args[2];
 	bool		removed;
 
-	pgmsg_refuse_in_recovery("unsubscribe from topic", topic);
+	pgmsg_refuse_in_recovery(gettext_noop("cannot unsubscribe from topic \"%s\" during recovery"), topic);
 	ti = pgmsg_topic_lookup(topic, false);
 	qi = pgmsg_queue_lookup(queue, false);
 	if (!pgmsg_has_topic_privilege(ti, PGMSG_PRIV_MANAGE))
@@ -548,8 +566,12 @@ pgmsg_unsubscribe(PG_FUNCTION_ARGS)
  * The SNS notification envelope
  */
 
-static void
-push_key(JsonbParseState **state, const char *key)
+/*
+ * Push an object key, or a key with a string value, while building a jsonb
+ * (also used by trigger.c).
+ */
+void
+pgmsg_jsonb_push_key(JsonbParseState **state, const char *key)
 {
 	JsonbValue	v;
 
@@ -570,10 +592,10 @@ push_string(JsonbParseState **state, const char *str, int len)
 	pushJsonbValue(state, WJB_VALUE, &v);
 }
 
-static void
-push_pair(JsonbParseState **state, const char *key, const char *value)
+void
+pgmsg_jsonb_push_pair(JsonbParseState **state, const char *key, const char *value)
 {
-	push_key(state, key);
+	pgmsg_jsonb_push_key(state, key);
 	push_string(state, value, strlen(value));
 }
 
@@ -584,22 +606,22 @@ push_attribute(JsonbParseState **state, JsonbValue *value)
 	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
 	if (value->type == jbvString)
 	{
-		push_pair(state, "Type", "String");
-		push_key(state, "Value");
+		pgmsg_jsonb_push_pair(state, "Type", "String");
+		pgmsg_jsonb_push_key(state, "Value");
 		push_string(state, value->val.string.val, value->val.string.len);
 	}
 	else if (value->type == jbvNumeric)
 	{
-		push_pair(state, "Type", "Number");
-		push_pair(state, "Value",
+		pgmsg_jsonb_push_pair(state, "Type", "Number");
+		pgmsg_jsonb_push_pair(state, "Value",
 				  DatumGetCString(DirectFunctionCall1(numeric_out,
 													  NumericGetDatum(value->val.numeric))));
 	}
 	else
 	{
 		/* an array of strings, checked on the way in */
-		push_pair(state, "Type", "String.Array");
-		push_pair(state, "Value",
+		pgmsg_jsonb_push_pair(state, "Type", "String.Array");
+		pgmsg_jsonb_push_pair(state, "Value",
 				  JsonbToCString(NULL, value->val.binary.data, value->val.binary.len));
 	}
 	pushJsonbValue(state, WJB_END_OBJECT, NULL);
@@ -637,10 +659,10 @@ build_envelope(TopicInfo *ti, Jsonb *body, Jsonb *attributes,
 			 (int) (fsec / 1000));
 
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	push_pair(&state, "Type", "Notification");
-	push_pair(&state, "MessageId", message_id);
-	push_pair(&state, "TopicArn", psprintf("%s%s", arn_prefix, ti->name));
-	push_key(&state, "Message");
+	pgmsg_jsonb_push_pair(&state, "Type", "Notification");
+	pgmsg_jsonb_push_pair(&state, "MessageId", message_id);
+	pgmsg_jsonb_push_pair(&state, "TopicArn", psprintf("%s%s", arn_prefix, ti->name));
+	pgmsg_jsonb_push_key(&state, "Message");
 	if (JsonbExtractScalar(&body->root, &scalar) && scalar.type == jbvString)
 		push_string(&state, scalar.val.string.val, scalar.val.string.len);
 	else
@@ -649,14 +671,14 @@ build_envelope(TopicInfo *ti, Jsonb *body, Jsonb *attributes,
 
 		push_string(&state, text, strlen(text));
 	}
-	push_pair(&state, "Timestamp", timestamp);
+	pgmsg_jsonb_push_pair(&state, "Timestamp", timestamp);
 	if (attributes != NULL && JB_ROOT_COUNT(attributes) > 0)
 	{
 		JsonbIterator *it = JsonbIteratorInit(&attributes->root);
 		JsonbValue	v;
 		JsonbIteratorToken tok;
 
-		push_key(&state, "MessageAttributes");
+		pgmsg_jsonb_push_key(&state, "MessageAttributes");
 		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 		{
@@ -715,7 +737,7 @@ pgmsg_check_publish_args(TopicInfo *ti, Jsonb *body, Jsonb *attributes,
 						size, ti->name),
 				 errdetail("A topic takes messages of at most %d bytes, body and attributes together.",
 						   PGMSG_TOPIC_MAX_MESSAGE)));
-	pgmsg_check_fifo_ids("topic", ti->name, ti->fifo, group_id, dedup_id);
+	pgmsg_check_fifo_ids(true, ti->name, ti->fifo, group_id, dedup_id);
 }
 
 /* One message being published, with what its copies share. */
@@ -863,7 +885,7 @@ pgmsg_publish(PG_FUNCTION_ARGS)
 	text	   *group_id = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3);
 	text	   *dedup_id = PG_ARGISNULL(4) ? NULL : PG_GETARG_TEXT_PP(4);
 
-	pgmsg_refuse_in_recovery("publish to topic", name);
+	pgmsg_refuse_in_recovery(gettext_noop("cannot publish to topic \"%s\" during recovery"), name);
 	ti = pgmsg_topic_lookup(name, false);
 	pgmsg_check_topic_privilege(ti, PGMSG_PRIV_PUBLISH);
 	if (PG_ARGISNULL(1))
@@ -896,7 +918,7 @@ pgmsg_publish_batch(PG_FUNCTION_ARGS)
 	bool	   *dedup_nulls;
 	Outgoing *pubs;
 
-	pgmsg_refuse_in_recovery("publish to topic", name);
+	pgmsg_refuse_in_recovery(gettext_noop("cannot publish to topic \"%s\" during recovery"), name);
 	ti = pgmsg_topic_lookup(name, false);
 	pgmsg_check_topic_privilege(ti, PGMSG_PRIV_PUBLISH);
 	bodies = pgmsg_batch_bodies(fcinfo, 1, &body_nulls, &nbodies);

@@ -32,7 +32,8 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
-#include "pgmsg.h"
+#include "acl.h"
+#include "topic.h"
 
 PG_FUNCTION_INFO_V1(pgmsg_publish_trigger);
 
@@ -80,34 +81,11 @@ row_value(FunctionCallInfo fcinfo, HeapTuple tuple, TupleDesc tupdesc)
 }
 
 static void
-push_key(JsonbParseState **state, const char *key)
-{
-	JsonbValue	k;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	pushJsonbValue(state, WJB_KEY, &k);
-}
-
-static void
-push_string_pair(JsonbParseState **state, const char *key, const char *value)
-{
-	JsonbValue	v;
-
-	push_key(state, key);
-	v.type = jbvString;
-	v.val.string.val = (char *) value;
-	v.val.string.len = strlen(value);
-	pushJsonbValue(state, WJB_VALUE, &v);
-}
-
-static void
 push_row(JsonbParseState **state, const char *key, JsonbValue *row)
 {
 	JsonbValue	null;
 
-	push_key(state, key);
+	pgmsg_jsonb_push_key(state, key);
 	if (row == NULL)
 	{
 		null.type = jbvNull;
@@ -174,18 +152,18 @@ pgmsg_publish_trigger(PG_FUNCTION_ARGS)
 	table = RelationGetRelationName(rel);
 
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	push_string_pair(&state, "schema", schema);
-	push_string_pair(&state, "table", table);
-	push_string_pair(&state, "operation", operation);
+	pgmsg_jsonb_push_pair(&state, "schema", schema);
+	pgmsg_jsonb_push_pair(&state, "table", table);
+	pgmsg_jsonb_push_pair(&state, "operation", operation);
 	push_row(&state, "old", old_row);
 	push_row(&state, "new", new_row);
 	body = JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
 
 	state = NULL;
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	push_string_pair(&state, "schema", schema);
-	push_string_pair(&state, "table", table);
-	push_string_pair(&state, "operation", operation);
+	pgmsg_jsonb_push_pair(&state, "schema", schema);
+	pgmsg_jsonb_push_pair(&state, "table", table);
+	pgmsg_jsonb_push_pair(&state, "operation", operation);
 	attributes = JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
 
 	if (ti->fifo)

@@ -72,8 +72,17 @@
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
-#include "pgmsg.h"
+#include "ack.h"
+#include "catalog.h"
 #include "launcher.h"
+#include "lease.h"
+#include "pgmsg.h"
+#include "qtable.h"
+#include "push_worker.h"
+#include "redrive.h"
+#include "shmem.h"
+#include "stats.h"
+#include "worker.h"
 
 PGDLLEXPORT void pgmsg_worker_main(Datum arg);
 
@@ -263,61 +272,34 @@ lock_queue_table(const QueueRef *q, LOCKMODE mode)
 
 /*
  * Delete at most "limit" messages of a queue whose sent_at is before
- * "cutoff".  Ordinary messages have sent_at <= visible_at <= sent_at + 15
- * minutes, so an index range on visible_at finds them; messages moved to a
- * dead-letter queue keep their original sent_at but have the time of the
- * move as visible_at, so "moved" looks for them with no such bound.  Rows
- * locked by a client transaction (a receive recording a redelivery, a
- * delete, a move) are skipped and left for a later sweep, so the worker
- * never waits for a client.
+ * "cutoff" (qtable_delete_expired), and retire the leases of those that
+ * were in flight.
  */
 static uint64
 delete_expired(int32 queue_id, const char *table, Datum cutoff, bool moved,
 			   int limit)
 {
 	QueueShared *qs;
-	Oid			argtypes[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID};
-	Datum		args[3];
-	const char *qt = quote_identifier(table);
-	char	   *sql;
-
-	args[0] = cutoff;
-	args[1] = TimestampTzGetDatum(DatumGetTimestampTz(cutoff) + PGMSG_MAX_DELAY);
-	args[2] = Int32GetDatum(limit);
-	if (!moved)
-		sql = psprintf("DELETE FROM pgmsg.%s WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
-					   "SELECT ctid FROM pgmsg.%s"
-					   " WHERE visible_at OPERATOR(pg_catalog.<) $2"
-					   "   AND sent_at OPERATOR(pg_catalog.<) $1"
-					   " LIMIT $3 FOR UPDATE SKIP LOCKED))", qt, qt);
-	else
-		sql = psprintf("DELETE FROM pgmsg.%s WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
-					   "SELECT ctid FROM pgmsg.%s"
-					   " WHERE source_queue IS NOT NULL"
-					   "   AND visible_at OPERATOR(pg_catalog.>=) $2"
-					   "   AND sent_at OPERATOR(pg_catalog.<) $1"
-					   " LIMIT $3 FOR UPDATE SKIP LOCKED))", qt, qt);
-	sql = psprintf("%s RETURNING msg_id", sql);
-	if (SPI_execute_with_args(sql, 3, argtypes, args, NULL, false, 0) != SPI_OK_DELETE_RETURNING)
-		elog(ERROR, "could not delete expired messages from \"%s\"", table);
+	uint64		n;
+	int64	   *ids = qtable_delete_expired(table, DatumGetTimestampTz(cutoff),
+											moved, limit, &n);
 
 	/* a message deleted in flight is no longer in flight (ack.c) */
 	qs = pgmsg_queue_shared(queue_id, false);
 	if (qs != NULL)
 	{
-		for (uint64 i = 0; i < SPI_processed; i++)
+		for (uint64 i = 0; i < n; i++)
 		{
-			bool		isnull;
 			LeaseKey	key;
 
 			key.dbid = MyDatabaseId;
 			key.queue_id = queue_id;
-			key.msg_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-													 SPI_tuptable->tupdesc, 1, &isnull));
+			key.msg_id = ids[i];
 			pgmsg_retire_lease(qs, &key);
 		}
 	}
-	return SPI_processed;
+	pfree(ids);
+	return n;
 }
 
 /*
@@ -435,11 +417,7 @@ count_is_stale(int32 queue_id)
 	bool		stale = false;
 
 	if (qs != NULL)
-	{
-		SpinLockAcquire(&qs->mutex);
-		stale = !qs->count_valid;
-		SpinLockRelease(&qs->mutex);
-	}
+		stale = stats_count_stale(qs);
 	return stale;
 }
 
@@ -449,11 +427,7 @@ invalidate_count(int32 queue_id)
 	QueueShared *qs = pgmsg_queue_shared(queue_id, false);
 
 	if (qs != NULL)
-	{
-		SpinLockAcquire(&qs->mutex);
-		qs->count_valid = false;
-		SpinLockRelease(&qs->mutex);
-	}
+		stats_count_forget(qs);
 }
 
 /*

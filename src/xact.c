@@ -60,8 +60,15 @@
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
-#include "pgmsg.h"
+#include "cursor.h"
+#include "inflight.h"
+#include "launcher.h"
+#include "lease.h"
+#include "shmem.h"
+#include "stats.h"
+#include "xact.h"
 
 typedef enum ActionKind
 {
@@ -343,7 +350,7 @@ track_release(Oid dbid, int32 last_id)
 	a->queue_id = last_id;
 }
 
-bool
+static bool
 xact_uses_pgmsg(void)
 {
 	return n_lease_actions > 0 || n_queue_actions > 0;
@@ -392,48 +399,28 @@ commit_lease_actions(void)
 	for (int i = 0; i < n_lease_actions; i++)
 	{
 		LeaseAction *a = &lease_actions[i];
-		Lease	   *lease;
+		bool		grouped;
 
 		switch_queue_lock(&held, a->qs);
-		/* the table has the count now (receive.c, deliver) */
-		if (a->kind == ACT_RECEIVE && a->undo.crash_floor)
-			inflight_forget_floor(&a->undo.key);
-		lease = lease_lookup(&a->undo.key);
-		if (lease == NULL || lease->nonce != a->undo.nonce)
-			continue;
 		switch (a->kind)
 		{
 			case ACT_RECEIVE:
-				if (lease->state == LEASE_RECEIVING)
-					lease_heap_push(a->qs, lease);
+				lease_commit_receive(a->qs, &a->undo);
 				break;
 			case ACT_DELETE:
-				if (lease->state == LEASE_DELETING)
+				if (lease_commit_delete(a->qs, &a->undo, &grouped))
 				{
 					/* a FIFO group may be free now */
-					if (lease->group_hash != 0)
+					if (grouped)
 						wake_waiters(a->qs);
-					lease_remove(a->qs, lease);
 					pg_atomic_fetch_add_u64(&a->qs->deleted, 1);
-					SpinLockAcquire(&a->qs->mutex);
-					a->qs->count--;
-					SpinLockRelease(&a->qs->mutex);
+					stats_count_add(a->qs, -1);
 				}
 				break;
 			case ACT_VISIBILITY:
-				/*
-				 * A FIFO lease that ran out before this commit may have had
-				 * its group handed out again: extending it now would let a
-				 * late holder act on a message behind the new receiver's.
-				 */
-				if (lease->state == LEASE_HELD &&
-					!lease_fifo_expired(lease, GetCurrentTimestamp()))
-				{
-					pairingheap_remove(&a->qs->redelivery, &lease->node);
-					lease->expires_at = a->expires_at;
-					pairingheap_add(&a->qs->redelivery, &lease->node);
+				if (lease_commit_expiry(a->qs, &a->undo, a->expires_at,
+										GetCurrentTimestamp()))
 					wake_waiters(a->qs);
-				}
 				break;
 		}
 	}
@@ -454,47 +441,19 @@ abort_lease_actions(int level)
 		   lease_actions[n_lease_actions - 1].nestlevel >= level)
 	{
 		LeaseAction *a = &lease_actions[--n_lease_actions];
-		Lease	   *lease;
 
 		switch_queue_lock(&held, a->qs);
-		lease = lease_lookup(&a->undo.key);
-		if (lease == NULL || lease->nonce != a->undo.nonce)
-			continue;
 		switch (a->kind)
 		{
 			case ACT_RECEIVE:
-				/* released at once, as if this receive never happened */
-				Assert(lease->state != LEASE_HELD);
-				if (a->undo.existed)
-				{
-					lease->nonce = a->undo.prev_nonce;
-					lease_set_receive_count(lease, a->undo.prev_receive_count);
-					lease->tid = a->undo.prev_tid;
-					lease->expires_at = now;
-					lease_heap_push(a->qs, lease);
-				}
-				else
-				{
-					/* a first receive leaves no lease; the cursor comes back */
-					lease_remove(a->qs, lease);
-					cursor_rewind(a->qs, a->undo.visible_at, a->undo.key.msg_id);
-				}
-				wake_waiters(a->qs);
+				if (lease_abort_receive(a->qs, &a->undo, now))
+					wake_waiters(a->qs);
 				break;
 			case ACT_DELETE:
-				if (lease->state == LEASE_DELETING)
-				{
-					if (a->undo.prev_state == LEASE_HELD)
-						lease_heap_push(a->qs, lease);
-					else
-						lease->state = a->undo.prev_state;
-				}
+				lease_abort_delete(a->qs, &a->undo);
 				break;
 			case ACT_VISIBILITY:
-				/* a change made at once is taken back */
-				if (a->undo.prev_state == LEASE_RECEIVING &&
-					lease->state == LEASE_RECEIVING)
-					lease->expires_at = a->undo.prev_expires_at;
+				lease_abort_expiry(a->qs, &a->undo);
 				break;
 		}
 	}
@@ -517,9 +476,7 @@ commit_queue_actions(void)
 				break;
 			case QACT_SENT:
 				pg_atomic_fetch_add_u64(&a->qs->sent, a->count);
-				SpinLockAcquire(&a->qs->mutex);
-				a->qs->count += a->count;
-				SpinLockRelease(&a->qs->mutex);
+				stats_count_add(a->qs, a->count);
 				break;
 			case QACT_RECEIVED:
 				pg_atomic_fetch_add_u64(&a->qs->received, a->count);
@@ -550,10 +507,7 @@ commit_queue_actions(void)
 				lease_remove_queue(qs, MyDatabaseId, a->queue_id, a->count);
 				cursor_reset(qs);
 				LWLockRelease(qs->lock);
-				SpinLockAcquire(&qs->mutex);
-				qs->count_valid = false;
-				qs->count = 0;
-				SpinLockRelease(&qs->mutex);
+				stats_count_forget(qs);
 				break;
 		}
 	}
