@@ -13,8 +13,11 @@
  * (worker.c) while push subscriptions exist.  Delivery therefore never
  * waits for a retention sweep or a redrive batch, and they never wait for
  * an endpoint.  It exits when the database has no push subscription left,
- * or pgmsg is dropped.  A session-level advisory lock on a key of pgmsg's
- * own (PUSH_LOCK_KEY) keeps it to one per database.
+ * or pgmsg is dropped.  A session-level advisory lock in a key space of
+ * pgmsg's own keeps it to one per database: its tag is that of an advisory
+ * lock, but with a fourth field no SQL advisory lock function uses
+ * (PUSH_LOCK_SPACE), and pgmsg's extension OID, so no application's
+ * pg_advisory_lock() can ever take it.
  *
  * Delivery is at least once.  A message is received with the queue's
  * visibility timeout (30 s, longer than pgmsg.push_timeout), sent, and
@@ -46,9 +49,12 @@
  * starts at once, as a long-polling receive would.  It also looks at each
  * queue at least every second.
  *
- * Blocking: never on an endpoint.  While requests are in flight the worker
- * polls the multi handle for at most PUSH_POLL_MS at a time between
- * checks of its latch and interrupts; otherwise it sleeps on its latch.
+ * Blocking: never on an endpoint.  The worker sleeps in one wait on its
+ * latch and on the sockets of the requests in flight, until either is
+ * ready, curl's next timeout (a request's, or a name lookup's) or the next
+ * backoff ends; with nothing in flight, on its latch alone.  An idle worker,
+ * or one whose requests hang, does not wake up but to look at its queues
+ * every PUSH_IDLE_MS.
  * Each subscription's receive and settle runs in a transaction of its
  * own, so a dropped queue fails only its own unit.
  *
@@ -57,6 +63,7 @@
 #include "postgres.h"
 
 #include <math.h>
+#include <sys/select.h>
 
 #include "access/xact.h"
 #include "catalog/pg_extension.h"
@@ -71,6 +78,7 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lock.h"
 #include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
@@ -91,7 +99,7 @@
 
 PGDLLEXPORT void pgmsg_push_main(Datum arg);
 
-#define PUSH_POLL_MS			5		/* longest curl poll between latch checks */
+#define PUSH_LOOKUP_MS			10		/* longest sleep while curl has no socket */
 #define PUSH_IDLE_MS			1000	/* each queue is looked at this often */
 #define PUSH_RELOAD_MS			10000	/* subscriptions reread this often */
 #define PUSH_RESPONSE_MAX		(64 * 1024)
@@ -192,8 +200,11 @@ static bool extension_gone = false;
 static ResourceOwner push_owner = NULL;
 static bool claimed = false;
 
-/* the advisory lock key (two int4) of push delivery: "pgms", "push" */
-#define PUSH_LOCK_KEY			"1885826419, 1886745448"
+/*
+ * The push lock's key space: the fourth field of an advisory lock tag, which
+ * is 1 for pg_advisory_lock(bigint) and 2 for pg_advisory_lock(int, int).
+ */
+#define PUSH_LOCK_SPACE			0x706d		/* "pm" */
 
 /*
  * Helpers for the protocols
@@ -471,17 +482,18 @@ unit_load(void *arg)
 }
 
 /*
- * Take this database's push lock, a session-level advisory lock on a key
- * of pgmsg's own, held until the worker exits.
+ * Take this database's push lock, a session-level advisory lock in
+ * pgmsg's own key space (see the header comment), held until the worker
+ * exits.
  */
 static void
 unit_claim(void *arg)
 {
-	bool		isnull;
+	LOCKTAG		tag;
+	Oid			extoid = get_extension_oid("pgmsg", false);
 
-	if (SPI_execute("SELECT pg_catalog.pg_try_advisory_lock(" PUSH_LOCK_KEY ")", false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not take the push lock");
-	claimed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, extoid, 0, PUSH_LOCK_SPACE);
+	claimed = LockAcquire(&tag, ExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL;
 }
 
 /* Forget subscriptions that are gone and have nothing in flight. */
@@ -994,6 +1006,56 @@ settle(SubState *s)
 	s->maybe_more = true;
 }
 
+/*
+ * Sleep until the latch is set, a socket of a request in flight is ready,
+ * curl's next timeout comes, or wait_ms passes.  curl_multi_fdset leaves
+ * out a socket numbered FD_SETSIZE or above; such a request is then served
+ * by the timeouts alone, late but not lost.
+ */
+static void
+wait_for_requests(long wait_ms)
+{
+	fd_set		readable;
+	fd_set		writable;
+	fd_set		other;
+	int			maxfd = -1;
+	long		curl_ms = -1;
+	int			nsockets = 0;
+	WaitEventSet *set;
+	WaitEvent	event;
+
+	FD_ZERO(&readable);
+	FD_ZERO(&writable);
+	FD_ZERO(&other);
+	if (curl_multi_fdset(multi, &readable, &writable, &other, &maxfd) != CURLM_OK)
+		maxfd = -1;
+	if (curl_multi_timeout(multi, &curl_ms) == CURLM_OK && curl_ms >= 0)
+		wait_ms = Min(wait_ms, curl_ms);
+	/* no socket yet: a name lookup runs in a thread of curl's */
+	if (maxfd < 0)
+		wait_ms = Min(wait_ms, PUSH_LOOKUP_MS);
+	for (int fd = 0; fd <= maxfd; fd++)
+		if (FD_ISSET(fd, &readable) || FD_ISSET(fd, &writable))
+			nsockets++;
+
+	set = CreateWaitEventSet(CurrentMemoryContext, nsockets + 2);
+	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	for (int fd = 0; fd <= maxfd; fd++)
+	{
+		uint32		events = 0;
+
+		if (FD_ISSET(fd, &readable))
+			events |= WL_SOCKET_READABLE;
+		if (FD_ISSET(fd, &writable))
+			events |= WL_SOCKET_WRITEABLE;
+		if (events != 0)
+			AddWaitEventToSet(set, events, fd, NULL, NULL);
+	}
+	(void) WaitEventSetWait(set, wait_ms, &event, 1, PG_WAIT_EXTENSION);
+	FreeWaitEventSet(set);
+}
+
 static void
 push_exit(int code, Datum arg)
 {
@@ -1101,13 +1163,7 @@ pgmsg_push_main(Datum arg)
 		if (wait_ms == 0)
 			continue;
 		if (running > 0)
-		{
-			int			rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-									   0, PG_WAIT_EXTENSION);
-
-			if (!(rc & WL_LATCH_SET))
-				curl_multi_poll(multi, NULL, 0, Min(wait_ms, PUSH_POLL_MS), NULL);
-		}
+			wait_for_requests(wait_ms);
 		else
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 wait_ms, PG_WAIT_EXTENSION);
