@@ -648,7 +648,11 @@ keep_request(ReceiveArg *ra, PushRequest *req)
 /*
  * Receive what a subscription can send now.  A FIFO queue is received
  * from one message at a time: each receive then comes from a group with
- * nothing in flight, so concurrent requests never reorder a group.
+ * nothing in flight, so a request carries at most one message of a group
+ * and concurrent requests never reorder a group.  That holds for an SNS
+ * batch too, built of up to SNS_BATCH_ENTRIES such receives: were a
+ * group's second message in the batch accepted while its first failed, it
+ * would reach SNS ahead of the first's retry.
  */
 static void
 unit_receive(void *arg)
@@ -659,71 +663,78 @@ unit_receive(void *arg)
 	bool		sns = s->sub.protocol == PUSH_SNS;
 	Oid			argtypes[2] = {TEXTOID, INT4OID};
 	Datum		args[2];
-	int			per_call = sns ? SNS_BATCH_ENTRIES : (s->sub.fifo ? 1 : slots);
-	int			calls = (sns || s->sub.fifo) ? slots : 1;
+	int			per_call = s->sub.fifo ? 1 : (sns ? SNS_BATCH_ENTRIES : slots);
+	int			calls_per_request = (sns && s->sub.fifo) ? SNS_BATCH_ENTRIES : 1;
+	int			requests = (sns || s->sub.fifo) ? slots : 1;
+	bool		exhausted = false;
 
 	args[0] = CStringGetTextDatum(s->sub.queue);
 	args[1] = Int32GetDatum(per_call);
 	s->maybe_more = false;
-	for (int c = 0; c < calls; c++)
+	for (int r = 0; r < requests && !exhausted; r++)
 	{
 		PushRequest *req = NULL;
 		int			batch_bytes = 0;
 
-		if (SPI_execute_with_args("SELECT message_id, receipt, body, attributes,"
-								  "       receive_count, group_id"
-								  "  FROM pgmsg.receive($1, $2)",
-								  2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not receive from \"%s\"", s->sub.queue);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 i = 0; i < SPI_processed; i++)
+		for (int c = 0; c < calls_per_request; c++)
 		{
-			PushMsg    *m;
-
-			if (req != NULL && sns)
+			if (SPI_execute_with_args("SELECT message_id, receipt, body, attributes,"
+									  "       receive_count, group_id"
+									  "  FROM pgmsg.receive($1, $2)",
+									  2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+				elog(ERROR, "could not receive from \"%s\"", s->sub.queue);
+			for (uint64 i = 0; i < SPI_processed; i++)
 			{
-				/* a batch ends at 256 KiB */
-				PushRequest *probe = req;
+				PushMsg    *m;
 
-				m = copy_msg(probe, i);
-				if (batch_bytes + sns_entry_size(m) > SNS_BATCH_BYTES && probe->nmsgs > 0)
+				if (req != NULL && sns && req->nmsgs < SNS_BATCH_ENTRIES)
 				{
-					keep_request(ra, req);
-					req = new_request(s, SNS_BATCH_ENTRIES);
+					/* a batch ends at 256 KiB */
+					m = copy_msg(req, i);
+					if (batch_bytes + sns_entry_size(m) > SNS_BATCH_BYTES && req->nmsgs > 0)
+					{
+						keep_request(ra, req);
+						req = new_request(s, SNS_BATCH_ENTRIES);
+						m = copy_msg(req, i);
+						batch_bytes = 0;
+					}
+				}
+				else
+				{
+					if (req != NULL)
+						keep_request(ra, req);
+					req = new_request(s, sns ? SNS_BATCH_ENTRIES : 1);
 					m = copy_msg(req, i);
 					batch_bytes = 0;
 				}
-			}
-			else
-			{
-				if (req != NULL)
-					keep_request(ra, req);
-				req = new_request(s, sns ? SNS_BATCH_ENTRIES : 1);
-				m = copy_msg(req, i);
-			}
-			if (sns)
-			{
-				int			size = sns_entry_size(m);
-
-				batch_bytes += size;
-				if (size > SNS_BATCH_BYTES)
+				if (sns)
 				{
-					req->outcomes[req->nmsgs] = OUTCOME_DEAD_LETTER;
-					req->errors[req->nmsgs] =
-						MemoryContextStrdup(request_cxt(req),
-											"message and attributes exceed SNS's 256 KiB");
+					int			size = sns_entry_size(m);
+
+					batch_bytes += size;
+					if (size > SNS_BATCH_BYTES)
+					{
+						req->outcomes[req->nmsgs] = OUTCOME_DEAD_LETTER;
+						req->errors[req->nmsgs] =
+							MemoryContextStrdup(request_cxt(req),
+												"message and attributes exceed SNS's 256 KiB");
+					}
 				}
+				req->msgs[req->nmsgs++] = m;
 			}
-			req->msgs[req->nmsgs++] = m;
+			/* the queue had fewer, or no FIFO group is free */
+			if (SPI_processed < (uint64) per_call)
+			{
+				exhausted = true;
+				break;
+			}
 		}
 		if (req != NULL)
 			keep_request(ra, req);
-		if (SPI_processed == (uint64) per_call && c == calls - 1)
-			s->maybe_more = true;
-		if (SPI_processed < (uint64) per_call && !s->sub.fifo)
-			break;
 	}
+	/* every request was filled: there may be more to send */
+	if (!exhausted)
+		s->maybe_more = true;
 }
 
 static void

@@ -108,6 +108,29 @@ my %order;
 push @{ $order{ $_->{group_id} } }, $_->{message} =~ /"i": (\d+)/ for @$e;
 is_deeply(\%order, { map { ("g$_" => [ 1 .. 15 ]) } 1 .. 3 }, 'in order within each group');
 
+# --- FIFO partial failure: a group's message failed without SenderFault is
+# retried, with the same deduplication id, and no later message of its group
+# overtakes it (a request carries one message of a group)
+$sns->reset;
+$sns->set_mode(mode => 'partial', marker => 'RETRYME', sender_fault => 0, times => 1,
+	topic => $fifo_arn);
+$node->safe_psql('postgres', q{
+SELECT pgmsg.publish('ordered', '"RETRYME 1"', group_id => 'p');
+SELECT pgmsg.publish('ordered', '"p 2"', group_id => 'p');
+SELECT pgmsg.publish('ordered', '"p 3"', group_id => 'p');
+SELECT pgmsg.publish('ordered', '"q 1"', group_id => 'q');
+});
+$e = wait_entries($fifo_arn, sub { @{ $_[0] } >= 4 });
+ok($e, 'FIFO: every message reached SNS after the partial failure');
+$got = $sns->received;
+is(scalar @{ $got->{failed} }, 1, 'FIFO: the fake failed the first message of group p');
+is(join(',', map { $_->{message} } grep { $_->{group_id} eq 'p' } @$e),
+	'RETRYME 1,p 2,p 3', 'FIFO: group p reached SNS in order after the retry');
+my ($retried) = grep { $_->{message} eq 'RETRYME 1' } @$e;
+is($retried->{dedup_id}, $got->{failed}[0]{dedup_id},
+	'FIFO: the retry carries the same deduplication id');
+$sns->clear_mode(topic => $fifo_arn);
+
 # --- partial failure: retryable entries retried, SenderFault dead-lettered
 $sns->reset;
 $sns->set_mode(mode => 'partial', marker => 'RETRYME', sender_fault => 0, times => 2, topic => $arn);
