@@ -187,6 +187,7 @@ typedef struct SubState
 	int64		retry_delay_ms;	/* for the retries being settled */
 	List	   *done;			/* completed requests, to settle */
 	HTAB	   *retrying;		/* msg ids whose last attempt failed */
+	int64		inherited;		/* messages leased before this worker ran */
 	char	   *last_error;		/* since the last settle, in cxt */
 } SubState;
 
@@ -386,6 +387,38 @@ find_sub(int32 id)
 }
 
 /*
+ * The messages of a subscription's queue in flight before this worker first
+ * receives from it: those a previous push worker was retrying, or had sent
+ * when it exited.  They count as retrying until they are received again,
+ * once their leases lapse.  The caller's SPI result stays valid.
+ */
+static int64
+inherited_leases(int32 queue_id)
+{
+	SPITupleTable *saved = SPI_tuptable;
+	uint64		saved_processed = SPI_processed;
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1];
+	int64		n = 0;
+	bool		isnull;
+
+	args[0] = Int32GetDatum(queue_id);
+	if (SPI_execute_with_args("SELECT messages_in_flight FROM pgmsg.queue_stats()"
+							  " WHERE queue_id OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the messages in flight of a push queue");
+	if (SPI_processed == 1)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		n = isnull ? 0 : DatumGetInt64(d);
+	}
+	SPI_tuptable = saved;
+	SPI_processed = saved_processed;
+	return n;
+}
+
+/*
  * Read the push subscriptions, keeping the state of those still there, and
  * register as the waker of their queues.
  */
@@ -431,6 +464,7 @@ unit_load(void *arg)
 			s->retrying = hash_create("pgmsg push retrying", 64, &ctl,
 									  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 			s->maybe_more = true;
+			s->inherited = inherited_leases(atoi(spi_text(i, 6)));
 			old = MemoryContextSwitchTo(TopMemoryContext);
 			subs = lappend(subs, s);
 			MemoryContextSwitchTo(old);
@@ -720,6 +754,10 @@ unit_receive(void *arg)
 												"message and attributes exceed SNS's 256 KiB");
 					}
 				}
+				/* a message a previous worker left in flight is back */
+				if (m->receive_count >= 2 && s->inherited > 0 &&
+					hash_search(s->retrying, &m->msg_id, HASH_FIND, NULL) == NULL)
+					s->inherited--;
 				req->msgs[req->nmsgs++] = m;
 			}
 			/* the queue had fewer, or no FIFO group is free */
@@ -975,7 +1013,8 @@ unit_settle(void *arg)
 	ast[0] = Int32GetDatum(s->sub.subscription_id);
 	ast[1] = Int64GetDatum((int64) list_length(deliver) - ndead);
 	ast[2] = Int64GetDatum(ndead);
-	ast[3] = Int32GetDatum((int32) hash_get_num_entries(s->retrying));
+	ast[3] = Int32GetDatum((int32) Min(hash_get_num_entries(s->retrying) + s->inherited,
+									   PG_INT32_MAX));
 	if (last_error)
 	{
 		ast[4] = CStringGetTextDatum(last_error);

@@ -115,10 +115,12 @@ $sns->reset;
 $sns->set_mode(mode => 'partial', marker => 'RETRYME', sender_fault => 0, times => 1,
 	topic => $fifo_arn);
 $node->safe_psql('postgres', q{
+BEGIN;
 SELECT pgmsg.publish('ordered', '"RETRYME 1"', group_id => 'p');
 SELECT pgmsg.publish('ordered', '"p 2"', group_id => 'p');
 SELECT pgmsg.publish('ordered', '"p 3"', group_id => 'p');
 SELECT pgmsg.publish('ordered', '"q 1"', group_id => 'q');
+COMMIT;
 });
 $e = wait_entries($fifo_arn, sub { @{ $_[0] } >= 4 });
 ok($e, 'FIFO: every message reached SNS after the partial failure');
