@@ -218,6 +218,68 @@ $dups += $_ - 1 for values %k;
 note "duplicates after kill -9 of the server: $dups (batches whose outcome was unknown)";
 ok($dups <= 200, "duplicates only where the outcome was unknown ($dups)");
 
+# --- batches end at 256 KiB: three messages of 100 KiB go in two requests
+$sns->reset;
+$node->safe_psql('postgres', q{
+BEGIN;
+SELECT pgmsg.publish('orders', to_jsonb('big ' || i || ' ' || repeat('x', 100000)))
+  FROM generate_series(1, 3) i;
+COMMIT;
+});
+$e = wait_entries($arn, sub { @{ $_[0] } >= 3 });
+ok($e, 'three messages of 100 KiB reached SNS');
+$got = $sns->received;
+is(scalar(grep { ($_->{topic_arn} // '') eq $arn && $_->{status} == 200 } @{ $got->{requests} }), 2,
+	'in two requests of at most 256 KiB');
+is($got->{counts}{invalid} // 0, 0, 'none refused as invalid');
+
+# --- where the credentials come from: the settings, else the environment,
+# else the shared credentials file.  The settings go (an empty value in
+# postgresql.conf comes last), and the file holds the right ones.
+my $credfile = PostgreSQL::Test::Utils::tempdir() . '/credentials';
+open my $cf, '>', $credfile or die "could not write $credfile: $!";
+print $cf "[other]\naws_access_key_id = AKIAPGMSGWRONG000001\naws_secret_access_key = wrong\n\n";
+print $cf "[default]\naws_access_key_id = $key\naws_secret_access_key = $secret\naws_session_token = $token\n";
+close $cf;
+$node->append_conf('postgresql.conf', qq{
+pgmsg.aws_access_key_id = ''
+pgmsg.aws_secret_access_key = ''
+pgmsg.aws_session_token = ''
+});
+$ENV{AWS_SHARED_CREDENTIALS_FILE} = $credfile;
+delete $ENV{$_} for qw(AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE);
+$node->restart;
+$sns->reset;
+$node->safe_psql('postgres', q{SELECT pgmsg.publish('orders', '"from the file"')});
+ok(wait_entries($arn, sub { grep { $_->{message} eq 'from the file' } @{ $_[0] } }),
+	'credentials from the shared credentials file, profile default');
+
+# the environment comes before the file: wrong ones there are used
+my $dead = $node->safe_psql('postgres',
+	"SELECT dead_lettered FROM pgmsg.subscriptions WHERE subscription_id = $id");
+$ENV{AWS_ACCESS_KEY_ID} = 'AKIAPGMSGWRONG000002';
+$ENV{AWS_SECRET_ACCESS_KEY} = 'wrong';
+$node->restart;
+$node->safe_psql('postgres', q{SELECT pgmsg.publish('orders', '"with the environment"')});
+$node->poll_query_until('postgres',
+	"SELECT dead_lettered = $dead + 1 FROM pgmsg.subscriptions WHERE subscription_id = $id")
+  or die 'the environment\'s credentials were not used';
+like($node->safe_psql('postgres',
+	"SELECT last_error FROM pgmsg.subscriptions WHERE subscription_id = $id"),
+	qr/InvalidClientTokenId/, 'the environment comes before the file');
+
+# the settings come before the environment, and a reload sets them
+$node->safe_psql('postgres', qq{
+ALTER SYSTEM SET pgmsg.aws_access_key_id = '$key';
+ALTER SYSTEM SET pgmsg.aws_secret_access_key = '$secret';
+ALTER SYSTEM SET pgmsg.aws_session_token = '$token';
+SELECT pg_reload_conf();
+});
+$node->safe_psql('postgres', q{SELECT pgmsg.publish('orders', '"with the settings"')});
+ok(wait_entries($arn, sub { grep { $_->{message} eq 'with the settings' } @{ $_[0] } }),
+	'the settings, set by a reload, come before the environment');
+delete $ENV{$_} for qw(AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SHARED_CREDENTIALS_FILE);
+
 # --- the credentials: not for other roles, not in the log
 $node->safe_psql('postgres', 'CREATE ROLE app LOGIN');
 is($node->safe_psql('postgres',
