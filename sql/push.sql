@@ -106,6 +106,11 @@ SELECT pgmsg.drop_queue(:'hook_dlq');
 -- an empty one goes with the subscription
 SELECT pgmsg.unsubscribe_push(subscription_id) FROM pgmsg.subscriptions
  WHERE topic = 'p_ordered';
+-- and one whose dead-letter queue its subscriber dropped can be removed
+SELECT pgmsg.subscribe_http('p_ordered', 'https://example.com/seq') > 0 AS subscribed;
+SELECT pgmsg.drop_queue(push_dead_letter_queue) FROM pgmsg.subscriptions
+ WHERE endpoint = 'https://example.com/seq';
+SELECT pgmsg.unsubscribe_push('p_ordered', 'https://example.com/seq');
 SELECT pgmsg.unsubscribe_push(NULL);
 SELECT pgmsg.unsubscribe_push('nope', 'https://example.com/hook');
 SELECT topic, protocol, endpoint FROM pgmsg.subscriptions WHERE topic LIKE 'p_%'

@@ -290,7 +290,8 @@ pgmsg_subscribe_http(PG_FUNCTION_ARGS)
  * subscription, and its dead-letter queue if that is empty.  Messages in
  * the dead-letter queue are the subscriber's record of what could not be
  * delivered: a dead-letter queue holding any stays, an ordinary queue from
- * then on, and a notice says so.  as_owner: drop them as the extension's
+ * then on, and a notice says so.  dlq is NULL if the subscriber dropped
+ * it already.  as_owner: drop them as the extension's
  * owner (drop_topic, whose caller may drop the topic but not the
  * subscribers' queues); otherwise drop_queue checks the caller may.
  *
@@ -307,7 +308,7 @@ drop_push_queues(int64 subscription_id, const char *queue, const char *dlq,
 {
 	Oid			save_userid;
 	int			save_sec;
-	QueueInfo  *qi = pgmsg_queue_lookup(dlq, true);
+	QueueInfo  *qi = dlq ? pgmsg_queue_lookup(dlq, true) : NULL;
 	char	   *table = NULL;
 	bool		keep = false;
 	Oid			qtypes[1] = {TEXTOID};
@@ -367,7 +368,7 @@ drop_push(const char *where, int nargs, Oid *argtypes, Datum *args)
 									   "  JOIN pgmsg.subscription s USING (subscription_id)"
 									   "  JOIN pgmsg.topic_meta t USING (topic_id)"
 									   "  JOIN pgmsg.queue_meta q ON q.queue_id OPERATOR(pg_catalog.=) s.queue_id"
-									   "  JOIN pgmsg.queue_meta d ON d.queue_id OPERATOR(pg_catalog.=) p.dead_letter_queue_id"
+									   "  LEFT JOIN pgmsg.queue_meta d ON d.queue_id OPERATOR(pg_catalog.=) p.dead_letter_queue_id"
 									   " WHERE %s", where),
 							  nargs, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up a push subscription");
@@ -406,7 +407,7 @@ pgmsg_push_drop_topic(int32 topic_id)
 	if (SPI_execute_with_args("SELECT p.subscription_id, q.name, d.name FROM pgmsg.push_subscription p"
 							  "  JOIN pgmsg.subscription s USING (subscription_id)"
 							  "  JOIN pgmsg.queue_meta q ON q.queue_id OPERATOR(pg_catalog.=) s.queue_id"
-							  "  JOIN pgmsg.queue_meta d ON d.queue_id OPERATOR(pg_catalog.=) p.dead_letter_queue_id"
+							  "  LEFT JOIN pgmsg.queue_meta d ON d.queue_id OPERATOR(pg_catalog.=) p.dead_letter_queue_id"
 							  " WHERE s.topic_id OPERATOR(pg_catalog.=) $1"
 							  " ORDER BY p.subscription_id",
 							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
