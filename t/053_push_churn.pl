@@ -59,7 +59,8 @@ SELECT pg_advisory_lock(1885826419, 1886745448), pg_advisory_lock($extoid, 0),
 SELECT pg_sleep(600);} ],
 	'>', \$lock_out, '2>', \$lock_err);
 ok($node->poll_query_until('postgres', q{
-	SELECT count(*) = 6 FROM pg_locks WHERE locktype = 'advisory' AND granted}),
+	SELECT count(*) = 6 FROM pg_locks
+	 WHERE locktype = 'advisory' AND objsubid IN (1, 2) AND granted}),
 	'an application holds advisory locks');
 $node->safe_psql('postgres', q{
 SELECT pgmsg.subscribe_http('churn', 'https://127.0.0.1:9/last');
