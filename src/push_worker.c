@@ -38,6 +38,10 @@
  * SenderFault=true), goes to the dead-letter queue with its error as the
  * attribute "pgmsg_error" (when it has room for an eleventh).
  *
+ * Credentials: the settings pgmsg.aws_* are superuser-only and never
+ * logged; the line a reload logs when one changes goes out without its
+ * value (hide_credentials).
+ *
  * Commits: the worker's transactions commit asynchronously
  * (synchronous_commit = off), so settling a batch costs no WAL flush.  A
  * crash may lose the last of them; what they deleted is then delivered
@@ -127,12 +131,47 @@ define_secret(const char *name, const char *desc, char **var)
 							   NULL, NULL, NULL);
 }
 
+static emit_log_hook_type prev_emit_log_hook = NULL;
+
+/*
+ * A reload that changes a setting makes the postmaster log "parameter
+ * \"...\" changed to \"<value>\"" (and each backend, at DEBUG2): for the
+ * credential settings the line goes out without the value.
+ */
+static void
+hide_credentials(ErrorData *edata)
+{
+	static const char *const names[] = {
+		"pgmsg.aws_access_key_id", "pgmsg.aws_secret_access_key",
+		"pgmsg.aws_session_token"
+	};
+
+	if (edata->message_id != NULL && edata->message != NULL &&
+		strcmp(edata->message_id, "parameter \"%s\" changed to \"%s\"") == 0)
+	{
+		for (int i = 0; i < lengthof(names); i++)
+			if (strstr(edata->message, names[i]) != NULL)
+			{
+				MemoryContext old = MemoryContextSwitchTo(ErrorContext);
+
+				edata->message = psprintf("parameter \"%s\" changed", names[i]);
+				MemoryContextSwitchTo(old);
+				break;
+			}
+	}
+	if (prev_emit_log_hook)
+		prev_emit_log_hook(edata);
+}
+
 /*
  * Define the push GUCs; called from _PG_init while preloading.
  */
 void
 pgmsg_push_init(void)
 {
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = hide_credentials;
+
 	DefineCustomBoolVariable("pgmsg.allow_insecure_push",
 							 "Allows push subscriptions to plain http:// URLs.",
 							 "Meant for tests: requests and their signatures travel unencrypted.",

@@ -268,8 +268,11 @@ like($node->safe_psql('postgres',
 	"SELECT last_error FROM pgmsg.subscriptions WHERE subscription_id = $id"),
 	qr/InvalidClientTokenId/, 'the environment comes before the file');
 
-# the settings come before the environment, and a reload sets them
+# the settings come before the environment, and a reload sets them (and
+# logs that they changed, without their values; as with a password, the
+# statement log would show the values given)
 $node->safe_psql('postgres', qq{
+SET log_statement = none;
 ALTER SYSTEM SET pgmsg.aws_access_key_id = '$key';
 ALTER SYSTEM SET pgmsg.aws_secret_access_key = '$secret';
 ALTER SYSTEM SET pgmsg.aws_session_token = '$token';
