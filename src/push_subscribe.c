@@ -290,10 +290,10 @@ pgmsg_subscribe_http(PG_FUNCTION_ARGS)
  * subscription, and its dead-letter queue if that is empty.  Messages in
  * the dead-letter queue are the subscriber's record of what could not be
  * delivered: a dead-letter queue holding any stays, an ordinary queue from
- * then on, and a notice says so.  dlq is NULL if the subscriber dropped
- * it already.  as_owner: drop them as the extension's
- * owner (drop_topic, whose caller may drop the topic but not the
- * subscribers' queues); otherwise drop_queue checks the caller may.
+ * then on, and a notice says so.  dlq is NULL if the subscriber dropped it
+ * already.  as_owner: drop them as the extension's owner (drop_topic, whose
+ * caller may drop the topic but not the subscribers' queues); otherwise
+ * drop_queue checks the caller may.
  *
  * Locking: the dead-letter queue's table is locked first, in SHARE mode, as
  * the push worker locks it first when it dead-letters and then deletes from
