@@ -89,18 +89,49 @@ SHOW pgmsg.aws_secret_access_key;
 RESET ROLE;
 DROP ROLE pgmsg_push_other;
 
--- unsubscribe_push removes the subscription and its queues
+-- unsubscribe_push removes the subscription and its queues; a dead-letter
+-- queue holding messages is the subscriber's record of what could not be
+-- delivered, and stays (with a notice naming it)
+SELECT push_queue AS hook_queue, push_dead_letter_queue AS hook_dlq
+  FROM pgmsg.subscriptions WHERE endpoint = 'https://example.com/hook' \gset
+SELECT pgmsg.send(:'hook_dlq', '{"lost": 1}', '{"pgmsg_error": "HTTP 410"}') > 0 AS sent;
+SET client_min_messages = warning;
 SELECT pgmsg.unsubscribe_push('p_events', 'https://example.com/hook');
+RESET client_min_messages;
 SELECT pgmsg.unsubscribe_push('p_events', 'https://example.com/hook');
+SELECT name = :'hook_dlq' AS kept, messages_visible FROM pgmsg.queues
+ WHERE name IN (:'hook_queue', :'hook_dlq');
+SELECT body, attributes FROM pgmsg.receive(:'hook_dlq');
+SELECT pgmsg.drop_queue(:'hook_dlq');
+-- an empty one goes with the subscription
 SELECT pgmsg.unsubscribe_push(subscription_id) FROM pgmsg.subscriptions
  WHERE topic = 'p_ordered';
+-- and one whose dead-letter queue its subscriber dropped can be removed
+SELECT pgmsg.subscribe_http('p_ordered', 'https://example.com/seq') > 0 AS subscribed;
+SELECT pgmsg.drop_queue(push_dead_letter_queue) FROM pgmsg.subscriptions
+ WHERE endpoint = 'https://example.com/seq';
+SELECT pgmsg.unsubscribe_push('p_ordered', 'https://example.com/seq');
 SELECT pgmsg.unsubscribe_push(NULL);
 SELECT pgmsg.unsubscribe_push('nope', 'https://example.com/hook');
 SELECT topic, protocol, endpoint FROM pgmsg.subscriptions WHERE topic LIKE 'p_%'
  ORDER BY subscription_id;
 SELECT count(*) FROM pgmsg.queues WHERE name LIKE 'pgmsg_push_%';
--- dropping the topic removes the rest; the queues stay until dropped
+-- dropping the topic removes its push subscriptions as unsubscribe_push
+-- does, whoever owns them: their queues go, but for a dead-letter queue
+-- holding messages
+SELECT push_dead_letter_queue AS sns_dlq FROM pgmsg.subscriptions
+ WHERE protocol = 'sns' AND topic = 'p_events' \gset
+SELECT pgmsg.send(:'sns_dlq', '{"lost": 2}') > 0 AS sent;
+CREATE ROLE pgmsg_push_manager;
+SELECT pgmsg.grant('p_events', 'pgmsg_push_manager', ARRAY['manage']);
+SET ROLE pgmsg_push_manager;
+SET client_min_messages = warning;
 SELECT pgmsg.drop_topic('p_events');
+RESET client_min_messages;
+RESET ROLE;
 SELECT pgmsg.drop_topic('p_ordered');
 SELECT count(*) FROM pgmsg.push_subscription;
-SELECT pgmsg.drop_queue(name) FROM pgmsg.queues WHERE name LIKE 'pgmsg_push_%' ORDER BY name DESC;
+SELECT name = :'sns_dlq' AS kept, messages_visible FROM pgmsg.queues
+ WHERE name LIKE 'pgmsg_push_%';
+SELECT pgmsg.drop_queue(:'sns_dlq');
+DROP ROLE pgmsg_push_manager;

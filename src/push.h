@@ -100,6 +100,9 @@ extern char *push_message_text(Jsonb *body, bool *is_json);
 extern char *push_message_id(PushSub *sub, PushMsg *m);
 extern CURL *push_easy_new(PushRequest *req, const char *url);
 
+/* push_subscribe.c */
+extern void pgmsg_push_drop_topic(int32 topic_id);
+
 /* push_sns.c */
 extern bool sns_valid_region(const char *region);
 extern void sns_check_arn(const char *arn, const char *region, bool *fifo);

@@ -16,7 +16,11 @@
  * checked before anything is created, and it all happens in the caller's
  * transaction: an error leaves nothing behind.
  *
- * Locking: none beyond what create_queue, subscribe and drop_queue take.
+ * Removing one (unsubscribe_push, or drop_topic) drops its internal queue,
+ * and its dead-letter queue unless that holds messages.
+ *
+ * Locking: none beyond what create_queue, subscribe and drop_queue take,
+ * but for the dead-letter queue's table on removal (see drop_push_queues).
  *
  *-------------------------------------------------------------------------
  */
@@ -28,6 +32,8 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/ruleutils.h"
 
 #include "acl.h"
 #include "catalog.h"
@@ -283,27 +289,89 @@ pgmsg_subscribe_http(PG_FUNCTION_ARGS)
 }
 
 /*
- * Drop a push subscription's two queues, which removes the subscription.
- * drop_queue checks that the caller may; the dead-letter queue goes too.
+ * Drop a push subscription's internal queue, which removes the
+ * subscription, and its dead-letter queue if that is empty.  Messages in
+ * the dead-letter queue are the subscriber's record of what could not be
+ * delivered: a dead-letter queue holding any stays, an ordinary queue from
+ * then on, and a notice says so.  dlq is NULL if the subscriber dropped it
+ * already.  as_owner: drop them as the extension's owner (drop_topic, whose
+ * caller may drop the topic but not the subscribers' queues); otherwise
+ * drop_queue checks the caller may.
+ *
+ * Locking: the dead-letter queue's table is locked first, in SHARE mode, as
+ * the push worker locks it first when it dead-letters and then deletes from
+ * the internal queue; once the lock is granted no dead-lettering is in
+ * progress, and none can start before this transaction ends (the worker's
+ * would then fail on the dropped internal queue and roll back).  Caller is
+ * connected to SPI.
+ */
+static void
+drop_push_queues(int64 subscription_id, const char *queue, const char *dlq,
+				 bool as_owner)
+{
+	Oid			save_userid;
+	int			save_sec;
+	QueueInfo  *qi = dlq ? pgmsg_queue_lookup(dlq, true) : NULL;
+	char	   *table = NULL;
+	bool		keep = false;
+	Oid			qtypes[1] = {TEXTOID};
+	Datum		qargs[1];
+
+	if (qi != NULL)
+		table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(qi->relid)),
+										   get_rel_name(qi->relid));
+	pgmsg_become_owner(&save_userid, &save_sec);
+	if (table != NULL)
+	{
+		bool		isnull;
+
+		pgmsg_spi_exec(psprintf("LOCK TABLE %s IN SHARE MODE", table),
+					   0, NULL, NULL, SPI_OK_UTILITY);
+		pgmsg_spi_exec(psprintf("SELECT EXISTS (SELECT FROM %s)", table),
+					   0, NULL, NULL, SPI_OK_SELECT);
+		keep = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	if (!as_owner)
+		pgmsg_restore_user(save_userid, save_sec);
+
+	qargs[0] = CStringGetTextDatum(queue);
+	pgmsg_spi_exec("SELECT pgmsg.drop_queue($1)", 1, qtypes, qargs, SPI_OK_SELECT);
+	if (keep)
+		ereport(NOTICE,
+				(errmsg("dead-letter queue \"%s\" of push subscription " INT64_FORMAT " holds messages and is kept",
+						dlq, subscription_id),
+				 errhint("Receive from it or redrive it elsewhere, then drop it with pgmsg.drop_queue.")));
+	else if (table != NULL)
+	{
+		qargs[0] = CStringGetTextDatum(dlq);
+		pgmsg_spi_exec("SELECT pgmsg.drop_queue($1)", 1, qtypes, qargs, SPI_OK_SELECT);
+	}
+	if (as_owner)
+		pgmsg_restore_user(save_userid, save_sec);
+}
+
+/*
+ * Remove the push subscription chosen by where; false if there is none.
  */
 static bool
 drop_push(const char *where, int nargs, Oid *argtypes, Datum *args)
 {
 	Oid			save_userid;
 	int			save_sec;
+	bool		isnull;
+	int64		id;
 	char	   *queue;
 	char	   *dlq;
-	Oid			qtypes[1] = {TEXTOID};
-	Datum		qargs[1];
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	pgmsg_become_owner(&save_userid, &save_sec);
-	if (SPI_execute_with_args(psprintf("SELECT q.name, d.name FROM pgmsg.push_subscription p"
+	if (SPI_execute_with_args(psprintf("SELECT p.subscription_id, q.name, d.name FROM pgmsg.push_subscription p"
 									   "  JOIN pgmsg.subscription s USING (subscription_id)"
 									   "  JOIN pgmsg.topic_meta t USING (topic_id)"
 									   "  JOIN pgmsg.queue_meta q ON q.queue_id OPERATOR(pg_catalog.=) s.queue_id"
-									   "  JOIN pgmsg.queue_meta d ON d.queue_id OPERATOR(pg_catalog.=) p.dead_letter_queue_id"
+									   "  LEFT JOIN pgmsg.queue_meta d ON d.queue_id OPERATOR(pg_catalog.=) p.dead_letter_queue_id"
 									   " WHERE %s", where),
 							  nargs, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up a push subscription");
@@ -313,14 +381,53 @@ drop_push(const char *where, int nargs, Oid *argtypes, Datum *args)
 		SPI_finish();
 		return false;
 	}
-	queue = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	dlq = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-	qargs[0] = CStringGetTextDatum(queue);
-	pgmsg_spi_exec("SELECT pgmsg.drop_queue($1)", 1, qtypes, qargs, SPI_OK_SELECT);
-	qargs[0] = CStringGetTextDatum(dlq);
-	pgmsg_spi_exec("SELECT pgmsg.drop_queue($1)", 1, qtypes, qargs, SPI_OK_SELECT);
+	id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	queue = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	dlq = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+	drop_push_queues(id, queue, dlq, false);
 	SPI_finish();
 	return true;
+}
+
+/*
+ * Called by drop_topic before the topic goes: remove its push
+ * subscriptions as unsubscribe_push would, whoever owns them.
+ */
+void
+pgmsg_push_drop_topic(int32 topic_id)
+{
+	Oid			save_userid;
+	int			save_sec;
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1];
+	SPITupleTable *subs;
+	uint64		n;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	args[0] = Int32GetDatum(topic_id);
+	pgmsg_become_owner(&save_userid, &save_sec);
+	if (SPI_execute_with_args("SELECT p.subscription_id, q.name, d.name FROM pgmsg.push_subscription p"
+							  "  JOIN pgmsg.subscription s USING (subscription_id)"
+							  "  JOIN pgmsg.queue_meta q ON q.queue_id OPERATOR(pg_catalog.=) s.queue_id"
+							  "  LEFT JOIN pgmsg.queue_meta d ON d.queue_id OPERATOR(pg_catalog.=) p.dead_letter_queue_id"
+							  " WHERE s.topic_id OPERATOR(pg_catalog.=) $1"
+							  " ORDER BY p.subscription_id",
+							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up push subscriptions");
+	pgmsg_restore_user(save_userid, save_sec);
+	subs = SPI_tuptable;
+	n = SPI_processed;
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		drop_push_queues(DatumGetInt32(SPI_getbinval(subs->vals[i], subs->tupdesc, 1, &isnull)),
+						 SPI_getvalue(subs->vals[i], subs->tupdesc, 2),
+						 SPI_getvalue(subs->vals[i], subs->tupdesc, 3),
+						 true);
+	}
+	SPI_finish();
 }
 
 /* pgmsg.unsubscribe_push(subscription_id) */

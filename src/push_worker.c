@@ -13,8 +13,11 @@
  * (worker.c) while push subscriptions exist.  Delivery therefore never
  * waits for a retention sweep or a redrive batch, and they never wait for
  * an endpoint.  It exits when the database has no push subscription left,
- * or pgmsg is dropped.  A session-level advisory lock on a key of pgmsg's
- * own (PUSH_LOCK_KEY) keeps it to one per database.
+ * or pgmsg is dropped.  A session-level advisory lock in a key space of
+ * pgmsg's own keeps it to one per database: its tag is that of an advisory
+ * lock, but with a fourth field no SQL advisory lock function uses
+ * (PUSH_LOCK_SPACE), and pgmsg's extension OID, so no application's
+ * pg_advisory_lock() can ever take it.
  *
  * Delivery is at least once.  A message is received with the queue's
  * visibility timeout (30 s, longer than pgmsg.push_timeout), sent, and
@@ -35,6 +38,10 @@
  * SenderFault=true), goes to the dead-letter queue with its error as the
  * attribute "pgmsg_error" (when it has room for an eleventh).
  *
+ * Credentials: the settings pgmsg.aws_* are superuser-only and never
+ * logged; the line a reload logs when one changes goes out without its
+ * value (hide_credentials).
+ *
  * Commits: the worker's transactions commit asynchronously
  * (synchronous_commit = off), so settling a batch costs no WAL flush.  A
  * crash may lose the last of them; what they deleted is then delivered
@@ -46,9 +53,12 @@
  * starts at once, as a long-polling receive would.  It also looks at each
  * queue at least every second.
  *
- * Blocking: never on an endpoint.  While requests are in flight the worker
- * polls the multi handle for at most PUSH_POLL_MS at a time between
- * checks of its latch and interrupts; otherwise it sleeps on its latch.
+ * Blocking: never on an endpoint.  The worker sleeps in one wait on its
+ * latch and on the sockets of the requests in flight, until either is
+ * ready, curl's next timeout (a request's, or a name lookup's) or the next
+ * backoff ends; with nothing in flight, on its latch alone.  An idle worker,
+ * or one whose requests hang, does not wake up but to look at its queues
+ * every PUSH_IDLE_MS.
  * Each subscription's receive and settle runs in a transaction of its
  * own, so a dropped queue fails only its own unit.
  *
@@ -57,6 +67,7 @@
 #include "postgres.h"
 
 #include <math.h>
+#include <sys/select.h>
 
 #include "access/xact.h"
 #include "catalog/pg_extension.h"
@@ -71,6 +82,7 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lock.h"
 #include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
@@ -94,7 +106,7 @@
 
 PGDLLEXPORT void pgmsg_push_main(Datum arg);
 
-#define PUSH_POLL_MS			5		/* longest curl poll between latch checks */
+#define PUSH_LOOKUP_MS			10		/* longest sleep while curl has no socket */
 #define PUSH_IDLE_MS			1000	/* each queue is looked at this often */
 #define PUSH_RELOAD_MS			10000	/* subscriptions reread this often */
 #define PUSH_RESPONSE_MAX		(64 * 1024)
@@ -122,12 +134,47 @@ define_secret(const char *name, const char *desc, char **var)
 							   NULL, NULL, NULL);
 }
 
+static emit_log_hook_type prev_emit_log_hook = NULL;
+
+/*
+ * A reload that changes a setting makes the postmaster log "parameter
+ * \"...\" changed to \"<value>\"" (and each backend, at DEBUG2): for the
+ * credential settings the line goes out without the value.
+ */
+static void
+hide_credentials(ErrorData *edata)
+{
+	static const char *const names[] = {
+		"pgmsg.aws_access_key_id", "pgmsg.aws_secret_access_key",
+		"pgmsg.aws_session_token"
+	};
+
+	if (edata->message_id != NULL && edata->message != NULL &&
+		strcmp(edata->message_id, "parameter \"%s\" changed to \"%s\"") == 0)
+	{
+		for (int i = 0; i < lengthof(names); i++)
+			if (strstr(edata->message, names[i]) != NULL)
+			{
+				MemoryContext old = MemoryContextSwitchTo(ErrorContext);
+
+				edata->message = psprintf("parameter \"%s\" changed", names[i]);
+				MemoryContextSwitchTo(old);
+				break;
+			}
+	}
+	if (prev_emit_log_hook)
+		prev_emit_log_hook(edata);
+}
+
 /*
  * Define the push GUCs; called from _PG_init while preloading.
  */
 void
 pgmsg_push_init(void)
 {
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = hide_credentials;
+
 	DefineCustomBoolVariable("pgmsg.allow_insecure_push",
 							 "Allows push subscriptions to plain http:// URLs.",
 							 "Meant for tests: requests and their signatures travel unencrypted.",
@@ -182,6 +229,7 @@ typedef struct SubState
 	int64		retry_delay_ms;	/* for the retries being settled */
 	List	   *done;			/* completed requests, to settle */
 	HTAB	   *retrying;		/* msg ids whose last attempt failed */
+	int64		inherited;		/* messages leased before this worker ran */
 	char	   *last_error;		/* since the last settle, in cxt */
 } SubState;
 
@@ -195,8 +243,11 @@ static bool extension_gone = false;
 static ResourceOwner push_owner = NULL;
 static bool claimed = false;
 
-/* the advisory lock key (two int4) of push delivery: "pgms", "push" */
-#define PUSH_LOCK_KEY			"1885826419, 1886745448"
+/*
+ * The push lock's key space: the fourth field of an advisory lock tag, which
+ * is 1 for pg_advisory_lock(bigint) and 2 for pg_advisory_lock(int, int).
+ */
+#define PUSH_LOCK_SPACE			0x706d		/* "pm" */
 
 /*
  * Helpers for the protocols
@@ -378,6 +429,38 @@ find_sub(int32 id)
 }
 
 /*
+ * The messages of a subscription's queue in flight before this worker first
+ * receives from it: those a previous push worker was retrying, or had sent
+ * when it exited.  They count as retrying until they are received again,
+ * once their leases lapse.  The caller's SPI result stays valid.
+ */
+static int64
+inherited_leases(int32 queue_id)
+{
+	SPITupleTable *saved = SPI_tuptable;
+	uint64		saved_processed = SPI_processed;
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1];
+	int64		n = 0;
+	bool		isnull;
+
+	args[0] = Int32GetDatum(queue_id);
+	if (SPI_execute_with_args("SELECT messages_in_flight FROM pgmsg.queue_stats()"
+							  " WHERE queue_id OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the messages in flight of a push queue");
+	if (SPI_processed == 1)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		n = isnull ? 0 : DatumGetInt64(d);
+	}
+	SPI_tuptable = saved;
+	SPI_processed = saved_processed;
+	return n;
+}
+
+/*
  * Read the push subscriptions, keeping the state of those still there, and
  * register as the waker of their queues.
  */
@@ -423,6 +506,7 @@ unit_load(void *arg)
 			s->retrying = hash_create("pgmsg push retrying", 64, &ctl,
 									  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 			s->maybe_more = true;
+			s->inherited = inherited_leases(atoi(spi_text(i, 6)));
 			old = MemoryContextSwitchTo(TopMemoryContext);
 			subs = lappend(subs, s);
 			MemoryContextSwitchTo(old);
@@ -474,17 +558,18 @@ unit_load(void *arg)
 }
 
 /*
- * Take this database's push lock, a session-level advisory lock on a key
- * of pgmsg's own, held until the worker exits.
+ * Take this database's push lock, a session-level advisory lock in
+ * pgmsg's own key space (see the header comment), held until the worker
+ * exits.
  */
 static void
 unit_claim(void *arg)
 {
-	bool		isnull;
+	LOCKTAG		tag;
+	Oid			extoid = get_extension_oid("pgmsg", false);
 
-	if (SPI_execute("SELECT pg_catalog.pg_try_advisory_lock(" PUSH_LOCK_KEY ")", false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not take the push lock");
-	claimed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, extoid, 0, PUSH_LOCK_SPACE);
+	claimed = LockAcquire(&tag, ExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL;
 }
 
 /* Forget subscriptions that are gone and have nothing in flight. */
@@ -639,7 +724,11 @@ keep_request(ReceiveArg *ra, PushRequest *req)
 /*
  * Receive what a subscription can send now.  A FIFO queue is received
  * from one message at a time: each receive then comes from a group with
- * nothing in flight, so concurrent requests never reorder a group.
+ * nothing in flight, so a request carries at most one message of a group
+ * and concurrent requests never reorder a group.  That holds for an SNS
+ * batch too, built of up to SNS_BATCH_ENTRIES such receives: were a
+ * group's second message in the batch accepted while its first failed, it
+ * would reach SNS ahead of the first's retry.
  */
 static void
 unit_receive(void *arg)
@@ -650,71 +739,82 @@ unit_receive(void *arg)
 	bool		sns = s->sub.protocol == PUSH_SNS;
 	Oid			argtypes[2] = {TEXTOID, INT4OID};
 	Datum		args[2];
-	int			per_call = sns ? SNS_BATCH_ENTRIES : (s->sub.fifo ? 1 : slots);
-	int			calls = (sns || s->sub.fifo) ? slots : 1;
+	int			per_call = s->sub.fifo ? 1 : (sns ? SNS_BATCH_ENTRIES : slots);
+	int			calls_per_request = (sns && s->sub.fifo) ? SNS_BATCH_ENTRIES : 1;
+	int			requests = (sns || s->sub.fifo) ? slots : 1;
+	bool		exhausted = false;
 
 	args[0] = CStringGetTextDatum(s->sub.queue);
 	args[1] = Int32GetDatum(per_call);
 	s->maybe_more = false;
-	for (int c = 0; c < calls; c++)
+	for (int r = 0; r < requests && !exhausted; r++)
 	{
 		PushRequest *req = NULL;
 		int			batch_bytes = 0;
 
-		if (SPI_execute_with_args("SELECT message_id, receipt, body, attributes,"
-								  "       receive_count, group_id"
-								  "  FROM pgmsg.receive($1, $2)",
-								  2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not receive from \"%s\"", s->sub.queue);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 i = 0; i < SPI_processed; i++)
+		for (int c = 0; c < calls_per_request; c++)
 		{
-			PushMsg    *m;
-
-			if (req != NULL && sns)
+			if (SPI_execute_with_args("SELECT message_id, receipt, body, attributes,"
+									  "       receive_count, group_id"
+									  "  FROM pgmsg.receive($1, $2)",
+									  2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+				elog(ERROR, "could not receive from \"%s\"", s->sub.queue);
+			for (uint64 i = 0; i < SPI_processed; i++)
 			{
-				/* a batch ends at 256 KiB */
-				PushRequest *probe = req;
+				PushMsg    *m;
 
-				m = copy_msg(probe, i);
-				if (batch_bytes + sns_entry_size(m) > SNS_BATCH_BYTES && probe->nmsgs > 0)
+				if (req != NULL && sns && req->nmsgs < SNS_BATCH_ENTRIES)
 				{
-					keep_request(ra, req);
-					req = new_request(s, SNS_BATCH_ENTRIES);
+					/* a batch ends at 256 KiB */
+					m = copy_msg(req, i);
+					if (batch_bytes + sns_entry_size(m) > SNS_BATCH_BYTES && req->nmsgs > 0)
+					{
+						keep_request(ra, req);
+						req = new_request(s, SNS_BATCH_ENTRIES);
+						m = copy_msg(req, i);
+						batch_bytes = 0;
+					}
+				}
+				else
+				{
+					if (req != NULL)
+						keep_request(ra, req);
+					req = new_request(s, sns ? SNS_BATCH_ENTRIES : 1);
 					m = copy_msg(req, i);
 					batch_bytes = 0;
 				}
-			}
-			else
-			{
-				if (req != NULL)
-					keep_request(ra, req);
-				req = new_request(s, sns ? SNS_BATCH_ENTRIES : 1);
-				m = copy_msg(req, i);
-			}
-			if (sns)
-			{
-				int			size = sns_entry_size(m);
-
-				batch_bytes += size;
-				if (size > SNS_BATCH_BYTES)
+				if (sns)
 				{
-					req->outcomes[req->nmsgs] = OUTCOME_DEAD_LETTER;
-					req->errors[req->nmsgs] =
-						MemoryContextStrdup(request_cxt(req),
-											"message and attributes exceed SNS's 256 KiB");
+					int			size = sns_entry_size(m);
+
+					batch_bytes += size;
+					if (size > SNS_BATCH_BYTES)
+					{
+						req->outcomes[req->nmsgs] = OUTCOME_DEAD_LETTER;
+						req->errors[req->nmsgs] =
+							MemoryContextStrdup(request_cxt(req),
+												"message and attributes exceed SNS's 256 KiB");
+					}
 				}
+				/* a message a previous worker left in flight is back */
+				if (m->receive_count >= 2 && s->inherited > 0 &&
+					hash_search(s->retrying, &m->msg_id, HASH_FIND, NULL) == NULL)
+					s->inherited--;
+				req->msgs[req->nmsgs++] = m;
 			}
-			req->msgs[req->nmsgs++] = m;
+			/* the queue had fewer, or no FIFO group is free */
+			if (SPI_processed < (uint64) per_call)
+			{
+				exhausted = true;
+				break;
+			}
 		}
 		if (req != NULL)
 			keep_request(ra, req);
-		if (SPI_processed == (uint64) per_call && c == calls - 1)
-			s->maybe_more = true;
-		if (SPI_processed < (uint64) per_call && !s->sub.fifo)
-			break;
 	}
+	/* every request was filled: there may be more to send */
+	if (!exhausted)
+		s->maybe_more = true;
 }
 
 static void
@@ -955,7 +1055,8 @@ unit_settle(void *arg)
 	ast[0] = Int32GetDatum(s->sub.subscription_id);
 	ast[1] = Int64GetDatum((int64) list_length(deliver) - ndead);
 	ast[2] = Int64GetDatum(ndead);
-	ast[3] = Int32GetDatum((int32) hash_get_num_entries(s->retrying));
+	ast[3] = Int32GetDatum((int32) Min(hash_get_num_entries(s->retrying) + s->inherited,
+									   PG_INT32_MAX));
 	if (last_error)
 	{
 		ast[4] = CStringGetTextDatum(last_error);
@@ -995,6 +1096,56 @@ settle(SubState *s)
 	list_free(s->done);
 	s->done = NIL;
 	s->maybe_more = true;
+}
+
+/*
+ * Sleep until the latch is set, a socket of a request in flight is ready,
+ * curl's next timeout comes, or wait_ms passes.  curl_multi_fdset leaves
+ * out a socket numbered FD_SETSIZE or above; such a request is then served
+ * by the timeouts alone, late but not lost.
+ */
+static void
+wait_for_requests(long wait_ms)
+{
+	fd_set		readable;
+	fd_set		writable;
+	fd_set		other;
+	int			maxfd = -1;
+	long		curl_ms = -1;
+	int			nsockets = 0;
+	WaitEventSet *set;
+	WaitEvent	event;
+
+	FD_ZERO(&readable);
+	FD_ZERO(&writable);
+	FD_ZERO(&other);
+	if (curl_multi_fdset(multi, &readable, &writable, &other, &maxfd) != CURLM_OK)
+		maxfd = -1;
+	if (curl_multi_timeout(multi, &curl_ms) == CURLM_OK && curl_ms >= 0)
+		wait_ms = Min(wait_ms, curl_ms);
+	/* no socket yet: a name lookup runs in a thread of curl's */
+	if (maxfd < 0)
+		wait_ms = Min(wait_ms, PUSH_LOOKUP_MS);
+	for (int fd = 0; fd <= maxfd; fd++)
+		if (FD_ISSET(fd, &readable) || FD_ISSET(fd, &writable))
+			nsockets++;
+
+	set = CreateWaitEventSet(CurrentMemoryContext, nsockets + 2);
+	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	for (int fd = 0; fd <= maxfd; fd++)
+	{
+		uint32		events = 0;
+
+		if (FD_ISSET(fd, &readable))
+			events |= WL_SOCKET_READABLE;
+		if (FD_ISSET(fd, &writable))
+			events |= WL_SOCKET_WRITEABLE;
+		if (events != 0)
+			AddWaitEventToSet(set, events, fd, NULL, NULL);
+	}
+	(void) WaitEventSetWait(set, wait_ms, &event, 1, PG_WAIT_EXTENSION);
+	FreeWaitEventSet(set);
 }
 
 static void
@@ -1104,13 +1255,7 @@ pgmsg_push_main(Datum arg)
 		if (wait_ms == 0)
 			continue;
 		if (running > 0)
-		{
-			int			rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-									   0, PG_WAIT_EXTENSION);
-
-			if (!(rc & WL_LATCH_SET))
-				curl_multi_poll(multi, NULL, 0, Min(wait_ms, PUSH_POLL_MS), NULL);
-		}
+			wait_for_requests(wait_ms);
 		else
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 wait_ms, PG_WAIT_EXTENSION);

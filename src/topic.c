@@ -54,6 +54,7 @@
 #include "catalog.h"
 #include "filter.h"
 #include "pgmsg.h"
+#include "push.h"
 #include "qtable.h"
 #include "send.h"
 #include "shmem.h"
@@ -356,7 +357,8 @@ pgmsg_create_topic(PG_FUNCTION_ARGS)
 
 /*
  * pgmsg.drop_topic(topic, if_exists) returns whether a topic was dropped.
- * Its subscriptions and grants go with it; the queues stay.
+ * Its subscriptions and grants go with it; the queues stay, but for the
+ * internal queues of push subscriptions (push_subscribe.c).
  */
 Datum
 pgmsg_drop_topic(PG_FUNCTION_ARGS)
@@ -378,6 +380,8 @@ pgmsg_drop_topic(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(false);
 	}
 	pgmsg_check_topic_privilege(ti, PGMSG_PRIV_MANAGE);
+	/* push subscriptions take their internal queues with them */
+	pgmsg_push_drop_topic(ti->topic_id);
 
 	pgmsg_become_owner(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)

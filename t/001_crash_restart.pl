@@ -10,8 +10,8 @@
 #	  out with, even by a receive that did not commit: every message here is
 #	  in flight or was never received at each restart, so its next receive
 #	  counts exactly one more;
-#	- receipts issued before the restart are stale: delete and
-#	  change_visibility return false;
+#	- receipts issued before the restart are stale, on standard and FIFO
+#	  queues: delete and change_visibility return false;
 #	- a delayed message stays delayed, and a FIFO group whose message was in
 #	  flight is delivered again from its oldest message, in order.
 use strict;
@@ -49,7 +49,10 @@ SELECT pgmsg.create_queue('f', fifo => true);
 SELECT pgmsg.send('f', jsonb_build_object('n', i), group_id => 'g') FROM generate_series(1, 3) i;
 });
 is( $node->safe_psql('postgres', q{
-		SELECT body->>'n' FROM pgmsg.receive('f', 1, visibility_timeout => '1 hour')}),
+		CREATE TABLE fifo_receipts AS
+		SELECT receipt, body->>'n' AS n, 1::bigint AS o
+		  FROM pgmsg.receive('f', 1, visibility_timeout => '1 hour');
+		SELECT n FROM fifo_receipts}),
 	'1', 'fifo: n 1 in flight');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pgmsg.receive('f', 10)}),
 	'0', 'fifo: its group is blocked while it is in flight');
@@ -67,11 +70,21 @@ sub check_other_queues
 	is($node->safe_psql('postgres', q{SELECT count(*) FROM pgmsg.receive('d', 10)}),
 		'0', "$phase: the delayed message is not delivered early");
 	is( $node->safe_psql('postgres', q{
-			SELECT string_agg(body->>'n', ',' ORDER BY o)
+			SELECT count(*) > 0,
+			       count(*) FILTER (WHERE pgmsg.change_visibility('f', receipt, '1 hour')),
+			       count(*) FILTER (WHERE pgmsg.delete('f', receipt)),
+			       pgmsg.delete('f', array_agg(receipt))
+			  FROM fifo_receipts}),
+		't|0|0|0', "$phase: FIFO receipts from before the restart are stale");
+	is( $node->safe_psql('postgres', q{
+			TRUNCATE fifo_receipts;
+			INSERT INTO fifo_receipts
+			SELECT receipt, body->>'n', o
 			  FROM pgmsg.receive('f', 10, visibility_timeout => '1 hour')
 			       WITH ORDINALITY AS r(message_id, receipt, body, attributes,
 			                            receive_count, sent_at, first_received_at,
-			                            group_id, o)}),
+			                            group_id, o);
+			SELECT string_agg(n, ',' ORDER BY o) FROM fifo_receipts}),
 		'1,2,3', "$phase: the FIFO group is delivered again from its oldest message, in order");
 	is($node->safe_psql('postgres', q{SELECT count(*) FROM pgmsg.receive('f', 10)}),
 		'0', "$phase: and is blocked again while in flight");

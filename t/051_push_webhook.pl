@@ -147,6 +147,35 @@ is($node->safe_psql('postgres',
 is(view($gone_id, 'last_error'), 'HTTP 410', 'the view shows the error');
 isnt(view($gone_id, 'last_error_at'), '', 'and when it happened');
 
+# --- a redirect is not followed: the message is dead-lettered
+$hook->set_mode(mode => 'redirect', status => 301, path => '/moved');
+my $moved_id = subscribe('/moved', filter_policy => q{'{"kind": ["moved"]}'});
+$node->safe_psql('postgres', q{SELECT pgmsg.publish('orders', '{"n": 150}', '{"kind": "moved"}')});
+$node->poll_query_until('postgres',
+	"SELECT dead_lettered = 1 FROM pgmsg.subscriptions WHERE subscription_id = $moved_id")
+  or die 'the redirect was never dead-lettered';
+is(view($moved_id, 'last_error'), 'HTTP 301: redirects are not followed', 'a redirect is an error');
+is(scalar(grep { $_->{path} =~ m{^/redirected} } @{ $hook->requests }), 0,
+	'the redirect was not followed');
+
+# --- FIFO: in order within each group, through retries
+my $seq_id = $node->safe_psql('postgres',
+	"SET log_statement = none; SELECT pgmsg.subscribe_http('sequenced', '$url/seq', raw_message_delivery => true, secret => '$secret')");
+$hook->set_mode(mode => 'status', status => 503, path => '/seq', times => 4);
+$node->safe_psql('postgres', q{
+BEGIN;
+SELECT pgmsg.publish('sequenced', jsonb_build_object('g', g, 'i', i), group_id => 'g' || g)
+  FROM generate_series(1, 10) i, generate_series(1, 3) g ORDER BY i, g;
+COMMIT;
+});
+ok(wait_path('/seq', 30), 'every FIFO message was delivered');
+my %seq;
+push @{ $seq{ $_->{json}{g} } }, $_->{json}{i}
+  for grep { $_->{status} == 200 } @{ requests_of('/seq') };
+is_deeply(\%seq, { map { ($_ => [ 1 .. 10 ]) } 1 .. 3 },
+	'each group delivered once, in order, after the failed attempts');
+is(scalar(grep { $_->{status} == 503 } @{ requests_of('/seq') }), 4, 'after four 503 answers');
+
 # --- Retry-After is honoured: the retry comes no sooner than asked
 $hook->set_mode(mode => 'throttle', retry_after => 2, times => 1, path => '/later');
 subscribe('/later', raw_message_delivery => 'true', filter_policy => q{'{"kind": ["later"]}'});
@@ -156,6 +185,31 @@ ok($later, 'a message answered 429 with Retry-After is delivered in the end');
 is(join(',', map { $_->{status} } @$later), '429,200', 'after one 429');
 cmp_ok(epoch_of($later->[1]{received_at}) - epoch_of($later->[0]{received_at}), '>=', 2,
 	'no sooner than Retry-After asked');
+
+# --- retrying survives a restart of the push worker: messages it was
+# retrying stay leased for their backoff, and still count
+$hook->set_mode(mode => 'throttle', retry_after => 600, times => 3, path => '/r');
+my $r_id = subscribe('/r', raw_message_delivery => 'true', filter_policy => q{'{"kind": ["r"]}'});
+$node->safe_psql('postgres', q{
+SELECT pgmsg.publish('orders', jsonb_build_object('r', i), '{"kind": "r"}') FROM generate_series(1, 3) i;
+});
+$node->poll_query_until('postgres',
+	"SELECT retrying = 3 FROM pgmsg.subscriptions WHERE subscription_id = $r_id")
+  or die 'the three throttled messages were never counted as retrying';
+my $old_pid = $node->safe_psql('postgres',
+	q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'pgmsg push worker'});
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($old_pid)");
+$node->poll_query_until('postgres', qq{
+	SELECT count(*) = 1 FROM pg_stat_activity
+	 WHERE backend_type = 'pgmsg push worker' AND pid <> $old_pid})
+  or die 'no new push worker';
+$node->safe_psql('postgres', q{SELECT pgmsg.publish('orders', '{"r": 4}', '{"kind": "r"}')});
+ok(wait_path('/r', 1), 'the new push worker delivers');
+$node->poll_query_until('postgres',
+	"SELECT delivered = 1 FROM pgmsg.subscriptions WHERE subscription_id = $r_id")
+  or die 'the delivery was not counted';
+is(view($r_id, 'retrying'), '3',
+	'messages the previous push worker was retrying still count as retrying');
 
 # --- a hanging endpoint does not hold up a healthy subscription
 $hook->set_mode(mode => 'hang', path => '/slow');
@@ -217,6 +271,28 @@ my $dups = 0;
 $dups += $_ - 1 for values %k;
 note "duplicates after kill -9 of the push worker: $dups (requests whose outcome was unknown)";
 ok($dups <= 40, "duplicates only where the outcome was unknown ($dups)");
+
+# --- TLS is verified, and pgmsg.push_ca_file is reloadable: with libcurl's
+# default CAs the test receiver's certificate is refused and the message
+# waits; with its CA again it is delivered
+$hook->reset;
+$node->safe_psql('postgres', q{
+ALTER SYSTEM SET pgmsg.push_ca_file = '';
+SELECT pg_reload_conf();
+});
+$node->poll_query_until('postgres', q{SELECT current_setting('pgmsg.push_ca_file') = ''})
+  or die 'the reload never took effect';
+$node->safe_psql('postgres', q{SELECT pgmsg.publish('orders', '{"tls": 1}')});
+$node->poll_query_until('postgres',
+	"SELECT last_error ~* 'cert' AND retrying = 1 FROM pgmsg.subscriptions WHERE subscription_id = $fast_id")
+  or die 'an unverified certificate was never refused';
+is(scalar @{ requests_of('/fast') }, 0, 'nothing reached an endpoint whose certificate did not verify');
+$node->safe_psql('postgres', q{
+ALTER SYSTEM RESET pgmsg.push_ca_file;
+SELECT pg_reload_conf();
+});
+my $tls = wait_path('/fast', 1);
+ok($tls && $tls->[0]{json}{tls} == 1, 'delivered once the CA is trusted again');
 
 # --- the secret never reaches the log
 $node->stop;

@@ -108,6 +108,31 @@ my %order;
 push @{ $order{ $_->{group_id} } }, $_->{message} =~ /"i": (\d+)/ for @$e;
 is_deeply(\%order, { map { ("g$_" => [ 1 .. 15 ]) } 1 .. 3 }, 'in order within each group');
 
+# --- FIFO partial failure: a group's message failed without SenderFault is
+# retried, with the same deduplication id, and no later message of its group
+# overtakes it (a request carries one message of a group)
+$sns->reset;
+$sns->set_mode(mode => 'partial', marker => 'RETRYME', sender_fault => 0, times => 1,
+	topic => $fifo_arn);
+$node->safe_psql('postgres', q{
+BEGIN;
+SELECT pgmsg.publish('ordered', '"RETRYME 1"', group_id => 'p');
+SELECT pgmsg.publish('ordered', '"p 2"', group_id => 'p');
+SELECT pgmsg.publish('ordered', '"p 3"', group_id => 'p');
+SELECT pgmsg.publish('ordered', '"q 1"', group_id => 'q');
+COMMIT;
+});
+$e = wait_entries($fifo_arn, sub { @{ $_[0] } >= 4 });
+ok($e, 'FIFO: every message reached SNS after the partial failure');
+$got = $sns->received;
+is(scalar @{ $got->{failed} }, 1, 'FIFO: the fake failed the first message of group p');
+is(join(',', map { $_->{message} } grep { $_->{group_id} eq 'p' } @$e),
+	'RETRYME 1,p 2,p 3', 'FIFO: group p reached SNS in order after the retry');
+my ($retried) = grep { $_->{message} eq 'RETRYME 1' } @$e;
+is($retried->{dedup_id}, $got->{failed}[0]{dedup_id},
+	'FIFO: the retry carries the same deduplication id');
+$sns->clear_mode(topic => $fifo_arn);
+
 # --- partial failure: retryable entries retried, SenderFault dead-lettered
 $sns->reset;
 $sns->set_mode(mode => 'partial', marker => 'RETRYME', sender_fault => 0, times => 2, topic => $arn);
@@ -192,6 +217,71 @@ my $dups = 0;
 $dups += $_ - 1 for values %k;
 note "duplicates after kill -9 of the server: $dups (batches whose outcome was unknown)";
 ok($dups <= 200, "duplicates only where the outcome was unknown ($dups)");
+
+# --- batches end at 256 KiB: three messages of 100 KiB go in two requests
+$sns->reset;
+$node->safe_psql('postgres', q{
+BEGIN;
+SELECT pgmsg.publish('orders', to_jsonb('big ' || i || ' ' || repeat('x', 100000)))
+  FROM generate_series(1, 3) i;
+COMMIT;
+});
+$e = wait_entries($arn, sub { @{ $_[0] } >= 3 });
+ok($e, 'three messages of 100 KiB reached SNS');
+$got = $sns->received;
+is(scalar(grep { ($_->{topic_arn} // '') eq $arn && $_->{status} == 200 } @{ $got->{requests} }), 2,
+	'in two requests of at most 256 KiB');
+is($got->{counts}{invalid} // 0, 0, 'none refused as invalid');
+
+# --- where the credentials come from: the settings, else the environment,
+# else the shared credentials file.  The settings go (an empty value in
+# postgresql.conf comes last), and the file holds the right ones.
+my $credfile = PostgreSQL::Test::Utils::tempdir() . '/credentials';
+open my $cf, '>', $credfile or die "could not write $credfile: $!";
+print $cf "[other]\naws_access_key_id = AKIAPGMSGWRONG000001\naws_secret_access_key = wrong\n\n";
+print $cf "[default]\naws_access_key_id = $key\naws_secret_access_key = $secret\naws_session_token = $token\n";
+close $cf;
+$node->append_conf('postgresql.conf', qq{
+pgmsg.aws_access_key_id = ''
+pgmsg.aws_secret_access_key = ''
+pgmsg.aws_session_token = ''
+});
+$ENV{AWS_SHARED_CREDENTIALS_FILE} = $credfile;
+delete $ENV{$_} for qw(AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE);
+$node->restart;
+$sns->reset;
+$node->safe_psql('postgres', q{SELECT pgmsg.publish('orders', '"from the file"')});
+ok(wait_entries($arn, sub { grep { $_->{message} eq 'from the file' } @{ $_[0] } }),
+	'credentials from the shared credentials file, profile default');
+
+# the environment comes before the file: wrong ones there are used
+my $dead = $node->safe_psql('postgres',
+	"SELECT dead_lettered FROM pgmsg.subscriptions WHERE subscription_id = $id");
+$ENV{AWS_ACCESS_KEY_ID} = 'AKIAPGMSGWRONG000002';
+$ENV{AWS_SECRET_ACCESS_KEY} = 'wrong';
+$node->restart;
+$node->safe_psql('postgres', q{SELECT pgmsg.publish('orders', '"with the environment"')});
+$node->poll_query_until('postgres',
+	"SELECT dead_lettered = $dead + 1 FROM pgmsg.subscriptions WHERE subscription_id = $id")
+  or die 'the environment\'s credentials were not used';
+like($node->safe_psql('postgres',
+	"SELECT last_error FROM pgmsg.subscriptions WHERE subscription_id = $id"),
+	qr/InvalidClientTokenId/, 'the environment comes before the file');
+
+# the settings come before the environment, and a reload sets them (and
+# logs that they changed, without their values; as with a password, the
+# statement log would show the values given)
+$node->safe_psql('postgres', qq{
+SET log_statement = none;
+ALTER SYSTEM SET pgmsg.aws_access_key_id = '$key';
+ALTER SYSTEM SET pgmsg.aws_secret_access_key = '$secret';
+ALTER SYSTEM SET pgmsg.aws_session_token = '$token';
+SELECT pg_reload_conf();
+});
+$node->safe_psql('postgres', q{SELECT pgmsg.publish('orders', '"with the settings"')});
+ok(wait_entries($arn, sub { grep { $_->{message} eq 'with the settings' } @{ $_[0] } }),
+	'the settings, set by a reload, come before the environment');
+delete $ENV{$_} for qw(AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SHARED_CREDENTIALS_FILE);
 
 # --- the credentials: not for other roles, not in the log
 $node->safe_psql('postgres', 'CREATE ROLE app LOGIN');

@@ -465,6 +465,8 @@ function recordFailure(ctx, topic, msg, batchId, f) {
         topic_arn: topic.arn,
         id: batchId,
         message: msg.message,
+        group_id: msg.group_id,
+        dedup_id: msg.dedup_id,
         code: f.code,
         sender_fault: f.sender_fault,
         received_at: ctx.receivedAt,
