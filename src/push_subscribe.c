@@ -52,22 +52,30 @@ bool_arg(FunctionCallInfo fcinfo, int argno, const char *what)
 }
 
 /*
- * Refuse a second push subscription of a topic to the same target.
+ * Refuse a second push subscription of a topic to the same target.  The
+ * caller may be any role allowed to subscribe: the lookup runs as the
+ * owner of pgmsg's tables.
  */
 static void
 check_not_subscribed(const char *topic, const char *endpoint)
 {
 	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 	Datum		args[2];
+	Oid			save_userid;
+	int			save_sec;
+	int			ret;
 
 	args[0] = CStringGetTextDatum(topic);
 	args[1] = CStringGetTextDatum(endpoint);
-	if (SPI_execute_with_args("SELECT 1 FROM pgmsg.push_subscription p"
+	pgmsg_become_owner(&save_userid, &save_sec);
+	ret = SPI_execute_with_args("SELECT 1 FROM pgmsg.push_subscription p"
 							  "  JOIN pgmsg.subscription s USING (subscription_id)"
 							  "  JOIN pgmsg.topic_meta t USING (topic_id)"
 							  " WHERE t.name OPERATOR(pg_catalog.=) $1"
 							  "   AND p.endpoint OPERATOR(pg_catalog.=) $2",
-							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+							  2, argtypes, args, NULL, true, 1);
+	pgmsg_restore_user(save_userid, save_sec);
+	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not look up push subscriptions");
 	if (SPI_processed > 0)
 		ereport(ERROR,
