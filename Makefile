@@ -11,6 +11,7 @@ OBJS = \
 	src/xact.o \
 	src/catalog.o \
 	src/acl.o \
+	src/roles.o \
 	src/queue.o \
 	src/topic.o \
 	src/trigger.o \

@@ -88,4 +88,5 @@ _PG_init(void)
 
 	pgmsg_xact_init();
 	pgmsg_catalog_init();
+	pgmsg_roles_init();
 }

@@ -383,6 +383,9 @@ extern void pgmsg_worker_request_start(void);
 /* worker.c */
 extern void pgmsg_worker_init(void);
 
+/* roles.c */
+extern void pgmsg_roles_init(void);
+
 /* push_worker.c */
 struct BackgroundWorkerHandle;
 extern void pgmsg_push_init(void);
