@@ -24,6 +24,12 @@ REVOKE CREATE ON DATABASE :"DBNAME" FROM pgmsg_role_alice;
 DROP ROLE pgmsg_role_alice;
 DROP ROLE pgmsg_role_bob;
 DROP ROLE pgmsg_role_idle, pgmsg_role_bob;
+-- from another database too, which cannot see pgmsg's tables here
+\set test_db :DBNAME
+\c postgres
+DROP ROLE pgmsg_role_alice;
+DROP ROLE pgmsg_role_bob;
+\c :test_db
 SELECT rolname FROM pg_roles WHERE rolname LIKE 'pgmsg\_role\_%' ORDER BY 1;
 SELECT name, owner FROM pgmsg.queues WHERE name LIKE 'ro\_%' ORDER BY name;
 -- a role that may not drop the role learns nothing about pgmsg's objects

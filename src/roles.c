@@ -6,40 +6,61 @@
  *
  * pgmsg keeps the owners of queues, topics, subscriptions and redrive
  * tasks, and the grantees of its privileges, in its own tables as regrole
- * (acl.c).  PostgreSQL's record of who owns what (pg_shdepend) does not
- * see them, so without more DROP ROLE would leave them pointing at a role
- * that no longer exists: pg_dump would then write the bare OID, and a
+ * (acl.c).  Were a role dropped while named there, the tables would point
+ * at a role that no longer exists: pg_dump would write the bare OID, and a
  * restore would hand the object to whichever role has that OID there.
- * So a ProcessUtility hook does for pgmsg's objects in the current
- * database what PostgreSQL does for its own:
+ * So pgmsg does for its objects what PostgreSQL does for its own:
  *
- *	- DROP ROLE: after PostgreSQL's own processing (its privilege and
- *	  dependency checks, and the removal), refuse if a pgmsg object of this
- *	  database (a running redrive task included) depends on a dropped role.  The error rolls the drop back.
- *	  Checking after the removal means that a role not allowed to drop the
- *	  role learns nothing about pgmsg's objects.
- *	- REASSIGN OWNED BY old TO new: hands old's queues, topics,
- *	  subscriptions and redrive tasks to new.
- *	- DROP OWNED BY role: revokes the role's pgmsg privileges, deletes its
- *	  redrive tasks and drops its push subscriptions, subscriptions, topics
- *	  and queues through pgmsg's own functions (so everything those do on a
- *	  drop happens, and a queue that another role's queue dead-letters into
- *	  is refused, as PostgreSQL refuses to drop what others depend on).
- *
- * As with PostgreSQL's own REASSIGN OWNED and DROP OWNED, this acts in the
- * current database only: pgmsg's tables are per database, and a backend
- * cannot read another database's.  A DROP ROLE run in a database where the
- * role owns nothing of pgmsg's is not stopped by queues it owns elsewhere.
+ *	- Shared dependencies.  A row trigger on queue_meta, queue_grants,
+ *	  topic_meta, topic_grants and subscription (pgmsg_track_role) keeps
+ *	  one pg_shdepend entry per owner or grantee named in a row: the
+ *	  extension depends on the role, as for a privilege (type 'a').  So
+ *	  DROP ROLE, run in any database, refuses while the role owns
+ *	  something of pgmsg's or holds a pgmsg privilege anywhere, and says
+ *	  in which database.  The trigger fires for rows a restore copies in
+ *	  too, so the entries come back with the data.  Entries go with their
+ *	  rows, with the extension and with the database.  Grants to PUBLIC and
+ *	  the bootstrap superuser (pinned) need none.  Redrive tasks are only
+ *	  checked below: a finished one is a record, not dumped, and does not
+ *	  hold its role back.
+ *	- A ProcessUtility hook, for the current database: DROP ROLE first
+ *	  lists what here depends on the role (a running redrive task
+ *	  included), before PostgreSQL's own check would only say "privileges
+ *	  for extension pgmsg"; only for a role allowed to drop the role, so
+ *	  nobody else learns anything.  REASSIGN OWNED BY old TO new hands
+ *	  old's queues, topics, subscriptions and redrive tasks to new.  DROP
+ *	  OWNED BY role, before PostgreSQL's own (which cannot revoke a
+ *	  privilege on an extension), revokes the role's pgmsg privileges,
+ *	  deletes its redrive tasks and drops its push subscriptions,
+ *	  subscriptions, topics and queues through pgmsg's own functions (so
+ *	  everything those do on a drop happens, and a queue that another
+ *	  role's queue dead-letters into is refused, as PostgreSQL refuses to
+ *	  drop what others depend on).  Like PostgreSQL's, these act in the
+ *	  current database only.
  *
  * Locking: none of its own.  Reading and writing pgmsg's tables takes the
- * usual row and table locks; the drops take what pgmsg's functions take.
+ * usual row and table locks.  Recording a dependency takes a lock on the
+ * role and checks it still exists, as PostgreSQL's own do, so a concurrent
+ * DROP ROLE either sees the entry or has removed the role first (a role
+ * already gone when a row naming it is written, as in a restore of a dump
+ * made before this tracking, is not recorded).  The drops take what
+ * pgmsg's functions take.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_shdepend.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "catalog/namespace.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
@@ -50,12 +71,151 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 
 #include "pgmsg.h"
 
+PG_FUNCTION_INFO_V1(pgmsg_track_role);
+PG_FUNCTION_INFO_V1(pgmsg_track_existing_roles);
+
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+/*
+ * Record that pgmsg depends on a role: one more object or grant names it.
+ */
+static void
+add_role_dependency(Oid roleid)
+{
+	ObjectAddress depender;
+	ObjectAddress referenced;
+
+	/* PUBLIC, and a role already gone (a restore of an old dump) */
+	if (!OidIsValid(roleid) ||
+		!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(roleid)))
+		return;
+	ObjectAddressSet(depender, ExtensionRelationId, get_extension_oid("pgmsg", false));
+	ObjectAddressSet(referenced, AuthIdRelationId, roleid);
+	recordSharedDependencyOn(&depender, &referenced, SHARED_DEPENDENCY_ACL);
+}
+
+/*
+ * Remove one of pgmsg's dependencies on a role: one object or grant less
+ * names it.  There may be none (PUBLIC, a pinned role).
+ */
+static void
+drop_role_dependency(Oid roleid)
+{
+	Relation	rel;
+	ScanKeyData key[4];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			extoid;
+
+	if (!OidIsValid(roleid))
+		return;
+	extoid = get_extension_oid("pgmsg", true);
+	if (!OidIsValid(extoid))
+		return;
+	rel = table_open(SharedDependRelationId, RowExclusiveLock);
+	ScanKeyInit(&key[0], Anum_pg_shdepend_dbid,
+				BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(MyDatabaseId));
+	ScanKeyInit(&key[1], Anum_pg_shdepend_classid,
+				BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(ExtensionRelationId));
+	ScanKeyInit(&key[2], Anum_pg_shdepend_objid,
+				BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(extoid));
+	ScanKeyInit(&key[3], Anum_pg_shdepend_objsubid,
+				BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(0));
+	scan = systable_beginscan(rel, SharedDependDependerIndexId, true, NULL, 4, key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_shdepend dep = (Form_pg_shdepend) GETSTRUCT(tup);
+
+		if (dep->refclassid == AuthIdRelationId && dep->refobjid == roleid &&
+			dep->deptype == SHARED_DEPENDENCY_ACL)
+		{
+			CatalogTupleDelete(rel, &tup->t_self);
+			break;
+		}
+	}
+	systable_endscan(scan);
+	table_close(rel, RowExclusiveLock);
+	/* the next row of the same statement must not find the same entry */
+	CommandCounterIncrement();
+}
+
+static Oid
+role_column(HeapTuple tuple, TupleDesc tupdesc, int attnum)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tuple, attnum, tupdesc, &isnull);
+
+	return isnull ? InvalidOid : DatumGetObjectId(d);
+}
+
+/*
+ * pgmsg.track_role(): AFTER INSERT OR UPDATE OR DELETE row trigger on a
+ * table naming a role in the column given as the trigger's argument.
+ */
+Datum
+pgmsg_track_role(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TupleDesc	tupdesc;
+	int			attnum;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) || trigdata->tg_trigger->tgnargs != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("pgmsg.track_role() must be fired AFTER each row, with a column name")));
+	tupdesc = RelationGetDescr(trigdata->tg_relation);
+	attnum = SPI_fnumber(tupdesc, trigdata->tg_trigger->tgargs[0]);
+	if (attnum <= 0)
+		elog(ERROR, "column \"%s\" not found", trigdata->tg_trigger->tgargs[0]);
+
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		add_role_dependency(role_column(trigdata->tg_trigtuple, tupdesc, attnum));
+	else if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		drop_role_dependency(role_column(trigdata->tg_trigtuple, tupdesc, attnum));
+	else if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+	{
+		Oid			before = role_column(trigdata->tg_trigtuple, tupdesc, attnum);
+		Oid			after = role_column(trigdata->tg_newtuple, tupdesc, attnum);
+
+		if (before != after)
+		{
+			drop_role_dependency(before);
+			add_role_dependency(after);
+		}
+	}
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * pgmsg.track_existing_roles(): record the dependencies of the rows that
+ * exist, once, when the extension is updated to the version that tracks
+ * them.
+ */
+Datum
+pgmsg_track_existing_roles(PG_FUNCTION_ARGS)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("SELECT owner::pg_catalog.oid FROM pgmsg.queue_meta"
+					" UNION ALL SELECT grantee::pg_catalog.oid FROM pgmsg.queue_grants"
+					" UNION ALL SELECT owner::pg_catalog.oid FROM pgmsg.topic_meta"
+					" UNION ALL SELECT grantee::pg_catalog.oid FROM pgmsg.topic_grants"
+					" UNION ALL SELECT owner::pg_catalog.oid FROM pgmsg.subscription",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list the roles pgmsg's objects name");
+	for (uint64 i = 0; i < SPI_processed; i++)
+		add_role_dependency(role_column(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+	SPI_finish();
+	PG_RETURN_VOID();
+}
 
 /*
  * What depends on a role in this database, one line per object.  Grants
@@ -114,11 +274,11 @@ pin_search_path(void)
 }
 
 /*
- * After DROP ROLE removed the roles: refuse if pgmsg objects here depend on
- * one of them.
+ * Before DROP ROLE: refuse, listing them, if pgmsg objects here depend on
+ * one of the roles.
  */
 static void
-check_dropped_roles(List *oids, List *names)
+check_roles_in_use(List *oids, List *names)
 {
 	Oid			save_userid;
 	int			save_sec;
@@ -257,7 +417,8 @@ drop_each(const char *list, const char *call, int nargs, Oid *argtypes, Datum ro
 static void
 drop_owned(DropOwnedStmt *stmt)
 {
-	Datum		roles = role_array(stmt->roles);
+	Datum		roles;
+	ListCell   *lc;
 	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 	Oid			idtypes[1] = {INT8OID};
 	Oid			listtypes[1] = {OIDARRAYOID};
@@ -266,6 +427,18 @@ drop_owned(DropOwnedStmt *stmt)
 	int			save_sec;
 	int			level;
 	bool		has_push;
+
+	/* PostgreSQL's own check, which runs after this */
+	foreach(lc, stmt->roles)
+	{
+		Oid			roleid = get_rolespec_oid(lfirst(lc), false);
+
+		if (!has_privs_of_role(GetUserId(), roleid))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to drop objects")));
+	}
+	roles = role_array(stmt->roles);
 
 	level = pin_search_path();
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -337,8 +510,12 @@ pgmsg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	List	   *drop_oids = NIL;
 	List	   *drop_names = NIL;
 
-	/* the roles' OIDs, before DROP ROLE removes them */
-	if (IsA(parsetree, DropRoleStmt))
+	/*
+	 * DROP ROLE: what here depends on the roles, listed, before PostgreSQL
+	 * refuses in fewer words; only to a role that may drop them
+	 * (PostgreSQL's own rule), and only for roles that exist.
+	 */
+	if (IsA(parsetree, DropRoleStmt) && pgmsg_here())
 	{
 		ListCell   *lc;
 
@@ -350,12 +527,19 @@ pgmsg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			if (rs->roletype != ROLESPEC_CSTRING)
 				continue;
 			roleid = get_role_oid(rs->rolename, true);
-			if (!OidIsValid(roleid))
+			if (!OidIsValid(roleid) ||
+				!(superuser() || (has_createrole_privilege(GetUserId()) && !superuser_arg(roleid))))
 				continue;
 			drop_oids = lappend_oid(drop_oids, roleid);
 			drop_names = lappend(drop_names, pstrdup(rs->rolename));
 		}
+		if (drop_oids != NIL)
+			check_roles_in_use(drop_oids, drop_names);
 	}
+
+	/* DROP OWNED: pgmsg's first, as PostgreSQL's cannot handle them */
+	if (IsA(parsetree, DropOwnedStmt) && pgmsg_here())
+		drop_owned((DropOwnedStmt *) parsetree);
 
 	if (prev_ProcessUtility)
 		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
@@ -364,23 +548,8 @@ pgmsg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
 
-	switch (nodeTag(parsetree))
-	{
-		case T_DropRoleStmt:
-			if (drop_oids != NIL && pgmsg_here())
-				check_dropped_roles(drop_oids, drop_names);
-			break;
-		case T_ReassignOwnedStmt:
-			if (pgmsg_here())
-				reassign_owned((ReassignOwnedStmt *) parsetree);
-			break;
-		case T_DropOwnedStmt:
-			if (pgmsg_here())
-				drop_owned((DropOwnedStmt *) parsetree);
-			break;
-		default:
-			break;
-	}
+	if (IsA(parsetree, ReassignOwnedStmt) && pgmsg_here())
+		reassign_owned((ReassignOwnedStmt *) parsetree);
 }
 
 void
