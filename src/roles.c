@@ -102,11 +102,12 @@ add_role_dependency(Oid roleid)
 }
 
 /*
- * Remove one of pgmsg's dependencies on a role: one object or grant less
- * names it.  There may be none (PUBLIC, a pinned role).
+ * Remove one of pgmsg's dependencies on a role in this database (one
+ * object or grant less names it), or with "all" every one of them.  There
+ * may be none (PUBLIC, a pinned role).
  */
 static void
-drop_role_dependency(Oid roleid)
+forget_role_dependency(Oid roleid, bool all)
 {
 	Relation	rel;
 	ScanKeyData key[4];
@@ -137,7 +138,8 @@ drop_role_dependency(Oid roleid)
 			dep->deptype == SHARED_DEPENDENCY_ACL)
 		{
 			CatalogTupleDelete(rel, &tup->t_self);
-			break;
+			if (!all)
+				break;
 		}
 	}
 	systable_endscan(scan);
@@ -179,7 +181,7 @@ pgmsg_track_role(PG_FUNCTION_ARGS)
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
 		add_role_dependency(role_column(trigdata->tg_trigtuple, tupdesc, attnum));
 	else if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
-		drop_role_dependency(role_column(trigdata->tg_trigtuple, tupdesc, attnum));
+		forget_role_dependency(role_column(trigdata->tg_trigtuple, tupdesc, attnum), false);
 	else if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
 	{
 		Oid			before = role_column(trigdata->tg_trigtuple, tupdesc, attnum);
@@ -187,7 +189,7 @@ pgmsg_track_role(PG_FUNCTION_ARGS)
 
 		if (before != after)
 		{
-			drop_role_dependency(before);
+			forget_role_dependency(before, false);
 			add_role_dependency(after);
 		}
 	}
@@ -496,6 +498,13 @@ drop_owned(DropOwnedStmt *stmt)
 		elog(ERROR, "could not revoke pgmsg privileges");
 	pgmsg_restore_user(save_userid, save_sec);
 	SPI_finish();
+
+	/*
+	 * Nothing here names the roles now.  PostgreSQL's DROP OWNED, which
+	 * runs next, cannot handle a privilege on an extension: leave it none.
+	 */
+	foreach(lc, stmt->roles)
+		forget_role_dependency(get_rolespec_oid(lfirst(lc), false), true);
 	AtEOXact_GUC(true, level);
 	pgmsg_catalog_invalidate();
 }
