@@ -12,6 +12,7 @@ OBJS = \
 	src/catalog.o \
 	src/qtable.o \
 	src/acl.o \
+	src/roles.o \
 	src/queue.o \
 	src/topic.o \
 	src/trigger.o \

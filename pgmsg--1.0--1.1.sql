@@ -334,3 +334,37 @@ SELECT s.subscription_id,
                 WHERE g.queue_id OPERATOR(pg_catalog.=) q.queue_id
                   AND (g.grantee::oid OPERATOR(pg_catalog.=) 0::oid
                        OR pg_catalog.pg_has_role(g.grantee, 'USAGE')));
+
+/*
+ * Roles named by pgmsg's objects (roles.c): each owner and grantee named
+ * in a row has a shared dependency, so DROP ROLE refuses while any
+ * database's queues, topics, subscriptions or grants name the role.  The
+ * triggers fire for the rows a restore copies in too.
+ */
+CREATE FUNCTION pgmsg.track_role()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'pgmsg_track_role'
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp;
+
+REVOKE ALL ON FUNCTION pgmsg.track_role() FROM PUBLIC;
+
+CREATE TRIGGER track_role AFTER INSERT OR UPDATE OF owner OR DELETE ON pgmsg.queue_meta
+    FOR EACH ROW EXECUTE FUNCTION pgmsg.track_role('owner');
+CREATE TRIGGER track_role AFTER INSERT OR UPDATE OF grantee OR DELETE ON pgmsg.queue_grants
+    FOR EACH ROW EXECUTE FUNCTION pgmsg.track_role('grantee');
+CREATE TRIGGER track_role AFTER INSERT OR UPDATE OF owner OR DELETE ON pgmsg.topic_meta
+    FOR EACH ROW EXECUTE FUNCTION pgmsg.track_role('owner');
+CREATE TRIGGER track_role AFTER INSERT OR UPDATE OF grantee OR DELETE ON pgmsg.topic_grants
+    FOR EACH ROW EXECUTE FUNCTION pgmsg.track_role('grantee');
+CREATE TRIGGER track_role AFTER INSERT OR UPDATE OF owner OR DELETE ON pgmsg.subscription
+    FOR EACH ROW EXECUTE FUNCTION pgmsg.track_role('owner');
+
+-- the rows that exist already
+CREATE FUNCTION pgmsg.track_existing_roles()
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgmsg_track_existing_roles'
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp;
+SELECT pgmsg.track_existing_roles();
+DROP FUNCTION pgmsg.track_existing_roles();

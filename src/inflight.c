@@ -24,8 +24,8 @@
  * from the greater of the floor and the table's receive_count, so the
  * count goes on from where it was and a redelivery writes it to the table
  * (receive.c).  A floor stays, in memory and in the file, until a receive
- * that used it commits, or its messages go (a purge, a drop of the queue,
- * of the extension or of the database).  Merging takes the greatest count
+ * that used it commits, or its messages go (a purge, retention, a drop of
+ * the queue, of the extension or of the database).  Merging takes the greatest count
  * for a message, so a floor and a lease of the same message may both be
  * in the file.
  *

@@ -23,6 +23,7 @@
 #include "launcher.h"
 #include "pgmsg.h"
 #include "push_worker.h"
+#include "roles.h"
 #include "shmem.h"
 #include "worker.h"
 #include "xact.h"
@@ -94,4 +95,5 @@ _PG_init(void)
 
 	pgmsg_xact_init();
 	pgmsg_catalog_init();
+	pgmsg_roles_init();
 }

@@ -61,22 +61,30 @@ bool_arg(FunctionCallInfo fcinfo, int argno, const char *what)
 }
 
 /*
- * Refuse a second push subscription of a topic to the same target.
+ * Refuse a second push subscription of a topic to the same target.  The
+ * caller may be any role allowed to subscribe: the lookup runs as the
+ * owner of pgmsg's tables.
  */
 static void
 check_not_subscribed(const char *topic, const char *endpoint)
 {
 	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 	Datum		args[2];
+	Oid			save_userid;
+	int			save_sec;
+	int			ret;
 
 	args[0] = CStringGetTextDatum(topic);
 	args[1] = CStringGetTextDatum(endpoint);
-	if (SPI_execute_with_args("SELECT 1 FROM pgmsg.push_subscription p"
+	pgmsg_become_owner(&save_userid, &save_sec);
+	ret = SPI_execute_with_args("SELECT 1 FROM pgmsg.push_subscription p"
 							  "  JOIN pgmsg.subscription s USING (subscription_id)"
 							  "  JOIN pgmsg.topic_meta t USING (topic_id)"
 							  " WHERE t.name OPERATOR(pg_catalog.=) $1"
 							  "   AND p.endpoint OPERATOR(pg_catalog.=) $2",
-							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+							  2, argtypes, args, NULL, true, 1);
+	pgmsg_restore_user(save_userid, save_sec);
+	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not look up push subscriptions");
 	if (SPI_processed > 0)
 		ereport(ERROR,
@@ -211,6 +219,7 @@ pgmsg_subscribe_sns(PG_FUNCTION_ARGS)
 	TopicInfo  *ti;
 	int64		id;
 
+	pgmsg_refuse_in_recovery("subscribe to topic", topic);
 	if (!sns_valid_region(region))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -255,6 +264,7 @@ pgmsg_subscribe_http(PG_FUNCTION_ARGS)
 	TopicInfo  *ti;
 	int64		id;
 
+	pgmsg_refuse_in_recovery("subscribe to topic", topic);
 	webhook_check_url(url, "url");
 	if (headers != NULL)
 		webhook_check_headers(headers);
@@ -441,6 +451,8 @@ pgmsg_unsubscribe_push_id(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("subscription_id must not be null")));
+	pgmsg_refuse_in_recovery("remove push subscription",
+							 psprintf(INT64_FORMAT, PG_GETARG_INT64(0)));
 	args[0] = PG_GETARG_DATUM(0);
 	PG_RETURN_BOOL(drop_push("p.subscription_id OPERATOR(pg_catalog.=) $1",
 							 1, argtypes, args));
@@ -455,6 +467,7 @@ pgmsg_unsubscribe_push(PG_FUNCTION_ARGS)
 	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 	Datum		args[2];
 
+	pgmsg_refuse_in_recovery("unsubscribe from topic", topic);
 	(void) pgmsg_topic_lookup(topic, false);
 	args[0] = CStringGetTextDatum(topic);
 	args[1] = CStringGetTextDatum(endpoint);
@@ -484,6 +497,8 @@ pgmsg_push_secret(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("subscription_id must not be null")));
+	pgmsg_refuse_in_recovery("remove push subscription",
+							 psprintf(INT64_FORMAT, PG_GETARG_INT64(0)));
 	args[0] = PG_GETARG_DATUM(0);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

@@ -12,7 +12,9 @@
  *	- every pgmsg.retention_interval: deleting messages older than their
  *	  queue's retention, at most RETENTION_BATCH per transaction and until
  *	  none is left, with the held leases of those in flight (ack.c's
- *	  pgmsg_retire_lease, undone if the transaction aborts); then recounting the stored messages of queues whose
+ *	  pgmsg_retire_lease, undone if the transaction aborts) and, once the
+ *	  batch has committed, the crash floors of those that had one
+ *	  (inflight.c); then recounting the stored messages of queues whose
  *	  count is stale; forgetting FIFO dedup ids older than five minutes;
  *	- every round (pgmsg.worker_naptime, or at once when start_redrive
  *	  commits and sets the worker's latch): redrive tasks, one batch per
@@ -74,6 +76,7 @@
 
 #include "ack.h"
 #include "catalog.h"
+#include "inflight.h"
 #include "launcher.h"
 #include "lease.h"
 #include "pgmsg.h"
@@ -271,6 +274,32 @@ lock_queue_table(const QueueRef *q, LOCKMODE mode)
 }
 
 /*
+ * The crash floors (inflight.c) of messages that the running retention
+ * batch deletes.  A floor goes when a receive that counted from it
+ * commits; no receive will take these messages again, so the sweep
+ * forgets their floors once the batch has committed.
+ */
+static LeaseKey *deleted_floors = NULL;
+static int	ndeleted_floors = 0;
+static int	maxdeleted_floors = 0;
+
+static void
+remember_floor(const LeaseKey *key)
+{
+	if (ndeleted_floors == maxdeleted_floors)
+	{
+		maxdeleted_floors = Max(16, maxdeleted_floors * 2);
+		if (deleted_floors == NULL)
+			deleted_floors = MemoryContextAlloc(TopMemoryContext,
+												sizeof(LeaseKey) * maxdeleted_floors);
+		else
+			deleted_floors = repalloc(deleted_floors,
+									  sizeof(LeaseKey) * maxdeleted_floors);
+	}
+	deleted_floors[ndeleted_floors++] = *key;
+}
+
+/*
  * Delete at most "limit" messages of a queue whose sent_at is before
  * "cutoff" (qtable_delete_expired), and retire the leases of those that
  * were in flight.
@@ -284,19 +313,23 @@ delete_expired(int32 queue_id, const char *table, Datum cutoff, bool moved,
 	int64	   *ids = qtable_delete_expired(table, DatumGetTimestampTz(cutoff),
 											moved, limit, &n);
 
-	/* a message deleted in flight is no longer in flight (ack.c) */
+	/*
+	 * A message deleted in flight is no longer in flight (ack.c); one that
+	 * has a crash floor loses it once this commits (retention_sweep).
+	 */
 	qs = pgmsg_queue_shared(queue_id, false);
-	if (qs != NULL)
+	for (uint64 i = 0; i < n; i++)
 	{
-		for (uint64 i = 0; i < n; i++)
-		{
-			LeaseKey	key;
+		LeaseKey	key;
 
-			key.dbid = MyDatabaseId;
-			key.queue_id = queue_id;
-			key.msg_id = ids[i];
+		memset(&key, 0, sizeof(key));
+		key.dbid = MyDatabaseId;
+		key.queue_id = queue_id;
+		key.msg_id = ids[i];
+		if (qs != NULL)
 			pgmsg_retire_lease(qs, &key);
-		}
+		if (inflight_floor(&key) > 0)
+			remember_floor(&key);
 	}
 	pfree(ids);
 	return n;
@@ -453,7 +486,15 @@ retention_sweep(MemoryContext cxt)
 
 		for (;;)
 		{
-			if (!run_unit(activity, unit_retention_batch, q, &n))
+			bool		ok;
+
+			ndeleted_floors = 0;
+			ok = run_unit(activity, unit_retention_batch, q, &n);
+			/* the messages are gone for good only if the batch committed */
+			for (int f = 0; ok && f < ndeleted_floors; f++)
+				inflight_forget_floor(&deleted_floors[f]);
+			ndeleted_floors = 0;
+			if (!ok)
 				break;
 			/* after the commit: a count taken before it would be stale */
 			if (n > 0)

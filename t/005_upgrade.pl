@@ -176,4 +176,14 @@ is( $node->safe_psql('busy', q{
 		  FROM pgmsg.queue_meta}),
 	'120000,20000', 'existing queues get the default in-flight limits');
 
+# The update records the roles that existing queues and grants name, so
+# they cannot be dropped from any database.
+$node->safe_psql('postgres', 'REVOKE CREATE ON DATABASE busy FROM upgrade_owner');
+my ($ret, $out, $err) = $node->psql('postgres', 'DROP ROLE upgrade_owner');
+like($err, qr/role "upgrade_owner" cannot be dropped because some objects depend on it\nDETAIL:  \d+ objects? in database busy$/m,
+	'the owner of a queue made before the update cannot be dropped');
+($ret, $out, $err) = $node->psql('postgres', 'DROP ROLE upgrade_user');
+like($err, qr/role "upgrade_user" cannot be dropped because some objects depend on it/,
+	'nor the grantee');
+
 done_testing();

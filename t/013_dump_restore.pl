@@ -111,6 +111,15 @@ is( $target->safe_psql('app', q{
 		SELECT count(*) FROM pgmsg.receive('seq', 10);}),
 	"t\n1", 'a dedup id sent before the dump is still a repeat after the restore');
 
+# The restored rows record their roles again: the owner cannot be dropped,
+# not even from another database, and the grantee neither.
+($ret, $out, $err) = $target->psql('postgres', 'DROP ROLE alice');
+like($err, qr/role "alice" cannot be dropped because some objects depend on it\nDETAIL:  \d+ objects in database app/,
+	'a restored owner cannot be dropped from another database');
+($ret, $out, $err) = $target->psql('app', 'DROP ROLE bob');
+like($err, qr/role "bob" cannot be dropped because some objects depend on it/,
+	'nor a restored grantee');
+
 ($ret, $out, $err) = $target->psql('app', 'DROP EXTENSION pgmsg');
 like($err, qr/cannot drop extension pgmsg because other objects depend on it/,
 	'a plain DROP EXTENSION refuses while restored queues exist');
@@ -121,5 +130,7 @@ is($target->safe_psql('app', q{
 		SELECT pgmsg.create_queue('orders');
 		SELECT pgmsg.send('orders', '{}') > 0;}),
 	"0\n\nt", 'DROP EXTENSION CASCADE takes the restored queue tables with it');
+is($target->safe_psql('postgres', 'DROP ROLE alice, bob; SELECT 1'),
+	'1', 'and the roles they named can be dropped again');
 
 done_testing();

@@ -58,7 +58,14 @@ my @refused = (
 	[ q{SELECT pgmsg.subscribe('t', 'other')}, 'subscribe to topic "t"' ],
 	[ q{SELECT pgmsg.unsubscribe('t', 'q')}, 'unsubscribe from topic "t"' ],
 	[ q{SELECT pgmsg.publish('t', '{}')}, 'publish to topic "t"' ],
-	[ q{SELECT pgmsg.publish_batch('t', ARRAY['{}'::jsonb])}, 'publish to topic "t"' ]);
+	[ q{SELECT pgmsg.publish_batch('t', ARRAY['{}'::jsonb])}, 'publish to topic "t"' ],
+	[ q{SELECT pgmsg.subscribe_http('t', 'https://example.com/hook')},
+		'subscribe to topic "t"' ],
+	[ q{SELECT pgmsg.subscribe_sns('t', 'arn:aws:sns:eu-west-1:123456789012:t', 'eu-west-1')},
+		'subscribe to topic "t"' ],
+	[ q{SELECT pgmsg.unsubscribe_push('t', 'https://example.com/hook')},
+		'unsubscribe from topic "t"' ],
+	[ q{SELECT pgmsg.unsubscribe_push(1)}, 'remove push subscription "1"' ]);
 for my $case (@refused)
 {
 	my ($sql, $what) = @$case;
