@@ -60,13 +60,6 @@ static const int32 receive_count_bounds[] = {1, 2, 3, 5, 10};
 
 #define NBOUNDS lengthof(receive_count_bounds)
 
-/* A queue slot of this database, as listed under the directory lock. */
-typedef struct SlotRef
-{
-	int32		queue_id;
-	QueueShared *qs;
-} SlotRef;
-
 /* What one queue's held leases add up to. */
 typedef struct ReceiveCounts
 {
@@ -75,42 +68,6 @@ typedef struct ReceiveCounts
 	int32		max;
 	int64		le[NBOUNDS];	/* cumulative: receive_count <= bound */
 } ReceiveCounts;
-
-static int
-slotref_cmp(const void *a, const void *b)
-{
-	int32		x = ((const SlotRef *) a)->queue_id;
-	int32		y = ((const SlotRef *) b)->queue_id;
-
-	return (x > y) - (x < y);
-}
-
-/*
- * The queue slots of the current database, sorted by queue id.
- */
-static SlotRef *
-list_slots(int *nslots)
-{
-	SlotRef    *slots = palloc(sizeof(SlotRef) * Max(pgmsg_shared->max_queues, 1));
-	int			n = 0;
-
-	LWLockAcquire(pgmsg_shared->directory_lock, LW_SHARED);
-	for (int i = 0; i < pgmsg_shared->max_queues; i++)
-	{
-		QueueShared *qs = &pgmsg_shared->queues[i];
-
-		if (qs->in_use && qs->dbid == MyDatabaseId)
-		{
-			slots[n].queue_id = qs->queue_id;
-			slots[n].qs = qs;
-			n++;
-		}
-	}
-	LWLockRelease(pgmsg_shared->directory_lock);
-	qsort(slots, n, sizeof(SlotRef), slotref_cmp);
-	*nslots = n;
-	return slots;
-}
 
 static void
 count_lease(ReceiveCounts *rc, const Lease *lease)
@@ -133,16 +90,15 @@ count_lease(ReceiveCounts *rc, const Lease *lease)
  * the queue has leases.
  */
 static void
-count_queue(const SlotRef *slot, ReceiveCounts *rc)
+count_queue(int32 queue_id, QueueShared *qs, ReceiveCounts *rc)
 {
-	QueueShared *qs = slot->qs;
 	pairingheap_node **stack = NULL;
 	int			depth = 0;
 
 	memset(rc, 0, sizeof(*rc));
 
 	LWLockAcquire(qs->lock, LW_SHARED);
-	if (!qs->in_use || qs->dbid != MyDatabaseId || qs->queue_id != slot->queue_id ||
+	if (!qs->in_use || qs->dbid != MyDatabaseId || qs->queue_id != queue_id ||
 		qs->redelivery.ph_root == NULL)
 	{
 		LWLockRelease(qs->lock);
@@ -244,11 +200,10 @@ pgmsg_queue_receive_counts(PG_FUNCTION_ARGS)
 	bounds_array = construct_array(bounds, NBOUNDS, INT4OID, sizeof(int32), true,
 								   TYPALIGN_INT);
 
-	slots = list_slots(&nslots);
+	slots = pgmsg_db_slots(&nslots);
 	for (uint64 i = 0; i < nqueues; i++)
 	{
-		SlotRef		key = {.queue_id = queue_ids[i]};
-		SlotRef    *slot;
+		QueueShared *qs;
 		ReceiveCounts rc;
 		Datum		values[6];
 		bool		nulls[6];
@@ -259,9 +214,9 @@ pgmsg_queue_receive_counts(PG_FUNCTION_ARGS)
 			continue;
 
 		/* a queue without a slot has no leases: nothing received since start */
-		slot = bsearch(&key, slots, nslots, sizeof(SlotRef), slotref_cmp);
-		if (slot != NULL)
-			count_queue(slot, &rc);
+		qs = pgmsg_find_slot(slots, nslots, queue_ids[i]);
+		if (qs != NULL)
+			count_queue(queue_ids[i], qs, &rc);
 		else
 			memset(&rc, 0, sizeof(rc));
 
