@@ -258,6 +258,9 @@ typedef struct PushRow
 	int64		dead_lettered;
 } PushRow;
 
+/* kept for the life of the backend; the plan cache replans it as needed */
+static SPIPlanPtr push_plan = NULL;
+
 /*
  * The push subscriptions the current user may see, as the subscriptions
  * view shows them, or every one for "monitor"; read as the extension owner.
@@ -275,28 +278,37 @@ list_push_subscriptions(bool monitor, int *nrows)
 	pgmsg_become_owner(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT s.subscription_id, t.name, p.protocol,"
-							  "       q.queue_id, q.name, d.queue_id, d.name,"
-							  "       p.delivered, p.retrying, p.dead_lettered"
-							  "  FROM pgmsg.push_subscription p"
-							  "  JOIN pgmsg.subscription s USING (subscription_id)"
-							  "  JOIN pgmsg.topic_meta t ON t.topic_id OPERATOR(pg_catalog.=) s.topic_id"
-							  "  JOIN pgmsg.queue_meta q ON q.queue_id OPERATOR(pg_catalog.=) s.queue_id"
-							  "  JOIN pgmsg.queue_meta d ON d.queue_id OPERATOR(pg_catalog.=) p.dead_letter_queue_id"
-							  " WHERE $1"
-							  "    OR pg_catalog.pg_has_role($2, s.owner::pg_catalog.oid, 'USAGE')"
-							  "    OR pg_catalog.pg_has_role($2, t.owner::pg_catalog.oid, 'USAGE')"
-							  "    OR pg_catalog.pg_has_role($2, q.owner::pg_catalog.oid, 'USAGE')"
-							  "    OR EXISTS (SELECT FROM pgmsg.topic_grants g"
-							  "                WHERE g.topic_id OPERATOR(pg_catalog.=) t.topic_id"
-							  "                  AND (g.grantee::pg_catalog.oid OPERATOR(pg_catalog.=) 0::pg_catalog.oid"
-							  "                       OR pg_catalog.pg_has_role($2, g.grantee::pg_catalog.oid, 'USAGE')))"
-							  "    OR EXISTS (SELECT FROM pgmsg.queue_grants g"
-							  "                WHERE g.queue_id OPERATOR(pg_catalog.=) q.queue_id"
-							  "                  AND (g.grantee::pg_catalog.oid OPERATOR(pg_catalog.=) 0::pg_catalog.oid"
-							  "                       OR pg_catalog.pg_has_role($2, g.grantee::pg_catalog.oid, 'USAGE')))"
-							  " ORDER BY s.subscription_id",
-							  2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+	if (push_plan == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare("SELECT s.subscription_id, t.name, p.protocol,"
+										   "       q.queue_id, q.name, d.queue_id, d.name,"
+										   "       p.delivered, p.retrying, p.dead_lettered"
+										   "  FROM pgmsg.push_subscription p"
+										   "  JOIN pgmsg.subscription s USING (subscription_id)"
+										   "  JOIN pgmsg.topic_meta t ON t.topic_id OPERATOR(pg_catalog.=) s.topic_id"
+										   "  JOIN pgmsg.queue_meta q ON q.queue_id OPERATOR(pg_catalog.=) s.queue_id"
+										   "  JOIN pgmsg.queue_meta d ON d.queue_id OPERATOR(pg_catalog.=) p.dead_letter_queue_id"
+										   " WHERE $1"
+										   "    OR pg_catalog.pg_has_role($2, s.owner::pg_catalog.oid, 'USAGE')"
+										   "    OR pg_catalog.pg_has_role($2, t.owner::pg_catalog.oid, 'USAGE')"
+										   "    OR pg_catalog.pg_has_role($2, q.owner::pg_catalog.oid, 'USAGE')"
+										   "    OR EXISTS (SELECT FROM pgmsg.topic_grants g"
+										   "                WHERE g.topic_id OPERATOR(pg_catalog.=) t.topic_id"
+										   "                  AND (g.grantee::pg_catalog.oid OPERATOR(pg_catalog.=) 0::pg_catalog.oid"
+										   "                       OR pg_catalog.pg_has_role($2, g.grantee::pg_catalog.oid, 'USAGE')))"
+										   "    OR EXISTS (SELECT FROM pgmsg.queue_grants g"
+										   "                WHERE g.queue_id OPERATOR(pg_catalog.=) q.queue_id"
+										   "                  AND (g.grantee::pg_catalog.oid OPERATOR(pg_catalog.=) 0::pg_catalog.oid"
+										   "                       OR pg_catalog.pg_has_role($2, g.grantee::pg_catalog.oid, 'USAGE')))"
+										   " ORDER BY s.subscription_id",
+										   2, argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		push_plan = plan;
+	}
+	if (SPI_execute_plan(push_plan, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not list push subscriptions");
 
 	/* copied out of SPI's memory, which SPI_finish frees */
