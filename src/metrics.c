@@ -36,7 +36,10 @@
  * subscription's two queues what is waiting to be delivered, its lag (the
  * age of the oldest message not yet delivered, in flight or not) and what
  * its dead-letter queue holds, read as pgmsg.queues reads them (stats.c).
- * The subscriptions view takes its lag from here.
+ * The subscriptions view takes its lag from here.  It reads the catalog
+ * with one query, as the extension owner and filtered by the caller's
+ * role as the view filters, then each queue as stats.c does, under the
+ * locks described there.
  *
  *-------------------------------------------------------------------------
  */
