@@ -537,6 +537,30 @@ AS 'MODULE_PATHNAME', 'pgmsg_push_secret'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE
 SET search_path = pg_catalog, pg_temp;
 
+/*
+ * Delivery figures per push subscription (metrics.c), read without
+ * scanning queue tables: what the push worker counted, what is waiting,
+ * the age of the oldest message not yet delivered, and what the
+ * dead-letter queue holds.  Rows as the subscriptions view shows them;
+ * members of pg_monitor see every push subscription.
+ */
+CREATE FUNCTION pgmsg.push_stats(
+    OUT subscription_id      integer,
+    OUT topic                text,
+    OUT protocol             text,
+    OUT push_queue           text,
+    OUT dead_letter_queue    text,
+    OUT delivered            bigint,
+    OUT retrying             integer,
+    OUT dead_lettered        bigint,
+    OUT messages_waiting     bigint,
+    OUT dead_letter_messages bigint,
+    OUT lag                  interval)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pgmsg_push_stats'
+LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
 CREATE VIEW pgmsg.subscriptions AS
 SELECT s.subscription_id,
        t.name AS topic,
@@ -556,16 +580,14 @@ SELECT s.subscription_id,
        p.last_error,
        p.last_error_at,
        p.last_success_at,
-       CASE WHEN p.subscription_id IS NOT NULL THEN
-           COALESCE(pg_catalog.now() OPERATOR(pg_catalog.-) st.oldest_sent_at, '0'::interval)
-       END AS lag
+       ps.lag
   FROM pgmsg.subscription s
   JOIN pgmsg.topic_meta t USING (topic_id)
   JOIN pgmsg.queue_meta q USING (queue_id)
   LEFT JOIN pgmsg.push_subscription p USING (subscription_id)
   LEFT JOIN pgmsg.queue_meta d ON d.queue_id OPERATOR(pg_catalog.=) p.dead_letter_queue_id
-  LEFT JOIN pgmsg.queue_stats() st
-         ON p.subscription_id IS NOT NULL AND st.queue_id OPERATOR(pg_catalog.=) q.queue_id
+  LEFT JOIN pgmsg.push_stats() ps
+         ON ps.subscription_id OPERATOR(pg_catalog.=) s.subscription_id
  WHERE pg_catalog.pg_has_role(s.owner, 'USAGE')
     OR pg_catalog.pg_has_role(t.owner, 'USAGE')
     OR pg_catalog.pg_has_role(q.owner, 'USAGE')

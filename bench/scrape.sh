@@ -11,9 +11,12 @@
 # monitoring/queries.yaml: each section alone and all of them together (one
 # scrape), against a baseline in the same run, SELECT count(*) FROM
 # pg_stat_user_tables, which a stock exporter setup runs on every scrape
-# too.  Rounds alternate between the queries so that a noisy machine
-# disturbs them alike; each figure is the median of the rounds' average
-# latencies.  It reports and asserts nothing.
+# too (it lists the 1,000 queue tables among the rest).  Rounds alternate
+# between the queries so that a noisy machine disturbs them alike; each
+# figure is the median of the rounds' average latencies.  Then it restarts
+# the server and times pgmsg.queues again, before any queue is used, when no
+# queue has a slot in shared memory and each is counted from its index.  It
+# reports and asserts nothing.
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -90,12 +93,29 @@ chown -R postgres:postgres "$WORK/sql"
 names=(scrape $(cd "$WORK/sql" && ls -- *.sql | sed 's/\.sql$//' | grep -vx -e scrape -e baseline) baseline)
 
 declare -A results
+time_query() {
+    as_postgres "$PGBIN/pgbench" -n -h "$WORK" -c 1 -T "$SECS" -f "$WORK/sql/$1.sql" postgres 2>&1 |
+        awk '/latency average/ { print $4 }'
+}
 for round in $(seq 1 "$ROUNDS"); do
     for name in "${names[@]}"; do
-        ms=$(as_postgres "$PGBIN/pgbench" -n -h "$WORK" -c 1 -T "$SECS" -f "$WORK/sql/$name.sql" postgres 2>&1 |
-             awk '/latency average/ { print $4 }')
+        ms=$(time_query "$name")
         results[$name]+="$ms "
         say "round $round: $name ${ms} ms"
+    done
+done
+
+# After a restart no queue has a slot until it is used: pgmsg.queues counts
+# each from its index.  Reading the view sets up no slot, so every round
+# measures that.
+as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" -l "$WORK/server.log" -w restart >/dev/null
+psql_run -At -c "SELECT sum(messages_visible + messages_in_flight) FROM pgmsg.queues" |
+    { read -r stored; say "after the restart: $stored messages counted"; }
+for round in $(seq 1 "$ROUNDS"); do
+    for name in pgmsg_queue baseline; do
+        ms=$(time_query "$name")
+        results[cold_$name]+="$ms "
+        say "round $round after the restart: $name ${ms} ms"
     done
 done
 
@@ -110,3 +130,7 @@ for name in "${names[@]}"; do
     esac
     printf '  %-55s %8.2f ms\n' "$label" "$(echo "${results[$name]}" | median)"
 done
+echo "After a restart, before any queue is used (no queue slot):"
+printf '  %-55s %8.2f ms\n' "  section pgmsg_queue" "$(echo "${results[cold_pgmsg_queue]}" | median)"
+printf '  %-55s %8.2f ms\n' "baseline: SELECT count(*) FROM pg_stat_user_tables" \
+    "$(echo "${results[cold_baseline]}" | median)"

@@ -56,6 +56,30 @@ SELECT count(*) FROM pgmsg.receive('ct_q', 10, visibility_timeout => '1 hour');
 SELECT * FROM ca;
 SELECT * FROM cq;
 
+-- delayed messages are counted from the index, at most 10,000 of them:
+-- past that the messages already due are counted instead; with more than
+-- 10,000 of both, 10,000 is shown, a lower bound
+SELECT pgmsg.create_queue('ct_many');
+DO $$
+BEGIN
+  FOR i IN 1..11 LOOP
+    PERFORM pgmsg.send_batch('ct_many', array_fill('{}'::jsonb, ARRAY[1000]),
+                             delay => '15 minutes');
+  END LOOP;
+END
+$$;
+SELECT count(*) FROM pgmsg.send_batch('ct_many', ARRAY['{}', '{}']::jsonb[]);
+SELECT messages_visible, messages_delayed FROM pgmsg.queues WHERE name = 'ct_many';
+DO $$
+BEGIN
+  FOR i IN 1..11 LOOP
+    PERFORM pgmsg.send_batch('ct_many', array_fill('{}'::jsonb, ARRAY[1000]));
+  END LOOP;
+END
+$$;
+SELECT messages_visible, messages_delayed FROM pgmsg.queues WHERE name = 'ct_many';
+SELECT pgmsg.drop_queue('ct_many');
+
 -- clean up
 DROP TABLE held;
 DROP VIEW ca;

@@ -135,3 +135,29 @@ SELECT name = :'sns_dlq' AS kept, messages_visible FROM pgmsg.queues
  WHERE name LIKE 'pgmsg_push_%';
 SELECT pgmsg.drop_queue(:'sns_dlq');
 DROP ROLE pgmsg_push_manager;
+
+-- pgmsg.push_stats(): a row per push subscription, to the roles that see it
+-- in pgmsg.subscriptions and to pg_monitor
+CREATE ROLE pgmsg_push_nobody;
+CREATE ROLE pgmsg_push_monitor IN ROLE pg_monitor;
+SELECT pgmsg.create_topic('p_stats');
+SELECT pgmsg.subscribe_http('p_stats', 'https://127.0.0.1:1/hook') > 0 AS subscribed;
+SELECT topic, protocol, push_queue LIKE 'pgmsg_push_%' AS push_queue,
+       dead_letter_queue = push_queue || '_dlq' AS dead_letter_queue,
+       delivered, retrying, dead_lettered, messages_waiting, dead_letter_messages, lag
+  FROM pgmsg.push_stats() WHERE topic = 'p_stats';
+-- a published message waits, in flight or not, and its age is the lag
+SELECT pgmsg.publish('p_stats', '{"n": 1}');
+SELECT messages_waiting + dead_letter_messages AS messages, lag > '0' AS lagging
+  FROM pgmsg.push_stats() WHERE topic = 'p_stats';
+SELECT lag > '0' AS lagging FROM pgmsg.subscriptions WHERE topic = 'p_stats';
+SET ROLE pgmsg_push_nobody;
+SELECT count(*) FROM pgmsg.push_stats() WHERE topic = 'p_stats';
+SET ROLE pgmsg_push_monitor;
+SELECT count(*) FROM pgmsg.push_stats() WHERE topic = 'p_stats';
+RESET ROLE;
+-- dropping the topic ends the subscription and drops its empty queues
+SELECT pgmsg.drop_topic('p_stats');
+SELECT count(*) FROM pgmsg.push_stats() WHERE topic = 'p_stats';
+SELECT count(*) FROM pgmsg.queues WHERE name LIKE 'pgmsg_push_%';
+DROP ROLE pgmsg_push_nobody, pgmsg_push_monitor;

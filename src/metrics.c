@@ -2,7 +2,8 @@
  *
  * metrics.c
  *		queue_receive_counts(): how often the messages in flight have been
- *		received, per queue, for monitoring.
+ *		received, per queue; push_stats(): how each push subscription's
+ *		deliveries are going.  For monitoring.
  *
  * A message that keeps coming back (a "poison" message that crashes its
  * consumer, or one that is never deleted) shows up as a lease with a high
@@ -30,9 +31,15 @@
  * different queues are therefore not one atomic snapshot, which monitoring
  * does not need.
  *
- * Push subscriptions will report their delivery counters next to these,
- * in their own function; this file is the place for per-queue figures that
- * pgmsg.queues does not already carry.
+ * push_stats(): per push subscription, the delivery counters the push
+ * worker keeps in pgmsg.push_subscription (push_worker.c), and from the
+ * subscription's two queues what is waiting to be delivered, its lag (the
+ * age of the oldest message not yet delivered, in flight or not) and what
+ * its dead-letter queue holds, read as pgmsg.queues reads them (stats.c).
+ * The subscriptions view takes its lag from here.  It reads the catalog
+ * with one query, as the extension owner and filtered by the caller's
+ * role as the view filters, then each queue as stats.c does, under the
+ * locks described there.
  *
  *-------------------------------------------------------------------------
  */
@@ -46,13 +53,16 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 
 #include "acl.h"
 #include "catalog.h"
 #include "lease.h"
 #include "shmem.h"
+#include "stats.h"
 
 PG_FUNCTION_INFO_V1(pgmsg_queue_receive_counts);
+PG_FUNCTION_INFO_V1(pgmsg_push_stats);
 
 /*
  * Upper bounds of the histogram's buckets (a last one, +Inf, is implied):
@@ -63,13 +73,6 @@ static const int32 receive_count_bounds[] = {1, 2, 3, 5, 10};
 
 #define NBOUNDS lengthof(receive_count_bounds)
 
-/* A queue slot of this database, as listed under the directory lock. */
-typedef struct SlotRef
-{
-	int32		queue_id;
-	QueueShared *qs;
-} SlotRef;
-
 /* What one queue's held leases add up to. */
 typedef struct ReceiveCounts
 {
@@ -78,42 +81,6 @@ typedef struct ReceiveCounts
 	int32		max;
 	int64		le[NBOUNDS];	/* cumulative: receive_count <= bound */
 } ReceiveCounts;
-
-static int
-slotref_cmp(const void *a, const void *b)
-{
-	int32		x = ((const SlotRef *) a)->queue_id;
-	int32		y = ((const SlotRef *) b)->queue_id;
-
-	return (x > y) - (x < y);
-}
-
-/*
- * The queue slots of the current database, sorted by queue id.
- */
-static SlotRef *
-list_slots(int *nslots)
-{
-	SlotRef    *slots = palloc(sizeof(SlotRef) * Max(pgmsg_shared->max_queues, 1));
-	int			n = 0;
-
-	LWLockAcquire(pgmsg_shared->directory_lock, LW_SHARED);
-	for (int i = 0; i < pgmsg_shared->max_queues; i++)
-	{
-		QueueShared *qs = &pgmsg_shared->queues[i];
-
-		if (qs->in_use && qs->dbid == MyDatabaseId)
-		{
-			slots[n].queue_id = qs->queue_id;
-			slots[n].qs = qs;
-			n++;
-		}
-	}
-	LWLockRelease(pgmsg_shared->directory_lock);
-	qsort(slots, n, sizeof(SlotRef), slotref_cmp);
-	*nslots = n;
-	return slots;
-}
 
 static void
 count_lease(ReceiveCounts *rc, const Lease *lease)
@@ -136,16 +103,15 @@ count_lease(ReceiveCounts *rc, const Lease *lease)
  * the queue has leases.
  */
 static void
-count_queue(const SlotRef *slot, ReceiveCounts *rc)
+count_queue(int32 queue_id, QueueShared *qs, ReceiveCounts *rc)
 {
-	QueueShared *qs = slot->qs;
 	pairingheap_node **stack = NULL;
 	int			depth = 0;
 
 	memset(rc, 0, sizeof(*rc));
 
 	LWLockAcquire(qs->lock, LW_SHARED);
-	if (!qs->in_use || qs->dbid != MyDatabaseId || qs->queue_id != slot->queue_id ||
+	if (!qs->in_use || qs->dbid != MyDatabaseId || qs->queue_id != queue_id ||
 		qs->redelivery.ph_root == NULL)
 	{
 		LWLockRelease(qs->lock);
@@ -247,11 +213,10 @@ pgmsg_queue_receive_counts(PG_FUNCTION_ARGS)
 	bounds_array = construct_array(bounds, NBOUNDS, INT4OID, sizeof(int32), true,
 								   TYPALIGN_INT);
 
-	slots = list_slots(&nslots);
+	slots = pgmsg_db_slots(&nslots);
 	for (uint64 i = 0; i < nqueues; i++)
 	{
-		SlotRef		key = {.queue_id = queue_ids[i]};
-		SlotRef    *slot;
+		QueueShared *qs;
 		ReceiveCounts rc;
 		Datum		values[6];
 		bool		nulls[6];
@@ -262,9 +227,9 @@ pgmsg_queue_receive_counts(PG_FUNCTION_ARGS)
 			continue;
 
 		/* a queue without a slot has no leases: nothing received since start */
-		slot = bsearch(&key, slots, nslots, sizeof(SlotRef), slotref_cmp);
-		if (slot != NULL)
-			count_queue(slot, &rc);
+		qs = pgmsg_find_slot(slots, nslots, queue_ids[i]);
+		if (qs != NULL)
+			count_queue(queue_ids[i], qs, &rc);
 		else
 			memset(&rc, 0, sizeof(rc));
 
@@ -280,6 +245,160 @@ pgmsg_queue_receive_counts(PG_FUNCTION_ARGS)
 		values[4] = PointerGetDatum(bounds_array);
 		values[5] = PointerGetDatum(construct_array(le, NBOUNDS, INT8OID, sizeof(int64),
 													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/* A push subscription as read from the catalog, for push_stats(). */
+typedef struct PushRow
+{
+	int32		subscription_id;
+	char	   *topic;
+	char	   *protocol;
+	int32		queue_id;
+	char	   *queue;
+	int32		dlq_id;
+	char	   *dlq;
+	int64		delivered;
+	int32		retrying;
+	int64		dead_lettered;
+} PushRow;
+
+/* kept for the life of the backend; the plan cache replans it as needed */
+static SPIPlanPtr push_plan = NULL;
+
+/*
+ * The push subscriptions the current user may see, as the subscriptions
+ * view shows them, or every one for "monitor"; read as the extension owner.
+ */
+static PushRow *
+list_push_subscriptions(bool monitor, int *nrows)
+{
+	Oid			argtypes[2] = {BOOLOID, OIDOID};
+	Datum		args[2] = {BoolGetDatum(monitor), ObjectIdGetDatum(GetUserId())};
+	Oid			save_userid;
+	int			save_sec;
+	PushRow    *rows;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	pgmsg_become_owner(&save_userid, &save_sec);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (push_plan == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare("SELECT s.subscription_id, t.name, p.protocol,"
+										   "       q.queue_id, q.name, d.queue_id, d.name,"
+										   "       p.delivered, p.retrying, p.dead_lettered"
+										   "  FROM pgmsg.push_subscription p"
+										   "  JOIN pgmsg.subscription s USING (subscription_id)"
+										   "  JOIN pgmsg.topic_meta t ON t.topic_id OPERATOR(pg_catalog.=) s.topic_id"
+										   "  JOIN pgmsg.queue_meta q ON q.queue_id OPERATOR(pg_catalog.=) s.queue_id"
+										   "  JOIN pgmsg.queue_meta d ON d.queue_id OPERATOR(pg_catalog.=) p.dead_letter_queue_id"
+										   " WHERE $1"
+										   "    OR pg_catalog.pg_has_role($2, s.owner::pg_catalog.oid, 'USAGE')"
+										   "    OR pg_catalog.pg_has_role($2, t.owner::pg_catalog.oid, 'USAGE')"
+										   "    OR pg_catalog.pg_has_role($2, q.owner::pg_catalog.oid, 'USAGE')"
+										   "    OR EXISTS (SELECT FROM pgmsg.topic_grants g"
+										   "                WHERE g.topic_id OPERATOR(pg_catalog.=) t.topic_id"
+										   "                  AND (g.grantee::pg_catalog.oid OPERATOR(pg_catalog.=) 0::pg_catalog.oid"
+										   "                       OR pg_catalog.pg_has_role($2, g.grantee::pg_catalog.oid, 'USAGE')))"
+										   "    OR EXISTS (SELECT FROM pgmsg.queue_grants g"
+										   "                WHERE g.queue_id OPERATOR(pg_catalog.=) q.queue_id"
+										   "                  AND (g.grantee::pg_catalog.oid OPERATOR(pg_catalog.=) 0::pg_catalog.oid"
+										   "                       OR pg_catalog.pg_has_role($2, g.grantee::pg_catalog.oid, 'USAGE')))"
+										   " ORDER BY s.subscription_id",
+										   2, argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		push_plan = plan;
+	}
+	if (SPI_execute_plan(push_plan, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list push subscriptions");
+
+	/* copied out of SPI's memory, which SPI_finish frees */
+	rows = MemoryContextAlloc(cxt, sizeof(PushRow) * Max(SPI_processed, 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		PushRow    *r = &rows[i];
+		bool		isnull;
+
+		r->subscription_id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+		r->topic = MemoryContextStrdup(cxt, SPI_getvalue(tup, desc, 2));
+		r->protocol = MemoryContextStrdup(cxt, SPI_getvalue(tup, desc, 3));
+		r->queue_id = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+		r->queue = MemoryContextStrdup(cxt, SPI_getvalue(tup, desc, 5));
+		r->dlq_id = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
+		r->dlq = MemoryContextStrdup(cxt, SPI_getvalue(tup, desc, 7));
+		r->delivered = DatumGetInt64(SPI_getbinval(tup, desc, 8, &isnull));
+		r->retrying = DatumGetInt32(SPI_getbinval(tup, desc, 9, &isnull));
+		r->dead_lettered = DatumGetInt64(SPI_getbinval(tup, desc, 10, &isnull));
+	}
+	*nrows = (int) SPI_processed;
+	SPI_finish();
+	pgmsg_restore_user(save_userid, save_sec);
+	return rows;
+}
+
+Datum
+pgmsg_push_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			roleid;
+	bool		monitor;
+	PushRow    *rows;
+	int			nrows;
+	SlotRef    *slots;
+	int			nslots;
+
+	pgmsg_check_loaded();
+	InitMaterializedSRF(fcinfo, 0);
+
+	roleid = GetUserId();
+	monitor = superuser_arg(roleid) || has_privs_of_role(roleid, ROLE_PG_MONITOR);
+	rows = list_push_subscriptions(monitor, &nrows);
+	slots = pgmsg_db_slots(&nslots);
+
+	for (int i = 0; i < nrows; i++)
+	{
+		PushRow    *r = &rows[i];
+		QueueFigures waiting;
+		QueueFigures dead;
+		TimestampTz now;
+		Datum		values[11];
+		bool		nulls[11];
+
+		CHECK_FOR_INTERRUPTS();
+
+		/* a subscription whose queues were dropped since it was read */
+		if (!pgmsg_queue_figures(r->queue_id, r->queue,
+								 pgmsg_find_slot(slots, nslots, r->queue_id),
+								 true, &waiting) ||
+			!pgmsg_queue_figures(r->dlq_id, r->dlq,
+								 pgmsg_find_slot(slots, nslots, r->dlq_id),
+								 false, &dead))
+			continue;
+		now = GetCurrentTimestamp();
+
+		memset(nulls, 0, sizeof(nulls));
+		values[0] = Int32GetDatum(r->subscription_id);
+		values[1] = CStringGetTextDatum(r->topic);
+		values[2] = CStringGetTextDatum(r->protocol);
+		values[3] = CStringGetTextDatum(r->queue);
+		values[4] = CStringGetTextDatum(r->dlq);
+		values[5] = Int64GetDatum(r->delivered);
+		values[6] = Int32GetDatum(r->retrying);
+		values[7] = Int64GetDatum(r->dead_lettered);
+		values[8] = Int64GetDatum(waiting.messages);
+		values[9] = Int64GetDatum(dead.messages);
+		values[10] = DirectFunctionCall2(timestamp_mi, TimestampTzGetDatum(now),
+										 TimestampTzGetDatum(waiting.has_oldest_stored ?
+															 Min(waiting.oldest_stored_sent_at, now) :
+															 now));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

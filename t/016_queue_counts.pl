@@ -53,5 +53,27 @@ is($node->safe_psql('postgres',
 		q{SELECT string_agg(body::text, ',') FROM pgmsg.receive('ret', 10)}),
 	'{"n": 4}', 'and it is the one received');
 
+# After a restart no queue has a slot until it is used, and reading the
+# view sets none up: it counts the queue from its index, delayed messages
+# too, with nothing in flight (the restart forgot the lease) and the
+# totals at zero.  Once the queue is used, its slot keeps the counts.
+$node->safe_psql('postgres', q{
+SELECT pgmsg.create_queue('cold');
+SELECT count(*) FROM pgmsg.send_batch('cold', ARRAY['{"n": 1}', '{"n": 2}', '{"n": 3}']::jsonb[]);
+SELECT pgmsg.send('cold', '{"n": 4}', delay => '15 minutes');
+SELECT count(*) FROM pgmsg.receive('cold', 1, visibility_timeout => '1 hour');
+});
+my $cold = q{SELECT messages_visible || ',' || messages_in_flight || ',' || messages_delayed
+                    || ',' || sent_total || ',' || (oldest_message_age IS NOT NULL)
+               FROM pgmsg.queues WHERE name = 'cold'};
+is($node->safe_psql('postgres', $cold), '2,1,1,4,true', 'cold: one in flight, one delayed');
+$node->restart;
+is($node->safe_psql('postgres', $cold), '3,0,1,0,true',
+	'after a restart the view counts the queue from its index');
+is($node->safe_psql('postgres', $cold), '3,0,1,0,true', 'and again, having set up no slot');
+$node->safe_psql('postgres',
+	q{SELECT count(*) FROM pgmsg.receive('cold', 1, visibility_timeout => '1 hour')});
+is($node->safe_psql('postgres', $cold), '2,1,1,0,true', 'once used, from its slot');
+
 $node->stop;
 done_testing();

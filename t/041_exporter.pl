@@ -1,7 +1,7 @@
 # monitoring/queries.yaml in the real prometheus-postgres-exporter: start it
-# against a cluster with queues in several states, logged in as a role that
-# is only a member of pg_monitor, and check the metrics it serves on
-# /metrics: names, types, labels and values.
+# against a cluster with queues and push subscriptions in several states,
+# logged in as a role that is only a member of pg_monitor, and check the
+# metrics it serves on /metrics: names, types, labels and values.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -9,6 +9,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
 use HTTP::Tiny;
+use t::PushFake;
 
 my $exporter = '/usr/bin/prometheus-postgres-exporter';
 plan skip_all => "$exporter is not installed" unless -x $exporter;
@@ -16,10 +17,21 @@ plan skip_all => "$exporter is not installed" unless -x $exporter;
 my $queries = ($ENV{TESTDIR} // '.') . '/monitoring/queries.yaml';
 ok(-f $queries, 'the query file exists');
 
+# Push subscriptions deliver to a webhook receiver: one path accepts, one
+# refuses for good (410: dead-lettered at once), one fails for now (503:
+# retried after a backoff of ten minutes, long past the end of the test).
+my $hook = t::PushFake->start_webhook(tls => 1);
+$hook->set_mode(mode => 'status', status => 410, path => '/gone');
+$hook->set_mode(mode => 'status', status => 503, path => '/flaky');
+
 my $node = PostgreSQL::Test::Cluster->new('exporter');
 $node->init;
 $node->append_conf('postgresql.conf', qq{shared_preload_libraries = 'pgmsg'
-pgmsg.max_leases = 5000});
+pgmsg.max_leases = 5000
+pgmsg.worker_naptime = 100ms
+pgmsg.push_ca_file = '@{[ $hook->ca_file ]}'
+pgmsg.push_retry_base = 600000
+pgmsg.push_max_backoff = 600000});
 $node->start;
 $node->safe_psql('postgres', 'CREATE DATABASE shop');
 $node->safe_psql('shop', q{
@@ -49,6 +61,29 @@ is($node->safe_psql('shop', q{
 	SELECT messages_visible, messages_in_flight, messages_delayed, dead_lettered_total
 	  FROM pgmsg.queues WHERE name = 'orders'}),
 	'1|2|1|1', 'the queue is in the expected state');
+
+my $url = $hook->url;
+my %sub;
+$node->safe_psql('shop', q{
+SELECT pgmsg.create_topic('events');
+SELECT pgmsg.create_topic('audit');
+});
+$sub{$_} = $node->safe_psql('shop', "SELECT pgmsg.subscribe_http('events', '$url/$_')")
+  for qw(ok gone);
+$sub{flaky} = $node->safe_psql('shop', "SELECT pgmsg.subscribe_http('audit', '$url/flaky')");
+$node->safe_psql('shop', q{
+SELECT count(*) FROM pgmsg.publish_batch('events', ARRAY['{"n": 1}', '{"n": 2}']::jsonb[]);
+SELECT pgmsg.publish('audit', '{"n": 3}');
+});
+ok( $node->poll_query_until(
+		'shop', qq{
+	SELECT string_agg(delivered || '/' || dead_lettered || '/' || retrying, ' '
+	                  ORDER BY subscription_id)
+	  FROM pgmsg.subscriptions
+	 WHERE subscription_id IN ($sub{ok}, $sub{gone}, $sub{flaky})},
+		'2/0/0 0/2/0 0/0/1'),
+	'the push worker delivered, dead-lettered and is retrying')
+  or diag($node->safe_psql('shop', 'SELECT * FROM pgmsg.subscriptions'));
 
 my $port = PostgreSQL::Test::Cluster::get_free_port();
 my $host = $node->host;
@@ -139,12 +174,38 @@ is(value('pgmsg_queue_held_receive_count_sum', %orders), '3', 'receive count sum
 is(value('pgmsg_queue_held_receive_count_count', %orders), '2', 'receive count count');
 is(value('pgmsg_leases_max', database => 'shop'), '5000', 'pgmsg.max_leases');
 
+my %ok = (database => 'shop', topic => 'events', protocol => 'https', subscription => $sub{ok});
+my %gone = (%ok, subscription => $sub{gone});
+my %flaky = (%ok, topic => 'audit', subscription => $sub{flaky});
+is(value('pgmsg_push_delivered_total', %ok), '2', 'push: delivered');
+is(value('pgmsg_push_messages_waiting', %ok), '0', 'push: nothing waits');
+is(value('pgmsg_push_lag_seconds', %ok), '0', 'push: no lag when nothing waits');
+is(value('pgmsg_push_dead_letter_messages', %ok), '0', 'push: an empty dead-letter queue');
+is(value('pgmsg_push_dead_lettered_total', %gone), '2', 'push: dead-lettered');
+is(value('pgmsg_push_dead_letter_messages', %gone), '2', 'push: in the dead-letter queue');
+is(value('pgmsg_push_delivered_total', %gone), '0', 'push: none delivered');
+is(value('pgmsg_push_retrying', %flaky), '1', 'push: retrying');
+is(value('pgmsg_push_messages_waiting', %flaky), '1', 'push: the retried message waits');
+ok(value('pgmsg_push_lag_seconds', %flaky) > 0, 'push: lag of the retried message');
+# the message waits in flight, leased for its backoff: the lag counts it
+# all the same, here and in the subscriptions view
+is( $node->safe_psql('shop', qq{
+	SELECT lag > '0' FROM pgmsg.subscriptions WHERE subscription_id = $sub{flaky}}),
+	't', 'the subscriptions view shows the lag of a message in flight');
+my $push_dlq = $node->safe_psql('shop',
+	"SELECT dead_letter_queue FROM pgmsg.push_stats() WHERE subscription_id = $sub{gone}");
+is(value('pgmsg_queue_is_dead_letter_queue', database => 'shop', queue => $push_dlq), '1',
+	'a push dead-letter queue is marked as one');
+
 is(type_of('pgmsg_queue_messages_visible'), 'gauge', 'gauges are gauges');
 is(type_of('pgmsg_queue_sent_total'), 'counter', 'counters are counters');
 is(type_of('pgmsg_queue_held_receive_count'), 'histogram', 'the histogram is one');
+is(type_of('pgmsg_push_delivered_total'), 'counter', 'push counters are counters');
+is(type_of('pgmsg_push_lag_seconds'), 'gauge', 'push lag is a gauge');
 like($metrics, qr/^pg_exporter_last_scrape_error 0$/m, 'no scrape error');
 
 $h->signal('TERM');
 $h->finish;
 $node->stop;
+$hook->stop;
 done_testing();
