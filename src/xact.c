@@ -20,7 +20,9 @@
  *				A lease taken by this same transaction gets its new
  *				expiry at once, and abort gives it back the previous one.
  *	publish		end: the backend's lower bound for the queue is cleared;
- *				commit: waiting receivers are woken.
+ *				commit: waiting receivers are woken, one per message sent
+ *				(all of them when a message is not visible yet, see
+ *				wake_for_messages).
  *	create		abort: the queue's slot, if it was used, is released.
  *	drop		commit: the queue's leases are dropped and its slot
  *				released.
@@ -105,7 +107,11 @@ typedef struct QueueAction
 								 * QACT_RELEASE the greatest id released */
 	Oid			dbid;			/* QACT_RELEASE */
 	int64		count;			/* QACT_SENT, QACT_RECEIVED: messages;
+								 * QACT_PUBLISH: messages sent in the whole
+								 * transaction, rolled back or not;
 								 * QACT_PURGE: last message id when it ran */
+	bool		delayed;		/* QACT_PUBLISH: a message sent is not
+								 * visible at once */
 } QueueAction;
 
 static LeaseAction *lease_actions = NULL;
@@ -265,9 +271,31 @@ xact_track_publish(QueueShared *qs, int64 nsent)
 		a->qs = qs;
 		a->nestlevel = 1;
 	}
+	a->count += nsent;
 
 	add_count(QACT_SENT, qs, nsent);
 	return first;
+}
+
+/*
+ * Note that a message this transaction sends to a queue becomes visible
+ * only later (a delay, or a FIFO group's order): every waiting receiver is
+ * then woken at commit, so that each sleeps until it is due.  Called after
+ * xact_track_publish for the queue.
+ */
+void
+xact_track_delayed(QueueShared *qs)
+{
+	for (int i = 0; i < n_queue_actions; i++)
+	{
+		QueueAction *a = &queue_actions[i];
+
+		if (a->kind == QACT_PUBLISH && a->qs == qs)
+		{
+			a->delayed = true;
+			return;
+		}
+	}
 }
 
 /*
@@ -366,22 +394,43 @@ switch_queue_lock(QueueShared **held, QueueShared *want)
 }
 
 /*
- * Wake the receivers waiting on a queue, if any.  The barrier orders the
- * read of the waiter count after this transaction's effects became visible
- * (receive.c registers as a waiter before its last scan).
+ * Wake the receivers that can take n new messages: one waiter per message,
+ * or every waiter if there are at least as many messages, or if "all" (the
+ * messages are not visible yet, and each waiter must learn when they will
+ * be).  A waiter woken by a signal that then leaves without sleeping again
+ * (it found other messages, or its wait ended) passes the signal on to the
+ * next one (ConditionVariableCancelSleep), so a signal is not lost; one
+ * woken while it scans scans again.
+ */
+static void
+wake_for_messages(QueueShared *qs, int64 n, bool all)
+{
+	uint32		nwaiters;
+	uint32		push_proc;
+
+	pg_memory_barrier();
+	nwaiters = pg_atomic_read_u32(&qs->nwaiters);
+	if (nwaiters > 0)
+	{
+		if (all || n >= nwaiters)
+			ConditionVariableBroadcast(&qs->cv);
+		else
+			for (int64 i = 0; i < n; i++)
+				ConditionVariableSignal(&qs->cv);
+	}
+	push_proc = pg_atomic_read_u32(&qs->push_proc);
+	if (push_proc != 0)
+		SetLatch(&ProcGlobal->allProcs[push_proc - 1].procLatch);
+}
+
+/*
+ * Wake every receiver waiting on a queue, if any: a lease was released or
+ * its expiry moved, or a FIFO group may be free.
  */
 static void
 wake_waiters(QueueShared *qs)
 {
-	uint32		push_proc;
-
-	pg_memory_barrier();
-	if (pg_atomic_read_u32(&qs->nwaiters) > 0)
-		ConditionVariableBroadcast(&qs->cv);
-	/* a push subscription's queue: its push worker waits on its latch */
-	push_proc = pg_atomic_read_u32(&qs->push_proc);
-	if (push_proc != 0)
-		SetLatch(&ProcGlobal->allProcs[push_proc - 1].procLatch);
+	wake_for_messages(qs, 0, true);
 }
 
 static void
@@ -513,7 +562,7 @@ commit_queue_actions(void)
 		{
 			case QACT_PUBLISH:
 				cursor_clear_bound(a->qs);
-				wake_waiters(a->qs);
+				wake_for_messages(a->qs, Max(a->count, 1), a->delayed);
 				break;
 			case QACT_SENT:
 				pg_atomic_fetch_add_u64(&a->qs->sent, a->count);
