@@ -334,3 +334,19 @@ SELECT s.subscription_id,
                 WHERE g.queue_id OPERATOR(pg_catalog.=) q.queue_id
                   AND (g.grantee::oid OPERATOR(pg_catalog.=) 0::oid
                        OR pg_catalog.pg_has_role(g.grantee, 'USAGE')));
+
+/*
+ * A batching window on receive (receive.c): with a wait, a receive that has
+ * some messages goes on taking more until it has max_messages or the
+ * window since its first has passed.
+ */
+DROP FUNCTION pgmsg.receive(text, integer, interval, interval);
+CREATE FUNCTION pgmsg.receive(
+    queue               text,
+    max_messages        integer  DEFAULT 1,
+    visibility_timeout  interval DEFAULT NULL,
+    wait                interval DEFAULT '0',
+    batch_window        interval DEFAULT '0')
+RETURNS SETOF pgmsg.message
+AS 'MODULE_PATHNAME', 'pgmsg_receive'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 10;
