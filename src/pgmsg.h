@@ -67,6 +67,7 @@
 /* GUCs (pgmsg.c) */
 extern int	pgmsg_max_leases;
 extern int	pgmsg_max_queues;
+extern bool pgmsg_durable_acks;
 
 /*
  * A fresh message as a receive's index scan found it: its key, where its row
@@ -370,6 +371,7 @@ extern void xact_track_create(int32 queue_id);
 extern void xact_track_received(QueueShared *qs, int64 n);
 extern void xact_reserve(int n);
 extern bool xact_uses_pgmsg(void);
+extern void xact_note_ack_wal(int64 records);
 
 /* stats.c */
 extern int64 pgmsg_stored_messages(QueueShared *qs, const char *name);

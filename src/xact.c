@@ -49,6 +49,19 @@
  * an effect that another transaction has overtaken (a purge, a drop) does
  * nothing.
  *
+ * Acknowledgements without a flush of their own.  A delete that a crash
+ * forgets only means the message is delivered again, which at-least-once
+ * delivery allows; so a transaction whose only writes are deletes commits
+ * as with synchronous_commit = off (for that transaction alone), unless
+ * pgmsg.durable_acks is on.  "Only" is judged by WAL records: this backend's
+ * count of records written (pgWalUsage) is read at the end of every
+ * top-level transaction, and ack.c adds up the records its deletes write;
+ * if at PRE_COMMIT the transaction's records are exactly the deletes', it
+ * wrote nothing else.  Anything else it wrote, a row, a send, a receive
+ * count, DDL, a heap page pruned on the way, writes records of its own and
+ * keeps the user's synchronous_commit; so does a transaction whose start
+ * was not seen (the library was loaded during it).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -58,9 +71,11 @@
 #include "catalog/pg_database.h"
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
+#include "executor/instrument.h"
 #include "miscadmin.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 
 #include "pgmsg.h"
@@ -122,6 +137,12 @@ static int	n_queue_actions = 0;
 static int	max_queue_actions = 0;
 
 static object_access_hook_type prev_object_access_hook = NULL;
+
+/* WAL records: this backend's count when the last transaction ended, and
+ * those this transaction's deletes wrote */
+static int64 wal_records_at_start = 0;
+static bool wal_start_known = false;
+static int64 ack_wal_records = 0;
 
 /*
  * Make room for n more lease actions, so that recording them later cannot
@@ -369,6 +390,44 @@ track_release(Oid dbid, int32 last_id)
 
 	a->dbid = dbid;
 	a->queue_id = last_id;
+}
+
+/*
+ * Count WAL records written by deletes (ack.c) in this transaction.
+ */
+void
+xact_note_ack_wal(int64 records)
+{
+	ack_wal_records += records;
+}
+
+/*
+ * At PRE_COMMIT: if every WAL record this transaction wrote was a delete's,
+ * let it commit without waiting for the flush, as SET LOCAL
+ * synchronous_commit = off would (undone at the end of the transaction).
+ */
+static void
+commit_acks_async(void)
+{
+	if (pgmsg_durable_acks || !wal_start_known || ack_wal_records <= 0 ||
+		synchronous_commit <= SYNCHRONOUS_COMMIT_OFF)
+		return;
+	if (pgWalUsage.wal_records - wal_records_at_start != ack_wal_records)
+		return;
+	(void) set_config_option("synchronous_commit", "off",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+}
+
+/*
+ * At the end of a top-level transaction: where the next one starts counting.
+ */
+static void
+reset_wal_count(void)
+{
+	wal_records_at_start = pgWalUsage.wal_records;
+	wal_start_known = true;
+	ack_wal_records = 0;
 }
 
 bool
@@ -643,6 +702,10 @@ pgmsg_xact_callback(XactEvent event, void *arg)
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot PREPARE a transaction that has used pgmsg")));
 			break;
+		case XACT_EVENT_PRE_COMMIT:
+			if (ack_wal_records > 0)
+				commit_acks_async();
+			break;
 		case XACT_EVENT_COMMIT:
 			if (n_lease_actions > 0)
 				commit_lease_actions();
@@ -650,6 +713,7 @@ pgmsg_xact_callback(XactEvent event, void *arg)
 				commit_queue_actions();
 			n_lease_actions = 0;
 			n_queue_actions = 0;
+			reset_wal_count();
 			break;
 		case XACT_EVENT_ABORT:
 			if (n_lease_actions > 0)
@@ -658,6 +722,10 @@ pgmsg_xact_callback(XactEvent event, void *arg)
 				abort_queue_actions(0);
 			n_lease_actions = 0;
 			n_queue_actions = 0;
+			reset_wal_count();
+			break;
+		case XACT_EVENT_PREPARE:
+			reset_wal_count();
 			break;
 		default:
 			break;
