@@ -757,7 +757,7 @@ reopen_queue_table(QueueInfo *qi, Relation *rel, Relation *index)
  * same way, until it has max_messages or the window has passed since it
  * took its first (or the wait is over).  It registers as a waiter and scans
  * once more before its first sleep: a publisher that commits after that scan's
- * snapshot sees the waiter count and broadcasts.  While it sleeps it holds no
+ * snapshot sees the waiter count and wakes a waiter.  While it sleeps it holds no
  * lock on the queue's table (locks the transaction took before stay), so
  * drop_queue does not wait for it; the drop's commit wakes it, and it ends
  * with an error saying the queue was dropped.

@@ -456,10 +456,12 @@ switch_queue_lock(QueueShared **held, QueueShared *want)
  * Wake the receivers that can take n new messages: one waiter per message,
  * or every waiter if there are at least as many messages, or if "all" (the
  * messages are not visible yet, and each waiter must learn when they will
- * be).  A waiter woken by a signal that then leaves without sleeping again
- * (it found other messages, or its wait ended) passes the signal on to the
- * next one (ConditionVariableCancelSleep), so a signal is not lost; one
- * woken while it scans scans again.
+ * be).  The barrier orders the read of the waiter count after this
+ * transaction's effects became visible (receive.c registers as a waiter
+ * before its last scan).  A waiter woken by a signal that then leaves
+ * without sleeping again (it found other messages, or its wait ended)
+ * passes the signal on to the next one (ConditionVariableCancelSleep), so
+ * a signal is not lost; one woken while it scans scans again.
  */
 static void
 wake_for_messages(QueueShared *qs, int64 n, bool all)
