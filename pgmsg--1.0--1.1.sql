@@ -390,3 +390,19 @@ LANGUAGE C
 SET search_path = pg_catalog, pg_temp;
 SELECT pgmsg.track_existing_roles();
 DROP FUNCTION pgmsg.track_existing_roles();
+
+/*
+ * A batching window on receive (receive.c): with a wait, a receive that has
+ * some messages goes on taking more until it has max_messages or the
+ * window since its first has passed.
+ */
+DROP FUNCTION pgmsg.receive(text, integer, interval, interval);
+CREATE FUNCTION pgmsg.receive(
+    queue               text,
+    max_messages        integer  DEFAULT 1,
+    visibility_timeout  interval DEFAULT NULL,
+    wait                interval DEFAULT '0',
+    batch_window        interval DEFAULT '0')
+RETURNS SETOF pgmsg.message
+AS 'MODULE_PATHNAME', 'pgmsg_receive'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 10;

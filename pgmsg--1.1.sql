@@ -191,7 +191,8 @@ CREATE FUNCTION pgmsg.receive(
     queue               text,
     max_messages        integer  DEFAULT 1,
     visibility_timeout  interval DEFAULT NULL,
-    wait                interval DEFAULT '0')
+    wait                interval DEFAULT '0',
+    batch_window        interval DEFAULT '0')
 RETURNS SETOF pgmsg.message
 AS 'MODULE_PATHNAME', 'pgmsg_receive'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 10;

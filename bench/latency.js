@@ -2,7 +2,15 @@
 // the message, with N consumers waiting.
 //
 // usage: node latency.js <connection string> <mode> <consumers> <messages>
-//   mode pgmsg: consumers long-poll pgmsg.receive(..., wait => '2 seconds');
+//   mode pgmsg: consumers long-poll pgmsg.receive(..., wait => '2 seconds'),
+//               and delete what they got once its time is taken;
+//   mode notify: the floor of any wakeup through PostgreSQL: consumers
+//               LISTEN, the publisher INSERTs a row (so that its commit
+//               flushes WAL as a send's does) and NOTIFYs (the sequence
+//               number as payload) in its transaction, and a woken consumer runs one
+//               trivial query (SELECT 1) before it counts as having the
+//               message; every listener is woken, the first one to finish
+//               counts;
 //   mode raw:   the same by hand: consumers LISTEN, the publisher INSERTs and
 //               NOTIFYs in one transaction, a woken consumer takes the row
 //               with SELECT ... FOR UPDATE SKIP LOCKED and deletes it;
@@ -13,9 +21,12 @@
 // Prints one JSON line: {"mode", "consumers", "messages", "p50_ms", "p99_ms", "max_ms"}.
 //
 // Both ends run in this process, so one clock measures them: the time is
-// taken when COMMIT returns to the publisher (the commit is durable and
-// visible then) and when the consumer's result arrives.  A result can
-// arrive first; such a latency is counted as 0.
+// taken when the publisher sends COMMIT and when the consumer's result
+// arrives (the first result for a message, if several consumers get it):
+// a consumer is woken during the commit, and its result often arrives
+// before the publisher hears that COMMIT is done.  The publisher commits
+// with synchronous_commit = off, so that a slow disk's flush is not part
+// of the figure.
 'use strict';
 const { Client } = require('pg');
 
@@ -26,7 +37,9 @@ const name = 'bench_latency';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Each mode: setup(admin), publish(client, seq), consume(client) -> [seq, ...]
-// (resolves when it got something or its wait ended), teardown(admin).
+// (resolves when it got something or its wait ended), optionally
+// settle(client) (the work after the time is taken, an acknowledgement),
+// teardown(admin).
 const modes = {
   pgmsg: {
     async setup(admin) {
@@ -39,9 +52,12 @@ const modes = {
     async consume(c) {
       const res = await c.query(
         `SELECT body, receipt FROM pgmsg.receive($1, 1, wait => '2 seconds')`, [name]);
-      const got = res.rows.map((r) => r.body.seq);
-      for (const r of res.rows) await c.query('SELECT pgmsg.delete($1, $2)', [name, r.receipt]);
-      return got;
+      c.receipts = res.rows.map((r) => r.receipt);
+      return res.rows.map((r) => r.body.seq);
+    },
+    async settle(c) {
+      for (const r of c.receipts) await c.query('SELECT pgmsg.delete($1, $2)', [name, r]);
+      c.receipts = [];
     },
     async teardown(admin) {
       await admin.query('SELECT pgmsg.drop_queue($1)', [name]);
@@ -85,6 +101,37 @@ const modes = {
     },
     async teardown(admin) {
       await admin.query(`DROP TABLE bench.${name}`);
+    },
+  },
+  notify: {
+    async setup(admin) {
+      await admin.query(`DROP TABLE IF EXISTS bench.${name}_notify`);
+      await admin.query(`CREATE TABLE bench.${name}_notify (body jsonb NOT NULL)`);
+    },
+    async listen(c) {
+      c.pending = [];
+      c.on('notification', (n) => { c.pending.push(parseInt(n.payload, 10)); if (c.wake) c.wake(); });
+      await c.query(`LISTEN ${name}`);
+    },
+    async publish(c, seq) {
+      await c.query(`INSERT INTO bench.${name}_notify (body) VALUES ($1)`, [{ seq }]);
+      await c.query(`SELECT pg_notify($1, $2)`, [name, String(seq)]);
+    },
+    async consume(c) {
+      if (!c.pending.length && !c.stopping) {
+        await new Promise((resolve) => {
+          const t = setTimeout(resolve, 2000);
+          c.wake = () => { clearTimeout(t); c.wake = null; resolve(); };
+        });
+        c.wake = null;
+      }
+      if (!c.pending.length) return [];
+      const got = c.pending.splice(0);
+      await c.query('SELECT 1');
+      return got;
+    },
+    async teardown(admin) {
+      await admin.query(`DROP TABLE bench.${name}_notify`);
     },
   },
   pgq: {
@@ -131,7 +178,7 @@ async function main() {
   await m.setup(admin);
 
   const sentAt = new Map();
-  const latencies = [];
+  const gotAt = new Map();      // seq -> when its first result arrived
   let received = 0;
   let stopping = false;
 
@@ -146,8 +193,10 @@ async function main() {
     while (!stopping) {
       const got = await m.consume(c);
       const now = process.hrtime.bigint();
+      if (m.settle) await m.settle(c);
       for (const seq of got) {
-        latencies.push({ seq, at: now });
+        if (gotAt.has(seq)) continue;
+        gotAt.set(seq, now);
         received++;
       }
       if (received >= nmessages) {
@@ -159,22 +208,25 @@ async function main() {
 
   const publisher = new Client({ connectionString: conninfo });
   await publisher.connect();
+  // the commit does not wait for its WAL flush: the figure is the wakeup's,
+  // not the disk's (a flush takes milliseconds on a busy disk)
+  await publisher.query('SET synchronous_commit = off');
   // let every consumer reach its wait before the first message
   await sleep(300);
   for (let seq = 0; seq < nmessages && !stopping; seq++) {
     await publisher.query('BEGIN');
     await m.publish(publisher, seq);
-    await publisher.query('COMMIT');
     sentAt.set(seq, process.hrtime.bigint());
+    await publisher.query('COMMIT');
     // wait until this message was received, so consumers are waiting again
     while (received <= seq && !stopping) await new Promise((r) => setImmediate(r));
     await sleep(m.pause ? m.pause() : 2);
   }
   await Promise.all(loops);
 
-  const ms = latencies
-    .filter((l) => sentAt.has(l.seq))
-    .map((l) => Math.max(0, Number(l.at - sentAt.get(l.seq)) / 1e6))
+  const ms = [...gotAt]
+    .filter(([seq]) => sentAt.has(seq))
+    .map(([seq, at]) => Math.max(0, Number(at - sentAt.get(seq)) / 1e6))
     .sort((a, b) => a - b);
   const pct = (p) => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))];
   console.log(JSON.stringify({

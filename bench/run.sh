@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark, as root:
-#   bench/run.sh            full mode (about half an hour, a 10-minute sustained run)
+#   bench/run.sh            full mode (about an hour: a 10-minute sustained run, and
+#                           7.5-minute runs with a long transaction)
 #   bench/run.sh --quick    quick mode (under three minutes, for development)
 #   bench/run.sh --quick --only send,publish   only some sections (names below)
 #
@@ -16,7 +17,9 @@
 # sustained (quick mode leaves out fifo, redrive and idle unless --only names
 # them).  In quick mode SUS_SECS=N and SUS_OTHER_SECS=N in the environment
 # set the length of pgmsg's sustained run and of the others' (0: not run),
-# for trying it out at other lengths.
+# HOLD_SECS=N and HOLD_OTHER=1 the length of the long transaction of the
+# "hold" run and whether raw and PgQ run it too, and PEAK_SECS=N the length
+# of the peak runs, for trying them out at other lengths.
 #
 # Nothing here asserts anything: it reports, and says whether each target
 # was met.  A scenario that fails shows the error and is reported as such;
@@ -41,11 +44,13 @@ done
 # run for pgmsg only, and none of the pgmsg-only extras (fifo, redrive, idle).
 if [ "$QUICK" = 1 ]; then
     RUNS=1; SECS=2; BACKLOG_SECS=1; LOOP_ROWS=50000
-    PEAK_SECS=3; SUS_SECS=${SUS_SECS:-60}; SUS_OTHER_SECS=${SUS_OTHER_SECS:-0}; SAMPLE_SECS=2; SIZE_EVERY=10
+    PEAK_SECS=${PEAK_SECS:-3}; SUS_SECS=${SUS_SECS:-60}; SUS_OTHER_SECS=${SUS_OTHER_SECS:-0}; SAMPLE_SECS=2; SIZE_EVERY=10
+    HOLD_PRE=8; HOLD_SECS=${HOLD_SECS:-16}; HOLD_OTHER=${HOLD_OTHER:-0}
     LAT_MSGS=100; PGQ_LAT_MSGS=5
 else
     RUNS=3; SECS=10; BACKLOG_SECS=10; IDLE_SECS=15; FIFO_SIZE=400000; REDRIVE_SIZE=100000; LOOP_ROWS=200000
     PEAK_SECS=15; SUS_SECS=600; SUS_OTHER_SECS=180; SAMPLE_SECS=5; SIZE_EVERY=30
+    HOLD_PRE=120; HOLD_SECS=300; HOLD_OTHER=1
     LAT_MSGS=500; PGQ_LAT_MSGS=40
 fi
 # in quick mode "--only" may name an extra, which then runs at this size
@@ -788,8 +793,8 @@ if want latency; then
         (cd "$node_dir" && npm install --silent --no-audit --no-fund pg@8 >/dev/null 2>&1) || return 1
         chown -R postgres:postgres "$node_dir"
         pgqd_start || { echo "pgqd did not start" >&2; return 1; }
-        declare -A res=()
-        for mode in pgmsg raw pgq; do
+        declare -A res=() r50=() r99=()
+        for mode in notify pgmsg raw pgq; do
             for c in 1 8; do
                 [ "$mode" = pgq ] && [ "$c" != 1 ] && continue
                 n=$LAT_MSGS; [ "$mode" = pgq ] && n=$PGQ_LAT_MSGS
@@ -797,15 +802,20 @@ if want latency; then
                             "postgresql:///postgres?host=$WORK&port=$PORT" "$mode" "$c" "$n"); then
                     p50=$(printf '%s' "$out" | sed 's/.*"p50_ms":\([0-9.]*\).*/\1/')
                     p99=$(printf '%s' "$out" | sed 's/.*"p99_ms":\([0-9.]*\).*/\1/')
-                    res[$mode$c]="$p50 / $p99"
+                    res[$mode$c]="$p50 / $p99"; r50[$mode$c]=$p50; r99[$mode$c]=$p99
                 else
                     res[$mode$c]=error
                 fi
             done
         done
-        row "wakeup latency p50 / p99, 1 waiting consumer (ms)" "${res[pgmsg1]}" "${res[raw1]}" "${res[pgq1]}" "-" "pgmsg ≤ 1 / ≤ 5"
-        row "wakeup latency p50 / p99, 8 waiting consumers (ms)" "${res[pgmsg8]}" "${res[raw8]}" "n/a: one consumer per subscription" "-" "pgmsg ≤ 1 / ≤ 5"
-        note "Wakeup latency: from the publisher's COMMIT returning to the consumer having the message, measured by one client process (\`bench/latency.js\`), $LAT_MSGS messages one after another. pgmsg: a long-polling \`pgmsg.receive(q, 1, wait => '2 seconds')\`. Raw: the same by hand with LISTEN/NOTIFY: the publisher INSERTs and NOTIFYs in one transaction, a woken consumer takes the row with \`DELETE ... WHERE msg_id = (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING body\`. PgQ: its latency is the ticker's; pgqd runs the ticker once a second (its default ticker_period) and the queue's ticker_max_lag is set to 0 so that every round with a new event makes a tick (with PgQ's default of 3 seconds a trickle of events waits up to 3 s); one consumer polls \`pgq.next_batch\` every 10 ms, and $PGQ_LAT_MSGS events are sent at random phases of the ticker period. PgQ gives each consumer name every event, so 8 waiting consumers of one subscription is not a PgQ setup."
+        row "wakeup latency p50 / p99, 1 waiting consumer (ms)" "${res[pgmsg1]}" "${res[raw1]}" "${res[pgq1]}" "-" "-"
+        row "wakeup latency p50 / p99, 8 waiting consumers (ms)" "${res[pgmsg8]}" "${res[raw8]}" "n/a: one consumer per subscription" "-" "-"
+        for c in 1 8; do
+            p=$(ratio "${r50[pgmsg$c]:-}" "${r50[notify$c]:-}"); q=$(ratio "${r99[pgmsg$c]:-}" "${r99[notify$c]:-}")
+            row "wakeup latency p50 / p99, $c waiting consumer$([ "$c" = 1 ] || echo s), against LISTEN/NOTIFY and one trivial query (ms)" \
+                "${res[pgmsg$c]}" "${res[notify$c]}" "-" "$p / $q" "p50 $(tgt "$p" "<=" 1.0), p99 $(tgt "$q" "<=" 1.5)"
+        done
+        note "Wakeup latency: from the publisher sending COMMIT (consumers are woken during the commit, often before the publisher hears it is done; the publisher commits with synchronous_commit = off so that the disk's flush is not part of the figure) to the consumer having the message, measured by one client process (\`bench/latency.js\`), $LAT_MSGS messages one after another. pgmsg: a long-polling \`pgmsg.receive(q, 1, wait => '2 seconds')\`. The time is taken when the receive's result arrives; the consumer deletes the message after that, before the next message is sent. The floor of any wakeup through PostgreSQL (the rows against LISTEN/NOTIFY): consumers LISTEN, the publisher INSERTs a row (so that its commit flushes WAL as a send does) and runs \`pg_notify\` in one transaction, and a woken consumer runs \`SELECT 1\` before it counts as having the message (all 8 listeners are woken, the first to finish counts); the ratio is pgmsg's p50 / the floor's p50 and p99 / p99. Raw: the same by hand with LISTEN/NOTIFY: the publisher INSERTs and NOTIFYs in one transaction, a woken consumer takes the row with \`DELETE ... WHERE msg_id = (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING body\`. PgQ: its latency is the ticker's; pgqd runs the ticker once a second (its default ticker_period) and the queue's ticker_max_lag is set to 0 so that every round with a new event makes a tick (with PgQ's default of 3 seconds a trickle of events waits up to 3 s); one consumer polls \`pgq.next_batch\` every 10 ms, and $PGQ_LAT_MSGS events are sent at random phases of the ticker period. PgQ gives each consumer name every event, so 8 waiting consumers of one subscription is not a PgQ setup."
     }
     latency || row "wakeup latency (ms)" error error error "-" "-"
 fi
@@ -925,12 +935,12 @@ if want sustained; then
     echo "INSERT INTO bench.sus (visible_at, sent_at, body) VALUES (now(), now(), '$PAYLOAD');" >"$SCRIPTS/sus_prod_raw.sql"
     echo "SELECT pgq.insert_event('bqsus', 'bench', '$PAYLOAD');" >"$SCRIPTS/sus_prod_pgq.sql"
     cat >"$SCRIPTS/sus_cons_pgmsg.sql" <<'EOF'
-SELECT count(*) AS n, coalesce(array_agg(receipt), '{}') AS r FROM pgmsg.receive('bsus', 10, wait => '1 second') \gset
+SELECT count(*) AS n, coalesce(array_agg(receipt), '{}') AS r FROM pgmsg.receive('bsus', 100, wait => '1 second', batch_window => '20 milliseconds') \gset
 \if :n > 0
 SELECT pgmsg.delete('bsus', :r::text[]);
 \endif
 EOF
-    { raw_receive sus 10
+    { raw_receive sus 100
       echo "SELECT count(*) AS n, coalesce(array_agg(msg_id), '{}') AS ids FROM u \\gset"
       printf '%s\n' '\if :n > 0' 'DELETE FROM bench.sus WHERE msg_id = ANY (:ids::bigint[]);' '\else' '\sleep 10 ms' '\endif'
     } >"$SCRIPTS/sus_cons_raw.sql"
@@ -958,15 +968,32 @@ EOF
                           WHERE q.queue_name = 'bqsus'" ;;
         esac
     }
-    # drive <system> <seconds> <rate or 0> <file>: producers and consumers for
-    # that long, samples into file as "seconds sent consumed bytes dead"
+    # drive <system> <seconds> <rate or 0> <file> [<hold at> <hold for>]:
+    # producers and consumers for that long, samples into file as "seconds
+    # sent consumed bytes dead".  With a hold, a session opens a REPEATABLE
+    # READ transaction that many seconds in, takes its snapshot and sits idle
+    # in transaction for the hold, and the consumers log their transactions'
+    # latencies per second to $WORK/clog_<system>.*; T0 is the start, in
+    # seconds since the epoch.
     drive() {
-        local sys=$1 secs=$2 rate=$3 file=$4 cons=4 prod cpid ppid t0 now left s
+        local sys=$1 secs=$2 rate=$3 file=$4 hold_at=${5:-0} hold_for=${6:-0} cons=4 prod cpid ppid hpid=0 t0 now left s clog=()
         [ "$sys" = pgq ] && cons=1
         prod=(-c 4 -j 2); [ "$rate" = 0 ] || prod+=(-R "$rate")
         : >"$file"
+        if [ "$hold_for" -gt 0 ]; then
+            rm -f "$WORK/clog_$sys".*
+            clog=(-l --aggregate-interval=1 --log-prefix="$WORK/clog_$sys")
+            { sleep "$hold_at"
+              echo "BEGIN ISOLATION LEVEL REPEATABLE READ;"
+              echo "SELECT count(*) FROM pg_class;"
+              sleep "$hold_for"
+              echo "COMMIT;"
+            } | "${PSQL[@]}" >/dev/null 2>&1 &
+            hpid=$!; BGPIDS+=("$hpid")
+        fi
+        T0=$(date +%s)
         as_postgres "$PGBIN/pgbench" -h "$WORK" -p "$PORT" -n -M prepared -T "$secs" -c "$cons" -j "$(( cons < 2 ? cons : 2 ))" \
-            -f "$SCRIPTS/sus_cons_$sys.sql" postgres >"$WORK/cons.out" 2>&1 &
+            "${clog[@]}" -f "$SCRIPTS/sus_cons_$sys.sql" postgres >"$WORK/cons.out" 2>&1 &
         cpid=$!; BGPIDS+=("$cpid")
         as_postgres "$PGBIN/pgbench" -h "$WORK" -p "$PORT" -n -M prepared -T "$secs" "${prod[@]}" \
             -f "$SCRIPTS/sus_prod_$sys.sql" postgres >"$WORK/prod.out" 2>&1 &
@@ -982,8 +1009,29 @@ EOF
         done
         wait "$cpid" || { echo "consumers failed:" >&2; tail -n 5 "$WORK/cons.out" >&2; }
         wait "$ppid" || { echo "producers failed:" >&2; tail -n 5 "$WORK/prod.out" >&2; }
+        [ "$hpid" = 0 ] || wait "$hpid" || true
         sleep 1
         return 0
+    }
+    # clat <system> <from s> <to s>: the consumers' mean transaction latency
+    # (ms) between those seconds of the last drive with a hold
+    clat() {
+        cat "$WORK/clog_$1".* 2>/dev/null |
+            awk -v a=$((T0 + $2)) -v b=$((T0 + $3)) '$1 >= a && $1 < b {n += $2; l += $3}
+                END {if (n) printf "%.2f", l / n / 1000; else print "-"}'
+    }
+    # empty_queue <system>: the queue emptied before a run
+    empty_queue() {
+        case "$1" in
+            pgmsg) { psql_c "SELECT pgmsg.purge_queue('bsus')" && psql_c "VACUUM pgmsg.q_bsus"; } >/dev/null || true ;;
+            raw) psql_c "TRUNCATE bench.sus" >/dev/null || true ;;
+            pgq)  # PgQ cannot purge: let its consumer catch up (30 s at most)
+                for _ in $(seq 30); do
+                    read -r sent consumed _ < <(sample pgq) || break
+                    [ "$consumed" -ge "$sent" ] && break
+                    sleep 1
+                done ;;
+        esac
     }
     # rate_between <file> <from s> <to s> <column: 2 sent, 3 consumed>:
     # messages/s between the first sample at or after "from" and the last
@@ -996,6 +1044,9 @@ EOF
     }
     mib() { isnum "$1" && awk -v b="$1" 'BEGIN {printf "%.1f", b / 1048576}' || echo "-"; }
     declare -A PEAK=() FIRST=() LAST=() KEEP=() SZMID=() SZEND=() DEADMAX=() DEADEND=() SUSLEN=() WIN=()
+    declare -A HB=() HL=() HK=() HLB=() HLL=() HLK=() HDEAD=()
+    HOLD_POST=$(( HOLD_SECS / 10 > 3 ? HOLD_SECS / 10 : 3 ))
+    HWIN=$(( HOLD_SECS / 2 < 60 ? HOLD_SECS / 2 : 60 )); [ "$HWIN" -le "$HOLD_PRE" ] || HWIN=$HOLD_PRE
     for sys in pgmsg raw pgq; do
         [ "$SUS_OK" = 1 ] || break
         [ "$sys" != pgmsg ] && [ "$SUS_OTHER_SECS" = 0 ] && continue
@@ -1005,16 +1056,7 @@ EOF
         PEAK[$sys]=$(rate_between "$DATA/peak_$sys.tsv" 0 "$PEAK_SECS" 3)
         isnum "${PEAK[$sys]}" || { echo "    no peak for $sys; samples:" >&2; cat "$DATA/peak_$sys.tsv" >&2; continue; }
         # start the long run from an empty queue
-        case "$sys" in
-            pgmsg) { psql_c "SELECT pgmsg.purge_queue('bsus')" && psql_c "VACUUM pgmsg.q_bsus"; } >/dev/null || true ;;
-            raw) psql_c "TRUNCATE bench.sus" >/dev/null || true ;;
-            pgq)  # PgQ cannot purge: let its consumer catch up (30 s at most)
-                for _ in $(seq 30); do
-                    read -r sent consumed _ < <(sample pgq) || break
-                    [ "$consumed" -ge "$sent" ] && break
-                    sleep 1
-                done ;;
-        esac
+        empty_queue "$sys"
         len=$SUS_OTHER_SECS; [ "$sys" = pgmsg ] && len=$SUS_SECS
         win=$(( len / 3 < 60 ? len / 3 : 60 ))
         rate=$(( ${PEAK[$sys]} * SUS_LOAD / 100 ))
@@ -1030,6 +1072,22 @@ EOF
         DEADMAX[$sys]=$(awk 'BEGIN {m = 0} $5 > m {m = $5} END {print m}' "$DATA/sus_$sys.tsv")
         DEADEND[$sys]=$(tail -n 1 "$DATA/sus_$sys.tsv" | awk '{print $5}')
         echo "    $sys: ${FIRST[$sys]} messages/s in the first $win s, ${LAST[$sys]} in the last; largest size $(mib "${SZMID[$sys]}") MiB in the first half, $(mib "${SZEND[$sys]}") MiB in the second"
+        # The same load with a long transaction in the middle: a snapshot
+        # held for HOLD_SECS after HOLD_PRE seconds, then HOLD_POST more.
+        [ "$sys" != pgmsg ] && [ "$HOLD_OTHER" = 0 ] && continue
+        [ "$HOLD_SECS" -gt 0 ] || continue
+        empty_queue "$sys"
+        hlen=$((HOLD_PRE + HOLD_SECS + HOLD_POST))
+        echo "    $sys: $hlen s at $rate messages/s, a snapshot held from $HOLD_PRE s for $HOLD_SECS s"
+        drive "$sys" "$hlen" "$rate" "$DATA/hold_$sys.tsv" "$HOLD_PRE" "$HOLD_SECS"
+        HB[$sys]=$(rate_between "$DATA/hold_$sys.tsv" $((HOLD_PRE - HWIN)) "$HOLD_PRE" 3)
+        HL[$sys]=$(rate_between "$DATA/hold_$sys.tsv" $((HOLD_PRE + HOLD_SECS - HWIN)) $((HOLD_PRE + HOLD_SECS)) 3)
+        HK[$sys]=$(ratio "${HL[$sys]}" "${HB[$sys]}")
+        HLB[$sys]=$(clat "$sys" $((HOLD_PRE - HWIN)) "$HOLD_PRE")
+        HLL[$sys]=$(clat "$sys" $((HOLD_PRE + HOLD_SECS - HWIN)) $((HOLD_PRE + HOLD_SECS)))
+        HLK[$sys]=$(ratio "${HLL[$sys]}" "${HLB[$sys]}")
+        HDEAD[$sys]=$(awk -v a="$HOLD_PRE" -v b=$((HOLD_PRE + HOLD_SECS)) 'BEGIN {m = 0} $1 >= a && $1 <= b + 1 && $5 > m {m = $5} END {print m}' "$DATA/hold_$sys.tsv")
+        echo "    $sys: ${HB[$sys]} messages/s before the hold, ${HL[$sys]} in its last $HWIN s; consumer latency ${HLB[$sys]} ms, then ${HLL[$sys]} ms; ${HDEAD[$sys]} dead tuples at most"
     done
     # flat: the largest size of the second half is at most 10% (or 1 MiB)
     # above the largest of the first (sizes saw-tooth between vacuums)
@@ -1063,6 +1121,22 @@ EOF
     sysrow "sustained: last / first window" KEEP - "pgmsg $(tgt "${KEEP[pgmsg]:-}" ">=" 0.9)"
     sysrow "sustained: largest table + index size, first half → second half (MiB)" SZ - "pgmsg flat: $(flat pgmsg)"
     sysrow "sustained: dead tuples, most sampled / at the end" DEADS - "-"
+    hcell() {  # hcell <value> <system>
+        if [ -n "$1" ]; then echo "$1"
+        elif [ "$HOLD_OTHER" = 0 ] && [ "$2" != pgmsg ]; then echo "full mode only"
+        else echo "-"; fi
+    }
+    hrow() {  # hrow <scenario> <array> <note>
+        local -n arr=$2
+        row "$1" "$(hcell "${arr[pgmsg]:-}" pgmsg)" "$(hcell "${arr[raw]:-}" raw)" "$(hcell "${arr[pgq]:-}" pgq)" "-" "$3"
+    }
+    hrow "long transaction: consumed in the $HWIN s before a snapshot is held (messages/s)" HB "same load as the sustained run; snapshot held ${HOLD_SECS} s"
+    hrow "long transaction: consumed in the last $HWIN s of the hold (messages/s)" HL "-"
+    hrow "long transaction: last $HWIN s of the hold / the $HWIN s before" HK "pgmsg $(tgt "${HK[pgmsg]:-}" ">=" 0.9)"
+    declare -A HLAT=()
+    for sys in pgmsg raw pgq; do [ -n "${HLB[$sys]:-}" ] && HLAT[$sys]="${HLB[$sys]} → ${HLL[$sys]} (${HLK[$sys]}×)"; done
+    hrow "long transaction: consumer transaction latency, before → last $HWIN s of the hold (ms)" HLAT "pgmsg $(tgt "${HLK[pgmsg]:-}" "<=" 1.5)"
+    hrow "long transaction: dead tuples during the hold, most sampled" HDEAD "-"
     if isnum "${KEEP[pgmsg]:-}" && [ "$(flat pgmsg)" != "-" ]; then
         if awk -v k="${KEEP[pgmsg]}" 'BEGIN {exit !(k >= 0.9)}' && [ "$(flat pgmsg)" = yes ]; then
             SUS_VERDICT="**It holds.**"
@@ -1079,7 +1153,8 @@ EOF
         [ -s "$DATA/sus_$sys.tsv" ] || continue
         SUS_SUMMARY+=("$sys|$(awk -v e="$SIZE_EVERY" 'BEGIN {n = 0} $1 >= n {printf "%s%d s: %.2f MiB, %d dead; ", "", $1, $4 / 1048576, $5; n += e}' "$DATA/sus_$sys.tsv" | sed 's/; $//')")
     done
-    note "Sustained: 4 producer clients send one message per transaction; consumers run at the same time: pgmsg 4 clients \`receive(q, 10, wait => '1 second')\` then delete the received in the next transaction; raw 4 clients, the SKIP LOCKED receive with LIMIT 10 then \`DELETE ... = ANY\`, sleeping 10 ms when they find nothing; PgQ one consumer (PgQ's model: one reader per consumer name) \`next_batch\` + \`get_batch_events\`, then \`finish_batch\`, sleeping 100 ms without a batch, with pgqd ticking once a second and rotating the queue's event tables every $ROTATE s (rotation_period, 2 hours by default). The peak is the consumed rate with the producers unthrottled for $PEAK_SECS s; the long run holds the producers to $SUS_LOAD% of it with pgbench -R, from an empty queue. Throughput is messages consumed per second (pgmsg: \`pgmsg.queues.deleted_total\`; raw: the statistics' n_tup_del; PgQ: the event sequence at the consumer's last finished tick) over the first and the last window. Size is pg_total_relation_size of the queue table (PgQ: of its event tables), sampled every $SAMPLE_SECS s; autovacuum at its defaults. pgmsg ran ${SUSLEN[pgmsg]:-?} s, raw and PgQ $([ "$SUS_OTHER_SECS" = 0 ] && echo "not at all (full mode only)" || echo "${SUSLEN[raw]:-?} s each")."
+    note "Sustained: 4 producer clients send one message per transaction; consumers run at the same time: pgmsg 4 clients \`receive(q, 100, wait => '1 second', batch_window => '20 milliseconds')\` (as the README tells consumers to), then delete the received in one statement in the next transaction; raw 4 clients, the SKIP LOCKED receive with LIMIT 100 then \`DELETE ... = ANY\`, sleeping 10 ms when they find nothing; PgQ one consumer (PgQ's model: one reader per consumer name) \`next_batch\` + \`get_batch_events\`, then \`finish_batch\`, sleeping 100 ms without a batch, with pgqd ticking once a second and rotating the queue's event tables every $ROTATE s (rotation_period, 2 hours by default). The peak is the consumed rate with the producers unthrottled for $PEAK_SECS s; the long run holds the producers to $SUS_LOAD% of it with pgbench -R, from an empty queue. Throughput is messages consumed per second (pgmsg: \`pgmsg.queues.deleted_total\`; raw: the statistics' n_tup_del; PgQ: the event sequence at the consumer's last finished tick) over the first and the last window. Size is pg_total_relation_size of the queue table (PgQ: of its event tables), sampled every $SAMPLE_SECS s; autovacuum at its defaults. pgmsg ran ${SUSLEN[pgmsg]:-?} s, raw and PgQ $([ "$SUS_OTHER_SECS" = 0 ] && echo "not at all (full mode only)" || echo "${SUSLEN[raw]:-?} s each")."
+    note "Long transaction: the sustained run's load (producers at $SUS_LOAD% of the system's peak, the same consumers), from an empty queue, for $HOLD_PRE + $HOLD_SECS + $HOLD_POST s; $HOLD_PRE s in, another session runs \`BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM pg_class;\` and sits idle in transaction for $HOLD_SECS s, holding back the xmin horizon so that vacuum can remove no row deleted meanwhile, then commits. Consumed rates as in the sustained run, over the $HWIN s before the snapshot was taken and the last $HWIN s of the hold; consumer transaction latency is pgbench's mean latency of the consumer script's transactions (receive, delete, and any sleep when there was nothing) over the same windows, from its per-second log. pgmsg $([ "$HOLD_OTHER" = 0 ] && echo "alone (raw and PgQ in full mode only)" || echo "raw and PgQ each")."
 fi
 pgqd_stop
 

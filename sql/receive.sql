@@ -525,6 +525,30 @@ $$;
 SELECT round, ns FROM rt_rounds ORDER BY round;
 SELECT pgmsg.drop_queue('rt_order');
 
+--
+-- a batching window: with a wait, a receive that has messages goes on
+-- taking more until it has max_messages or the window has passed
+--
+SELECT pgmsg.create_queue('rt_bw');
+SELECT count(*) FROM pgmsg.send_batch('rt_bw',
+    ARRAY(SELECT jsonb_build_object('n', i) FROM generate_series(1, 5) i));
+-- max_messages in hand: it returns without waiting out the window
+SELECT body FROM pgmsg.receive('rt_bw', 3, wait => '20 seconds', batch_window => '20 seconds');
+-- fewer than max_messages: what there is, once the window has passed
+SELECT body FROM pgmsg.receive('rt_bw', 10, wait => '20 seconds', batch_window => '0.1 seconds');
+-- nothing at all: empty when the wait is over, the window never opened
+SELECT count(*) FROM pgmsg.receive('rt_bw', 10, wait => '0.1 seconds', batch_window => '20 seconds');
+-- bad windows change nothing
+SELECT count(*) FROM pgmsg.send('rt_bw', '{"n": 6}');
+SELECT * FROM pgmsg.receive('rt_bw', 10, wait => '1 second', batch_window => '-1 second');
+SELECT * FROM pgmsg.receive('rt_bw', 10, wait => '1 second', batch_window => '21 seconds');
+SELECT * FROM pgmsg.receive('rt_bw', 10, wait => '1 second', batch_window => NULL);
+SELECT * FROM pgmsg.receive('rt_bw', 10, batch_window => '10 milliseconds');
+SELECT messages_visible, messages_in_flight FROM pgmsg.queues WHERE name = 'rt_bw';
+-- a window of 0 is none
+SELECT body FROM pgmsg.receive('rt_bw', 10, batch_window => '0');
+SELECT pgmsg.drop_queue('rt_bw');
+
 -- clean up
 DROP VIEW rc;
 SELECT pgmsg.drop_queue('rt_q');

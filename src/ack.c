@@ -17,7 +17,9 @@
  * no receive can take the message, and deletes the row by the TID kept in
  * the lease.  Commit drops the lease; abort makes it held again (xact.c).
  * Receive, business writes and delete in one transaction therefore process
- * a message exactly once.  change_visibility sets a new expiry at commit,
+ * a message exactly once.  The WAL records a delete writes are counted
+ * (xact_note_ack_wal): a transaction that wrote nothing else need not wait
+ * for its flush (xact.c).  change_visibility sets a new expiry at commit,
  * or at once for a lease taken by the same transaction, in which case a
  * rollback (of the transaction or to a savepoint) restores the expiry it
  * replaced.
@@ -29,6 +31,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/pg_type.h"
+#include "executor/instrument.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "utils/array.h"
@@ -180,12 +183,14 @@ pgmsg_delete(PG_FUNCTION_ARGS)
 	Oid			save_userid;
 	int			save_sec;
 	bool		result;
-
+	int64		wal_before;
 	Relation	rel;
 
 	pgmsg_become_owner(&save_userid, &save_sec);
 	rel = pgmsg_queue_open(qi);
+	wal_before = pgWalUsage.wal_records;
 	result = delete_one(qi, qs, rel, PG_GETARG_TEXT_PP(1));
+	xact_note_ack_wal(pgWalUsage.wal_records - wal_before);
 	table_close(rel, NoLock);
 	pgmsg_restore_user(save_userid, save_sec);
 	PG_RETURN_BOOL(result);
@@ -204,6 +209,7 @@ pgmsg_delete_batch(PG_FUNCTION_ARGS)
 	Oid			save_userid;
 	int			save_sec;
 	int64		deleted = 0;
+	int64		wal_before;
 	Relation	rel;
 
 	receipt_array(fcinfo, &elems, &nelems);
@@ -216,9 +222,11 @@ pgmsg_delete_batch(PG_FUNCTION_ARGS)
 	}
 	pgmsg_become_owner(&save_userid, &save_sec);
 	rel = pgmsg_queue_open(qi);
+	wal_before = pgWalUsage.wal_records;
 	for (int i = 0; i < nelems; i++)
 		if (delete_one(qi, qs, rel, DatumGetTextPP(elems[i])))
 			deleted++;
+	xact_note_ack_wal(pgWalUsage.wal_records - wal_before);
 	table_close(rel, NoLock);
 	pgmsg_restore_user(save_userid, save_sec);
 	PG_RETURN_INT64(deleted);

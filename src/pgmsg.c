@@ -32,6 +32,7 @@ PG_MODULE_MAGIC;
 
 int			pgmsg_max_leases = 100000;
 int			pgmsg_max_queues = 1024;
+bool		pgmsg_durable_acks = false;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -83,6 +84,13 @@ _PG_init(void)
 							1024, 1, 1000000,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
+	DefineCustomBoolVariable("pgmsg.durable_acks",
+							 "Makes a transaction whose only writes are deletes of received messages wait for its WAL flush.",
+							 "When off, such a transaction commits as with synchronous_commit = off: a crash may forget its deletes, and the messages are delivered again.",
+							 &pgmsg_durable_acks,
+							 false,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 	pgmsg_launcher_init();
 	pgmsg_worker_init();
 	pgmsg_push_init();

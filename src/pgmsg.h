@@ -75,5 +75,6 @@
 /* GUCs (pgmsg.c) */
 extern int	pgmsg_max_leases;
 extern int	pgmsg_max_queues;
+extern bool pgmsg_durable_acks;
 
 #endif							/* PGMSG_PGMSG_H */

@@ -486,14 +486,17 @@ reopen_queue_table(QueueInfo *qi, Relation *rel, Relation *index)
 }
 
 /*
- * pgmsg.receive(queue, max_messages, visibility_timeout, wait)
+ * pgmsg.receive(queue, max_messages, visibility_timeout, wait, batch_window)
  *
  * With a wait, a receive that finds nothing sleeps on the queue's condition
  * variable until a commit that sends to the queue or releases a lease wakes
  * it (xact.c), or until the next delayed message or lease expiry is due,
- * and scans again with a fresh snapshot.  It registers as a waiter and scans
+ * and scans again with a fresh snapshot.  Without a batch window it returns
+ * as soon as it has a message; with one, it goes on taking messages, in the
+ * same way, until it has max_messages or the window has passed since it
+ * took its first (or the wait is over).  It registers as a waiter and scans
  * once more before its first sleep: a publisher that commits after that scan's
- * snapshot sees the waiter count and broadcasts.  While it sleeps it holds no
+ * snapshot sees the waiter count and wakes a waiter.  While it sleeps it holds no
  * lock on the queue's table (locks the transaction took before stay), so
  * drop_queue does not wait for it; the drop's commit wakes it, and it ends
  * with an error saying the queue was dropped.
@@ -508,7 +511,10 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 	int32		max_messages;
 	int64		visibility_timeout;
 	int64		wait;
+	int64		batch_window;
 	TimestampTz deadline;
+	TimestampTz window_end = 0;	/* 0 until the first message is taken */
+	int			got = 0;
 	Relation	rel;
 	Relation	index;
 	Taken	   *taken;
@@ -534,6 +540,15 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 											0, PGMSG_MAX_VISIBILITY,
 											qi->visibility_timeout);
 	wait = pgmsg_interval_arg(fcinfo, 3, "wait", 0, PGMSG_MAX_WAIT, -1);
+	/* version 1.0's receive has no batch_window */
+	batch_window = PG_NARGS() > 4 ?
+		pgmsg_interval_arg(fcinfo, 4, "batch_window", 0, PGMSG_MAX_WAIT, -1) : 0;
+	if (batch_window > 0 && wait == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("batch_window requires a wait"),
+				 errdetail("A receive without a wait returns at once, so it has no window to wait for more messages in."),
+				 errhint("Give the receive a wait as long as the window, or longer.")));
 	deadline = GetCurrentTimestamp() + wait;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
@@ -551,6 +566,8 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 		{
 			TimestampTz next_wakeup;
 			TimestampTz now;
+			TimestampTz until;
+			int			want = max_messages - got;
 			int			n;
 			long		timeout_ms;
 
@@ -558,16 +575,19 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 				reopen_queue_table(qi, &rel, &index);
 
 			/* everything that can fail for want of memory, before the lock */
-			xact_reserve(max_messages);
-			pgmsg_fill_nonces(nonces, max_messages);
+			xact_reserve(want);
+			pgmsg_fill_nonces(nonces, want);
 
-			n = pgmsg_take_leases(qi, qs, rel, index, max_messages, visibility_timeout,
-							taken, nonces, &next_wakeup);
+			n = pgmsg_take_leases(qi, qs, rel, index, want, visibility_timeout,
+								  taken, nonces, &next_wakeup);
 
 			/*
 			 * As SQS does, a standard queue at its in-flight limit is an
-			 * error, and a FIFO queue returns nothing.
+			 * error, and a FIFO queue returns nothing.  A receive that
+			 * already has messages returns them.
 			 */
+			if (n == 0 && got > 0 && lease_count(qs) >= qi->max_in_flight)
+				break;
 			if (n == 0 && !qi->fifo && lease_count(qs) >= qi->max_in_flight)
 				ereport(ERROR,
 						(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
@@ -578,12 +598,19 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 			if (n > 0)
 			{
 				xact_track_received(qs, n);
-				if (deliver(qi, qs, rel, taken, n, rsinfo) > 0)
-					break;
+				got += deliver(qi, qs, rel, taken, n, rsinfo);
 			}
 
 			now = GetCurrentTimestamp();
-			if (now >= deadline)
+			if (got > 0)
+			{
+				if (got >= max_messages || batch_window == 0)
+					break;
+				if (window_end == 0)
+					window_end = Min(now + batch_window, deadline);
+			}
+			until = got > 0 ? window_end : deadline;
+			if (now >= until)
 				break;
 			if (!waiting)
 			{
@@ -592,7 +619,7 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 				waiting = true;
 				continue;
 			}
-			timeout_ms = (long) ((Min(deadline, next_wakeup) - now + 999) / 1000);
+			timeout_ms = (long) ((Min(until, next_wakeup) - now + 999) / 1000);
 
 			/*
 			 * Let drop_queue (and any other DDL) have the table while this

@@ -381,6 +381,8 @@ append_message(QueueInfo *qi, QueueShared *qs, Jsonb *body, Jsonb *attributes,
 		key = group_order_key(qs, &gkey, key, ts);
 		LWLockRelease(qs->lock);
 	}
+	if (key > ts)
+		xact_track_delayed(qs);
 	if (first && qi->notify)
 	{
 		/* delivered by LISTEN/NOTIFY at commit, and only then */

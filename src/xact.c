@@ -20,7 +20,9 @@
  *				A lease taken by this same transaction gets its new
  *				expiry at once, and abort gives it back the previous one.
  *	publish		end: the backend's lower bound for the queue is cleared;
- *				commit: waiting receivers are woken.
+ *				commit: waiting receivers are woken, one per message sent
+ *				(all of them when a message is not visible yet, see
+ *				wake_for_messages).
  *	create		abort: the queue's slot, if it was used, is released.
  *	drop		commit: the queue's leases are dropped and its slot
  *				released.
@@ -47,6 +49,19 @@
  * an effect that another transaction has overtaken (a purge, a drop) does
  * nothing.
  *
+ * Acknowledgements without a flush of their own.  A delete that a crash
+ * forgets only means the message is delivered again, which at-least-once
+ * delivery allows; so a transaction whose only writes are deletes commits
+ * as with synchronous_commit = off (for that transaction alone), unless
+ * pgmsg.durable_acks is on.  "Only" is judged by WAL records: this backend's
+ * count of records written (pgWalUsage) is read at the end of every
+ * top-level transaction, and ack.c adds up the records its deletes write;
+ * if at PRE_COMMIT the transaction's records are exactly the deletes', it
+ * wrote nothing else.  Anything else it wrote, a row, a send, a receive
+ * count, DDL, a heap page pruned on the way, writes records of its own and
+ * keeps the user's synchronous_commit; so does a transaction whose start
+ * was not seen (the library was loaded during it).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -56,9 +71,11 @@
 #include "catalog/pg_database.h"
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
+#include "executor/instrument.h"
 #include "miscadmin.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -112,7 +129,11 @@ typedef struct QueueAction
 								 * QACT_RELEASE the greatest id released */
 	Oid			dbid;			/* QACT_RELEASE */
 	int64		count;			/* QACT_SENT, QACT_RECEIVED: messages;
+								 * QACT_PUBLISH: messages sent in the whole
+								 * transaction, rolled back or not;
 								 * QACT_PURGE: last message id when it ran */
+	bool		delayed;		/* QACT_PUBLISH: a message sent is not
+								 * visible at once */
 } QueueAction;
 
 static LeaseAction *lease_actions = NULL;
@@ -123,6 +144,12 @@ static int	n_queue_actions = 0;
 static int	max_queue_actions = 0;
 
 static object_access_hook_type prev_object_access_hook = NULL;
+
+/* WAL records: this backend's count when the last transaction ended, and
+ * those this transaction's deletes wrote */
+static int64 wal_records_at_start = 0;
+static bool wal_start_known = false;
+static int64 ack_wal_records = 0;
 
 /*
  * Make room for n more lease actions, so that recording them later cannot
@@ -272,9 +299,31 @@ xact_track_publish(QueueShared *qs, int64 nsent)
 		a->qs = qs;
 		a->nestlevel = 1;
 	}
+	a->count += nsent;
 
 	add_count(QACT_SENT, qs, nsent);
 	return first;
+}
+
+/*
+ * Note that a message this transaction sends to a queue becomes visible
+ * only later (a delay, or a FIFO group's order): every waiting receiver is
+ * then woken at commit, so that each sleeps until it is due.  Called after
+ * xact_track_publish for the queue.
+ */
+void
+xact_track_delayed(QueueShared *qs)
+{
+	for (int i = 0; i < n_queue_actions; i++)
+	{
+		QueueAction *a = &queue_actions[i];
+
+		if (a->kind == QACT_PUBLISH && a->qs == qs)
+		{
+			a->delayed = true;
+			return;
+		}
+	}
 }
 
 /*
@@ -350,6 +399,44 @@ track_release(Oid dbid, int32 last_id)
 	a->queue_id = last_id;
 }
 
+/*
+ * Count WAL records written by deletes (ack.c) in this transaction.
+ */
+void
+xact_note_ack_wal(int64 records)
+{
+	ack_wal_records += records;
+}
+
+/*
+ * At PRE_COMMIT: if every WAL record this transaction wrote was a delete's,
+ * let it commit without waiting for the flush, as SET LOCAL
+ * synchronous_commit = off would (undone at the end of the transaction).
+ */
+static void
+commit_acks_async(void)
+{
+	if (pgmsg_durable_acks || !wal_start_known || ack_wal_records <= 0 ||
+		synchronous_commit <= SYNCHRONOUS_COMMIT_OFF)
+		return;
+	if (pgWalUsage.wal_records - wal_records_at_start != ack_wal_records)
+		return;
+	(void) set_config_option("synchronous_commit", "off",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+}
+
+/*
+ * At the end of a top-level transaction: where the next one starts counting.
+ */
+static void
+reset_wal_count(void)
+{
+	wal_records_at_start = pgWalUsage.wal_records;
+	wal_start_known = true;
+	ack_wal_records = 0;
+}
+
 static bool
 xact_uses_pgmsg(void)
 {
@@ -373,22 +460,45 @@ switch_queue_lock(QueueShared **held, QueueShared *want)
 }
 
 /*
- * Wake the receivers waiting on a queue, if any.  The barrier orders the
- * read of the waiter count after this transaction's effects became visible
- * (receive.c registers as a waiter before its last scan).
+ * Wake the receivers that can take n new messages: one waiter per message,
+ * or every waiter if there are at least as many messages, or if "all" (the
+ * messages are not visible yet, and each waiter must learn when they will
+ * be).  The barrier orders the read of the waiter count after this
+ * transaction's effects became visible (receive.c registers as a waiter
+ * before its last scan).  A waiter woken by a signal that then leaves
+ * without sleeping again (it found other messages, or its wait ended)
+ * passes the signal on to the next one (ConditionVariableCancelSleep), so
+ * a signal is not lost; one woken while it scans scans again.
+ */
+static void
+wake_for_messages(QueueShared *qs, int64 n, bool all)
+{
+	uint32		nwaiters;
+	uint32		push_proc;
+
+	pg_memory_barrier();
+	nwaiters = pg_atomic_read_u32(&qs->nwaiters);
+	if (nwaiters > 0)
+	{
+		if (all || n >= nwaiters)
+			ConditionVariableBroadcast(&qs->cv);
+		else
+			for (int64 i = 0; i < n; i++)
+				ConditionVariableSignal(&qs->cv);
+	}
+	push_proc = pg_atomic_read_u32(&qs->push_proc);
+	if (push_proc != 0)
+		SetLatch(&ProcGlobal->allProcs[push_proc - 1].procLatch);
+}
+
+/*
+ * Wake every receiver waiting on a queue, if any: a lease was released or
+ * its expiry moved, or a FIFO group may be free.
  */
 static void
 wake_waiters(QueueShared *qs)
 {
-	uint32		push_proc;
-
-	pg_memory_barrier();
-	if (pg_atomic_read_u32(&qs->nwaiters) > 0)
-		ConditionVariableBroadcast(&qs->cv);
-	/* a push subscription's queue: its push worker waits on its latch */
-	push_proc = pg_atomic_read_u32(&qs->push_proc);
-	if (push_proc != 0)
-		SetLatch(&ProcGlobal->allProcs[push_proc - 1].procLatch);
+	wake_for_messages(qs, 0, true);
 }
 
 static void
@@ -472,7 +582,7 @@ commit_queue_actions(void)
 		{
 			case QACT_PUBLISH:
 				cursor_clear_bound(a->qs);
-				wake_waiters(a->qs);
+				wake_for_messages(a->qs, Max(a->count, 1), a->delayed);
 				break;
 			case QACT_SENT:
 				pg_atomic_fetch_add_u64(&a->qs->sent, a->count);
@@ -548,6 +658,10 @@ pgmsg_xact_callback(XactEvent event, void *arg)
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot PREPARE a transaction that has used pgmsg")));
 			break;
+		case XACT_EVENT_PRE_COMMIT:
+			if (ack_wal_records > 0)
+				commit_acks_async();
+			break;
 		case XACT_EVENT_COMMIT:
 			if (n_lease_actions > 0)
 				commit_lease_actions();
@@ -555,6 +669,7 @@ pgmsg_xact_callback(XactEvent event, void *arg)
 				commit_queue_actions();
 			n_lease_actions = 0;
 			n_queue_actions = 0;
+			reset_wal_count();
 			break;
 		case XACT_EVENT_ABORT:
 			if (n_lease_actions > 0)
@@ -563,6 +678,10 @@ pgmsg_xact_callback(XactEvent event, void *arg)
 				abort_queue_actions(0);
 			n_lease_actions = 0;
 			n_queue_actions = 0;
+			reset_wal_count();
+			break;
+		case XACT_EVENT_PREPARE:
+			reset_wal_count();
 			break;
 		default:
 			break;

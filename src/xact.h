@@ -19,7 +19,9 @@ extern void xact_track_visibility(QueueShared *qs, const LeaseKey *key,
 								  uint64 nonce, TimestampTz expires_at,
 								  LeaseState state, TimestampTz prev_expires_at);
 extern bool xact_track_publish(QueueShared *qs, int64 nsent);
+extern void xact_track_delayed(QueueShared *qs);
 extern void xact_track_drop(int32 queue_id);
+extern void xact_note_ack_wal(int64 records);
 extern void xact_track_dead_letter(QueueShared *qs);
 extern void xact_track_worker(bool start);
 extern void xact_track_purge(int32 queue_id, int64 max_msg_id);

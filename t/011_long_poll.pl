@@ -68,6 +68,46 @@ like($consumer->{stderr}, qr/canceling statement due to user request/,
 like($out, qr/^2$/m, 'session usable after cancel');
 $consumer->quit;
 
+# A commit wakes one waiter per message it sent: three receives wait, a
+# transaction sends two messages, and two of them return one each while
+# the third keeps waiting; the next send is for it.  No wake is lost on
+# the way (a woken waiter that found nothing sleeps again).
+$node->safe_psql('postgres', q{SELECT pgmsg.create_queue('x')});
+my @waiters = map { $node->background_psql('postgres') } 1 .. 3;
+for my $w (@waiters)
+{
+	$w->query_until(qr/start/, q{
+\echo start
+SELECT body->>'m' AS got FROM pgmsg.receive('x', 1, wait => '20 seconds');
+\echo done
+});
+}
+ok($node->poll_query_until('postgres', $waiting, '3'), 'three receives wait');
+$publisher->query_safe(q{SELECT pgmsg.send_batch('x', ARRAY['{"m": 10}', '{"m": 11}']::jsonb[])});
+ok($node->poll_query_until('postgres', $waiting, '1'),
+	'two messages in one commit: two waiters return, one keeps waiting');
+$publisher->query_safe(q{SELECT pgmsg.send('x', '{"m": 12}')});
+my @got = sort map { my $o = $_->query_until(qr/done/, ''); $o =~ /^(\d+)$/m ? $1 : 'none' } @waiters;
+is("@got", '10 11 12', 'each waiter got one message, none twice');
+$_->quit for @waiters;
+
+# Messages sent with a delay wake every waiter, each to sleep until they
+# are due: two waiters, two delayed messages in one commit, one each.
+@waiters = map { $node->background_psql('postgres') } 1 .. 2;
+for my $w (@waiters)
+{
+	$w->query_until(qr/start/, q{
+\echo start
+SELECT body->>'m' AS got FROM pgmsg.receive('x', 1, wait => '20 seconds');
+\echo done
+});
+}
+ok($node->poll_query_until('postgres', $waiting, '2'), 'two receives wait');
+$publisher->query_safe(q{SELECT pgmsg.send_batch('x', ARRAY['{"m": 20}', '{"m": 21}']::jsonb[], delay => '1 second')});
+@got = sort map { my $o = $_->query_until(qr/done/, ''); $o =~ /^(\d+)$/m ? $1 : 'none' } @waiters;
+is("@got", '20 21', 'delayed messages: each waiter got one');
+$_->quit for @waiters;
+
 my ($ret, $stdout, $stderr) = $node->psql('postgres', q{
 SET statement_timeout = '300ms';
 SELECT count(*) FROM pgmsg.receive('w', 1, wait => '20 seconds');
