@@ -288,12 +288,12 @@ tgt() {
     echo "$sym $3$(met "$1" "$2" "$3")"
 }
 
-# send_batch in chunks of 10,000, as a psql script of one statement per chunk
+# send_batch in chunks of 1,000 (its limit), as a psql script of one statement per chunk
 load_queue() {
     local q=$1 n=$2 extra=${3:-} f=$SCRIPTS/load_$1.sql chunk
     : >"$f"
     while [ "$n" -gt 0 ]; do
-        chunk=$(( n < 10000 ? n : 10000 ))
+        chunk=$(( n < 1000 ? n : 1000 ))
         echo "SELECT count(*) FROM pgmsg.send_batch('$q', array_fill('$PAYLOAD'::jsonb, ARRAY[$chunk])$extra);" >>"$f"
         n=$((n - chunk))
     done
@@ -828,7 +828,7 @@ if want fifo; then
     FIFO_OK=1
     { psql_c "SELECT pgmsg.create_queue('bfifo', fifo => true, visibility_timeout => '1 hour');
               SELECT pgmsg.create_queue('bstd', visibility_timeout => '1 hour');" >/dev/null &&
-      load_queue bfifo "$FIFO_SIZE" ", group_ids => (SELECT array_agg('g' || (g % 100)) FROM generate_series(1, 10000) g)" &&
+      load_queue bfifo "$FIFO_SIZE" ", group_ids => (SELECT array_agg('g' || (g % 100)) FROM generate_series(1, 1000) g)" &&
       load_queue bstd "$FIFO_SIZE" &&
       psql_c "VACUUM ANALYZE pgmsg.q_bfifo, pgmsg.q_bstd" >/dev/null; } || FIFO_OK=0
     for q in bfifo bstd; do
