@@ -31,6 +31,7 @@
 PG_MODULE_MAGIC;
 
 int			pgmsg_max_leases = 100000;
+int			pgmsg_queue_lease_share = 50;
 int			pgmsg_max_queues = 1024;
 bool		pgmsg_durable_acks = false;
 
@@ -76,6 +77,13 @@ _PG_init(void)
 							&pgmsg_max_leases,
 							100000, 16, INT_MAX / 2,
 							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pgmsg.queue_lease_share",
+							"Percentage of pgmsg.max_leases that the messages in flight of one queue may take.",
+							"A queue's in-flight limit is the lesser of its max_in_flight and this share of the lease map, so that no queue can take every lease.",
+							&pgmsg_queue_lease_share,
+							50, 1, 100,
+							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("pgmsg.max_queues",
 							"Maximum number of queues in use at once, over all databases.",

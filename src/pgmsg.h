@@ -74,6 +74,7 @@
 
 /* GUCs (pgmsg.c) */
 extern int	pgmsg_max_leases;
+extern int	pgmsg_queue_lease_share;
 extern int	pgmsg_max_queues;
 extern bool pgmsg_durable_acks;
 

@@ -122,6 +122,22 @@ take_ahead(LeaseTaking *lt, int32 queue_id)
  * caller's random nonces.  Returns how many; *next_wakeup is when the next
  * delayed message or lease expiry is due.
  */
+/*
+ * The queue's in-flight limit: its max_in_flight, but never more than
+ * pgmsg.queue_lease_share percent of the lease map, which every queue of
+ * every database shares.
+ */
+static int64
+in_flight_limit(const QueueInfo *qi)
+{
+	int64		share = (int64) pgmsg_max_leases * pgmsg_queue_lease_share / 100;
+
+	/* at 100 percent, a full map is the lease map's own error (lease.c) */
+	if (pgmsg_queue_lease_share >= 100)
+		return qi->max_in_flight;
+	return Min((int64) qi->max_in_flight, Max(share, 1));
+}
+
 int
 pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 				  int max_messages, int64 visibility_timeout, Taken *taken,
@@ -144,9 +160,9 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 
 	/* the queue's in-flight limit bounds the fresh messages taken */
 	nleases = lease_count(qs);
-	if (nleases + (max_messages - lt.n) > qi->max_in_flight)
+	if (nleases + (max_messages - lt.n) > in_flight_limit(qi))
 		max_messages = lt.max_messages =
-			lt.n + (int) Max(qi->max_in_flight - nleases, 0);
+			lt.n + (int) Max(in_flight_limit(qi) - nleases, 0);
 
 	if (!qi->fifo)
 		take_ahead(&lt, qi->queue_id);
@@ -586,12 +602,15 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 			 * error, and a FIFO queue returns nothing.  A receive that
 			 * already has messages returns them.
 			 */
-			if (n == 0 && got > 0 && lease_count(qs) >= qi->max_in_flight)
+			if (n == 0 && got > 0 && lease_count(qs) >= in_flight_limit(qi))
 				break;
-			if (n == 0 && !qi->fifo && lease_count(qs) >= qi->max_in_flight)
+			if (n == 0 && !qi->fifo && lease_count(qs) >= in_flight_limit(qi))
 				ereport(ERROR,
 						(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 						 errmsg("too many messages in flight in queue \"%s\"", qi->name),
+						 in_flight_limit(qi) < qi->max_in_flight ?
+						 errdetail("The queue's limit is %lld, pgmsg.queue_lease_share percent of pgmsg.max_leases.",
+								   (long long) in_flight_limit(qi)) :
 						 errdetail("The queue's limit, max_in_flight, is %d.",
 								   qi->max_in_flight),
 						 errhint("Delete received messages or let their visibility timeouts expire, or raise the limit with alter_queue.")));

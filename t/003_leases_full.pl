@@ -13,6 +13,7 @@ $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'pgmsg'
 pgmsg.max_leases = 16
+pgmsg.queue_lease_share = 100
 });
 $node->start;
 is($node->safe_psql('postgres', 'SHOW pgmsg.max_leases'), '16', 'max_leases is 16, the least allowed');

@@ -12,6 +12,7 @@ $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'pgmsg'
 pgmsg.max_leases = 16
+pgmsg.queue_lease_share = 100
 pgmsg.launcher_naptime = 100
 pgmsg.worker_naptime = 100
 });

@@ -28,6 +28,7 @@ my $node = PostgreSQL::Test::Cluster->new('exporter');
 $node->init;
 $node->append_conf('postgresql.conf', qq{shared_preload_libraries = 'pgmsg'
 pgmsg.max_leases = 5000
+pgmsg.queue_lease_share = 100
 pgmsg.worker_naptime = 100ms
 pgmsg.push_ca_file = '@{[ $hook->ca_file ]}'
 pgmsg.push_retry_base = 600000
