@@ -219,7 +219,7 @@ pgmsg_subscribe_sns(PG_FUNCTION_ARGS)
 	TopicInfo  *ti;
 	int64		id;
 
-	pgmsg_refuse_in_recovery("subscribe to topic", topic);
+	pgmsg_refuse_in_recovery(gettext_noop("cannot subscribe to topic \"%s\" during recovery"), topic);
 	if (!sns_valid_region(region))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -264,7 +264,7 @@ pgmsg_subscribe_http(PG_FUNCTION_ARGS)
 	TopicInfo  *ti;
 	int64		id;
 
-	pgmsg_refuse_in_recovery("subscribe to topic", topic);
+	pgmsg_refuse_in_recovery(gettext_noop("cannot subscribe to topic \"%s\" during recovery"), topic);
 	webhook_check_url(url, "url");
 	if (headers != NULL)
 		webhook_check_headers(headers);
@@ -451,7 +451,7 @@ pgmsg_unsubscribe_push_id(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("subscription_id must not be null")));
-	pgmsg_refuse_in_recovery("remove push subscription",
+	pgmsg_refuse_in_recovery(gettext_noop("cannot remove push subscription \"%s\" during recovery"),
 							 psprintf(INT64_FORMAT, PG_GETARG_INT64(0)));
 	args[0] = PG_GETARG_DATUM(0);
 	PG_RETURN_BOOL(drop_push("p.subscription_id OPERATOR(pg_catalog.=) $1",
@@ -467,7 +467,7 @@ pgmsg_unsubscribe_push(PG_FUNCTION_ARGS)
 	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 	Datum		args[2];
 
-	pgmsg_refuse_in_recovery("unsubscribe from topic", topic);
+	pgmsg_refuse_in_recovery(gettext_noop("cannot unsubscribe from topic \"%s\" during recovery"), topic);
 	(void) pgmsg_topic_lookup(topic, false);
 	args[0] = CStringGetTextDatum(topic);
 	args[1] = CStringGetTextDatum(endpoint);
@@ -497,7 +497,7 @@ pgmsg_push_secret(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("subscription_id must not be null")));
-	pgmsg_refuse_in_recovery("remove push subscription",
+	pgmsg_refuse_in_recovery(gettext_noop("cannot remove push subscription \"%s\" during recovery"),
 							 psprintf(INT64_FORMAT, PG_GETARG_INT64(0)));
 	args[0] = PG_GETARG_DATUM(0);
 	if (SPI_connect() != SPI_OK_CONNECT)
