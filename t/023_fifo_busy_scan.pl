@@ -15,6 +15,8 @@ my $node = PostgreSQL::Test::Cluster->new('fifo_busy_scan');
 $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'pgmsg'
+# one queue holds most of the lease map here
+pgmsg.queue_lease_share = 100
 });
 $node->start;
 
