@@ -91,3 +91,25 @@ SELECT count(*) FROM pgmsg.topics WHERE name = 'ro_t';
 SELECT count(*) FROM pg_tables WHERE schemaname = 'pgmsg' AND tablename LIKE 'q\_ro\_%';
 DROP ROLE pgmsg_role_carol;
 SELECT rolname FROM pg_roles WHERE rolname LIKE 'pgmsg\_role\_%';
+
+-- DROP OWNED of a role one does not have the privileges of changes nothing
+CREATE ROLE pgmsg_role_erin;
+CREATE ROLE pgmsg_role_frank;
+GRANT CREATE ON DATABASE :"DBNAME" TO pgmsg_role_frank;
+SET ROLE pgmsg_role_frank;
+SELECT pgmsg.create_queue('ro_frank');
+RESET ROLE;
+REVOKE CREATE ON DATABASE :"DBNAME" FROM pgmsg_role_frank;
+SET ROLE pgmsg_role_erin;
+DROP OWNED BY pgmsg_role_frank;
+RESET ROLE;
+SELECT name, owner FROM pgmsg.queues WHERE name = 'ro_frank';
+SELECT pgmsg.drop_queue('ro_frank');
+DROP ROLE pgmsg_role_erin, pgmsg_role_frank;
+
+-- pgmsg.track_role() runs only as an AFTER row trigger naming a column
+CREATE TABLE ro_track (owner regrole);
+CREATE TRIGGER ro_track BEFORE INSERT ON ro_track
+    FOR EACH ROW EXECUTE FUNCTION pgmsg.track_role('owner');
+INSERT INTO ro_track VALUES ('postgres');
+DROP TABLE ro_track;
