@@ -136,11 +136,14 @@ typedef struct Candidate
 	ItemPointerData tid;
 } Candidate;
 
+/*
+ * Order SlotRefs or QueueRows by queue id: both structs begin with it.
+ */
 static int
-slotref_cmp(const void *a, const void *b)
+queue_id_cmp(const void *a, const void *b)
 {
-	int32		x = ((const SlotRef *) a)->queue_id;
-	int32		y = ((const SlotRef *) b)->queue_id;
+	int32		x = *(const int32 *) a;
+	int32		y = *(const int32 *) b;
 
 	return (x > y) - (x < y);
 }
@@ -169,7 +172,7 @@ pgmsg_db_slots(int *nslots)
 		}
 	}
 	LWLockRelease(pgmsg_shared->directory_lock);
-	qsort(slots, n, sizeof(SlotRef), slotref_cmp);
+	qsort(slots, n, sizeof(SlotRef), queue_id_cmp);
 	*nslots = n;
 	return slots;
 }
@@ -179,7 +182,7 @@ QueueShared *
 pgmsg_find_slot(SlotRef *slots, int nslots, int32 queue_id)
 {
 	SlotRef		key = {.queue_id = queue_id};
-	SlotRef    *found = bsearch(&key, slots, nslots, sizeof(SlotRef), slotref_cmp);
+	SlotRef    *found = bsearch(&key, slots, nslots, sizeof(SlotRef), queue_id_cmp);
 
 	return found ? found->qs : NULL;
 }
@@ -639,18 +642,9 @@ pgmsg_queue_figures(int32 queue_id, const char *name, QueueShared *qs,
 /* A queue as listed from pgmsg.queue_meta. */
 typedef struct QueueRow
 {
-	int32		queue_id;
+	int32		queue_id;		/* first, for queue_id_cmp */
 	char	   *name;
 } QueueRow;
-
-static int
-queuerow_cmp(const void *a, const void *b)
-{
-	int32		x = ((const QueueRow *) a)->queue_id;
-	int32		y = ((const QueueRow *) b)->queue_id;
-
-	return (x > y) - (x < y);
-}
 
 /*
  * The queues of this database as of now, by queue id, read from
@@ -699,7 +693,7 @@ list_queues(int *nqueues)
 	systable_endscan(scan);
 	UnregisterSnapshot(snapshot);
 	table_close(rel, AccessShareLock);
-	qsort(rows, n, sizeof(QueueRow), queuerow_cmp);
+	qsort(rows, n, sizeof(QueueRow), queue_id_cmp);
 	*nqueues = n;
 	return rows;
 }

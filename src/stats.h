@@ -13,7 +13,7 @@
 /* A queue slot of the current database, as listed at one moment. */
 typedef struct SlotRef
 {
-	int32		queue_id;
+	int32		queue_id;		/* first, for queue_id_cmp (stats.c) */
 	QueueShared *qs;
 } SlotRef;
 
