@@ -28,7 +28,7 @@ ONLY_TESTS="$*"
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Per-suite wall-clock limit, so a hung test cannot eat a whole CI run.
-STAGE_TIMEOUT=${PGMSG_TEST_TIMEOUT:-1500}
+STAGE_TIMEOUT=${PGMSG_TEST_TIMEOUT:-900}
 PROVE_FLAGS=${PROVE_FLAGS:---timer}
 
 # A failure while setting up (packages, copy, build) still ends with the
