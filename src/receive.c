@@ -501,6 +501,23 @@ reopen_queue_table(QueueInfo *qi, Relation *rel, Relation *index)
 	*index = index_open(qi->indexid, AccessShareLock);
 }
 
+/* Where a long-polling receive is registered (the counts in QueueShared) */
+typedef enum WaitState
+{
+	WAIT_NONE,					/* nowhere */
+	WAIT_EMPTY,					/* nwaiters, on cv: it has no message yet */
+	WAIT_WINDOW					/* nwindow, on window_cv: in its batch window */
+} WaitState;
+
+static void
+stop_waiting(QueueShared *qs, WaitState waiting)
+{
+	if (waiting == WAIT_EMPTY)
+		pg_atomic_fetch_sub_u32(&qs->nwaiters, 1);
+	else if (waiting == WAIT_WINDOW)
+		pg_atomic_fetch_sub_u32(&qs->nwindow, 1);
+}
+
 /*
  * pgmsg.receive(queue, max_messages, visibility_timeout, wait, batch_window)
  *
@@ -531,13 +548,14 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 	TimestampTz deadline;
 	TimestampTz window_end = 0;	/* 0 until the first message is taken */
 	int			got = 0;
+	uint64		arrivals = 0;
 	Relation	rel;
 	Relation	index;
 	Taken	   *taken;
 	uint64	   *nonces;
 	Oid			save_userid;
 	int			save_sec;
-	volatile bool waiting = false;
+	volatile WaitState waiting = WAIT_NONE;
 
 	pgmsg_refuse_in_recovery(gettext_noop("cannot receive from queue \"%s\" during recovery"), name);
 	qi = pgmsg_queue_lookup(name, false);
@@ -594,6 +612,9 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 			xact_reserve(want);
 			pgmsg_fill_nonces(nonces, want);
 
+			/* arrivals from here on may not be seen by this scan */
+			arrivals = pg_atomic_read_u64(&qs->arrivals);
+
 			n = pgmsg_take_leases(qi, qs, rel, index, want, visibility_timeout,
 								  taken, nonces, &next_wakeup);
 
@@ -631,12 +652,40 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 			until = got > 0 ? window_end : deadline;
 			if (now >= until)
 				break;
-			if (!waiting)
+			if (got == 0 && waiting == WAIT_NONE)
 			{
 				ConditionVariablePrepareToSleep(&qs->cv);
 				pg_atomic_fetch_add_u32(&qs->nwaiters, 1);
-				waiting = true;
+				waiting = WAIT_EMPTY;
 				continue;
+			}
+			if (got > 0)
+			{
+				/*
+				 * In the window: sleep until the arrivals since this scan
+				 * could fill the batch (xact.c), as a new target if it is
+				 * the smallest, unless they already could.
+				 */
+				uint64		target = arrivals + (max_messages - got);
+				uint64		cur;
+
+				if (waiting != WAIT_WINDOW)
+				{
+					if (waiting == WAIT_EMPTY)
+						pg_atomic_fetch_sub_u32(&qs->nwaiters, 1);
+					waiting = WAIT_NONE;
+					/* passes on a signal this took but does not need */
+					ConditionVariablePrepareToSleep(&qs->window_cv);
+					pg_atomic_fetch_add_u32(&qs->nwindow, 1);
+					waiting = WAIT_WINDOW;
+				}
+				cur = pg_atomic_read_u64(&qs->window_target);
+				while (target < cur &&
+					   !pg_atomic_compare_exchange_u64(&qs->window_target,
+													   &cur, target))
+					;
+				if (pg_atomic_read_u64(&qs->arrivals) >= target)
+					continue;
 			}
 			timeout_ms = (long) ((Min(until, next_wakeup) - now + 999) / 1000);
 
@@ -649,20 +698,20 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 			table_close(rel, RowExclusiveLock);
 			rel = NULL;
 			index = NULL;
-			ConditionVariableTimedSleep(&qs->cv, Max(timeout_ms, 1), PG_WAIT_EXTENSION);
+			ConditionVariableTimedSleep(waiting == WAIT_WINDOW ? &qs->window_cv : &qs->cv,
+										Max(timeout_ms, 1), PG_WAIT_EXTENSION);
 		}
 	}
 	PG_CATCH();
 	{
-		if (waiting)
-			pg_atomic_fetch_sub_u32(&qs->nwaiters, 1);
+		stop_waiting(qs, waiting);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	if (waiting)
+	if (waiting != WAIT_NONE)
 	{
 		ConditionVariableCancelSleep();
-		pg_atomic_fetch_sub_u32(&qs->nwaiters, 1);
+		stop_waiting(qs, waiting);
 	}
 
 	if (rel != NULL)

@@ -38,8 +38,8 @@
  *	   record stack and the launcher's table have spinlocks of their own,
  *	   taken the same way and never together with another spinlock.
  *
- * Not locks: the per-queue statistics counters, waiter count and push
- * worker number are atomics; a publisher bound is an atomic written only by
+ * Not locks: the per-queue statistics counters, waiter counts, arrival
+ * count and window target, and push worker number are atomics; a publisher bound is an atomic written only by
  * its own backend (cursor.c); pgmsg_shared->nleases and ->ngroups are
  * atomics that bound the hash tables' sizes (lease.c).
  *
@@ -186,6 +186,10 @@ pgmsg_shmem_startup(void)
 			pg_atomic_init_u32(&qs->nwaiters, 0);
 			pg_atomic_init_u32(&qs->push_proc, 0);
 			ConditionVariableInit(&qs->cv);
+			pg_atomic_init_u32(&qs->nwindow, 0);
+			pg_atomic_init_u64(&qs->arrivals, 0);
+			pg_atomic_init_u64(&qs->window_target, PG_UINT64_MAX);
+			ConditionVariableInit(&qs->window_cv);
 			lease_slot_init(qs);
 		}
 		for (int i = 0; i < pgmsg_max_queues * MaxBackends; i++)
@@ -389,6 +393,8 @@ pgmsg_release_slots(Oid dbid, int32 first_id, int32 last_id)
 		/* long polls end: their queue is gone (receive.c) */
 		if (pg_atomic_read_u32(&qs->nwaiters) > 0)
 			ConditionVariableBroadcast(&qs->cv);
+		if (pg_atomic_read_u32(&qs->nwindow) > 0)
+			ConditionVariableBroadcast(&qs->window_cv);
 		PGMSG_CHECK(lease_count(qs) == 0);
 		qs->in_use = false;
 		qs->queue_id = 0;

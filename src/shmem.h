@@ -77,9 +77,20 @@ typedef struct QueueShared
 	bool		count_valid;
 	int64		count;
 
-	/* long-poll waiters */
+	/* long-poll waiters that have no message yet */
 	ConditionVariable cv;
 	pg_atomic_uint32 nwaiters;
+
+	/*
+	 * Long-poll waiters in their batch window (receive.c): they have
+	 * messages and sleep until the queue has had enough arrivals (messages
+	 * made visible by commits, counted by xact.c) to fill the smallest of
+	 * their batches, window_target, or until their window ends.
+	 */
+	ConditionVariable window_cv;
+	pg_atomic_uint32 nwindow;
+	pg_atomic_uint64 arrivals;
+	pg_atomic_uint64 window_target;
 
 	/* pgprocno + 1 of the push worker delivering this queue, or 0 */
 	pg_atomic_uint32 push_proc;

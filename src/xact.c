@@ -460,23 +460,36 @@ switch_queue_lock(QueueShared **held, QueueShared *want)
 }
 
 /*
- * Wake the receivers that can take n new messages: one waiter per message,
- * or every waiter if there are at least as many messages, or if "all" (the
- * messages are not visible yet, and each waiter must learn when they will
- * be).  The barrier orders the read of the waiter count after this
- * transaction's effects became visible (receive.c registers as a waiter
- * before its last scan).  A waiter woken by a signal that then leaves
- * without sleeping again (it found other messages, or its wait ended)
- * passes the signal on to the next one (ConditionVariableCancelSleep), so
- * a signal is not lost; one woken while it scans scans again.
+ * Wake the receivers that can take n new messages.  Of the waiters that have
+ * no message yet, one per message, or every one if there are at least as
+ * many messages, or if "all" (the messages are not visible yet, and each
+ * waiter must learn when they will be).  The barrier orders the read of the
+ * waiter count after this transaction's effects became visible (receive.c
+ * registers as a waiter before its last scan).  A waiter woken by a signal
+ * that then leaves without sleeping again (it found other messages, or its
+ * wait ended) passes the signal on to the next one
+ * (ConditionVariableCancelSleep), so a signal is not lost; one woken while
+ * it scans scans again.
+ *
+ * Waiters in their batch window already have messages: they are woken only
+ * once the arrivals since their last scan could fill the smallest of their
+ * batches (window_target), or for "all".  The first committer to reach the
+ * target puts it back to "none" and wakes them all; each then scans and, if
+ * its batch is still not full, sets a new target.  The atomic add is a full
+ * barrier, as receive.c's setting of the target is, so either the waiter
+ * sees these arrivals or this commit sees its target.
  */
 static void
 wake_for_messages(QueueShared *qs, int64 n, bool all)
 {
 	uint32		nwaiters;
 	uint32		push_proc;
+	uint64		arrived = 0;
 
-	pg_memory_barrier();
+	if (!all)
+		arrived = pg_atomic_add_fetch_u64(&qs->arrivals, n);
+	else
+		pg_memory_barrier();
 	nwaiters = pg_atomic_read_u32(&qs->nwaiters);
 	if (nwaiters > 0)
 	{
@@ -485,6 +498,16 @@ wake_for_messages(QueueShared *qs, int64 n, bool all)
 		else
 			for (int64 i = 0; i < n; i++)
 				ConditionVariableSignal(&qs->cv);
+	}
+	if (pg_atomic_read_u32(&qs->nwindow) > 0)
+	{
+		uint64		target = pg_atomic_read_u64(&qs->window_target);
+
+		if (all ||
+			(arrived >= target &&
+			 pg_atomic_compare_exchange_u64(&qs->window_target, &target,
+											PG_UINT64_MAX)))
+			ConditionVariableBroadcast(&qs->window_cv);
 	}
 	push_proc = pg_atomic_read_u32(&qs->push_proc);
 	if (push_proc != 0)
