@@ -214,6 +214,7 @@ section() { printf '\n== [%ss] %s\n' "$SECONDS" "$*"; }
 
 PGB_OUT=$WORK/pgbench.out
 PGB_LIMIT=()   # -t N instead of -T SECS, for scripts that would drain their table
+PGB_DB=postgres  # pgbench's database, a connection string where a run needs settings
 # pgb <clients> <script> [more pgbench options]: full output in $PGB_OUT
 pgb() {
     local clients=$1 script=$2 rc=0 limit=(-T "$SECS")
@@ -221,7 +222,7 @@ pgb() {
     [ "${#PGB_LIMIT[@]}" -gt 0 ] && limit=("${PGB_LIMIT[@]}")
     psql_c "CHECKPOINT" >/dev/null 2>&1 || true
     as_postgres "$PGBIN/pgbench" -h "$WORK" -p "$PORT" -n -M prepared "${limit[@]}" \
-        -c "$clients" -j "$(( clients < 2 ? clients : 2 ))" -f "$script" "$@" postgres \
+        -c "$clients" -j "$(( clients < 2 ? clients : 2 ))" -f "$script" "$@" "$PGB_DB" \
         >"$PGB_OUT" 2>&1 || rc=$?
     if [ "$rc" != 0 ] || grep -q 'aborted' "$PGB_OUT"; then
         {
@@ -492,6 +493,11 @@ SELECT pgmsg.delete('bloop', :receipt);
 EOF
     { raw_receive del 1; echo "SELECT msg_id AS id FROM u \\gset"
       echo "DELETE FROM bench.del WHERE msg_id = :id;"; } >"$SCRIPTS/rloop.sql"
+    # pgmsg's delete commits without waiting for the WAL flush (an
+    # acknowledgement lost in a crash redelivers the message, which the
+    # visibility timeout allows anyway), so the baselines of plain DELETEs
+    # commit the same way: synchronous_commit = off for their sessions.
+    NOFLUSH_DB="dbname=postgres options=-csynchronous_commit=off"
     # The plain baseline: a commit loop of "DELETE ... WHERE msg_id = $1"
     # alone, over a table as big, each client deleting its own ids in turn
     # (pgbench keeps :n per client from one transaction to the next).
@@ -526,14 +532,14 @@ EOF
     # FL_VALS.
     loop_round() {
         top_up_loop && fill_pdel || return 1
-        if pgb "$LOOP_C" "$SCRIPTS/pdel.sql" -D n=-1 -D nc="$LOOP_C" -D base="$PD_BASE"; then
+        if PGB_DB=$NOFLUSH_DB pgb "$LOOP_C" "$SCRIPTS/pdel.sql" -D n=-1 -D nc="$LOOP_C" -D base="$PD_BASE"; then
             PD_VALS+=("$(tps_of)")
             echo "    plain DELETE by id, $LOOP_C client(s): ${PD_VALS[-1]} tps"
         else
             PD_ERR=1
         fi
         fill_pdel || return 1
-        if pgb "$LOOP_C" "$SCRIPTS/pfloor.sql" -D n=-1 -D nc="$LOOP_C" -D base="$PD_BASE"; then
+        if PGB_DB=$NOFLUSH_DB pgb "$LOOP_C" "$SCRIPTS/pfloor.sql" -D n=-1 -D nc="$LOOP_C" -D base="$PD_BASE"; then
             FL_VALS+=("$(tps_of)")
             echo "    empty round trip, then DELETE by id, $LOOP_C client(s): ${FL_VALS[-1]} tps"
         else
@@ -560,7 +566,7 @@ EOF
             LOOP_LAT+=("$c client(s): pgmsg receive ${P1:-?} ms + delete ${P2:-?} ms, raw receive ${R1:-?} ms + delete ${R2:-?} ms")
     done
     PAIR_R=0
-    note "Consumer loop, one message per transaction: pgmsg runs \`SELECT receipt FROM pgmsg.receive('bloop', 1) \\gset\` then \`SELECT pgmsg.delete('bloop', :receipt)\`, two transactions per message. The raw side does the same work by hand, as queues built on SKIP LOCKED do: \`WITH c AS (SELECT msg_id FROM bench.del WHERE visible_at <= now() ORDER BY visible_at, msg_id LIMIT 1 FOR UPDATE SKIP LOCKED), u AS (UPDATE bench.del t SET visible_at = now() + interval '1 hour', receive_count = t.receive_count + 1 FROM c WHERE t.msg_id = c.msg_id RETURNING t.msg_id) SELECT msg_id AS id FROM u \\gset\`, then \`DELETE FROM bench.del WHERE msg_id = :id\` (bench.del copies the queue table plus a primary key on msg_id). Both start every run with $LOOP_ROWS messages, freshly vacuumed. The second row's baseline does less work than a consumer: a commit loop of \`DELETE FROM bench.pdel WHERE msg_id = :id\` alone, one round trip and one commit per message where the consumer loop has two round trips (the receive commits without writing WAL or waiting for a flush), over a table of $LOOP_ROWS rows shaped like bench.del, each client deleting its own ids; one of its runs opens each round of the pgmsg and raw runs. The third row's baseline is the floor of every consumer loop with two round trips: the same DELETE loop with \`SELECT :id AS id \\gset\` before each DELETE, a statement that does no work, as a receive would that cost nothing but its round trip; one of its runs follows each plain DELETE run, on a refilled table. Average statement latencies (pgbench -r): $(printf '%s; ' "${LOOP_LAT[@]:-no run}" | sed 's/; $//'). PgQ: n/a, it has no receive of one message, no per-message delete and no visibility timeout; a consumer acknowledges whole batches."
+    note "Consumer loop, one message per transaction: pgmsg runs \`SELECT receipt FROM pgmsg.receive('bloop', 1) \\gset\` then \`SELECT pgmsg.delete('bloop', :receipt)\`, two transactions per message. The raw side does the same work by hand, as queues built on SKIP LOCKED do: \`WITH c AS (SELECT msg_id FROM bench.del WHERE visible_at <= now() ORDER BY visible_at, msg_id LIMIT 1 FOR UPDATE SKIP LOCKED), u AS (UPDATE bench.del t SET visible_at = now() + interval '1 hour', receive_count = t.receive_count + 1 FROM c WHERE t.msg_id = c.msg_id RETURNING t.msg_id) SELECT msg_id AS id FROM u \\gset\`, then \`DELETE FROM bench.del WHERE msg_id = :id\` (bench.del copies the queue table plus a primary key on msg_id). Both start every run with $LOOP_ROWS messages, freshly vacuumed. The second row's baseline does less work than a consumer: a commit loop of \`DELETE FROM bench.pdel WHERE msg_id = :id\` alone, one round trip and one commit per message where the consumer loop has two round trips (the receive commits without writing WAL or waiting for a flush), over a table of $LOOP_ROWS rows shaped like bench.del, each client deleting its own ids, committing with synchronous_commit = off as pgmsg's delete does (an acknowledgement needs no flush: one lost in a crash redelivers the message); one of its runs opens each round of the pgmsg and raw runs. The third row's baseline is the floor of every consumer loop with two round trips: the same DELETE loop with \`SELECT :id AS id \\gset\` before each DELETE, a statement that does no work, as a receive would that cost nothing but its round trip; one of its runs follows each plain DELETE run, on a refilled table. Average statement latencies (pgbench -r): $(printf '%s; ' "${LOOP_LAT[@]:-no run}" | sed 's/; $//'). PgQ: n/a, it has no receive of one message, no per-message delete and no visibility timeout; a consumer acknowledges whole batches."
 
     section "receive/delete loop in batches of 100: receive(100), then delete the 100"
     cat >"$SCRIPTS/loopb.sql" <<'EOF'
