@@ -113,17 +113,25 @@ $_->quit for @waiters;
 # more, it returns with all three once two single sends have committed,
 # not when its window ends (the session's statement_timeout, 15 s, is
 # short of the 20 s window, so a lost wake fails here rather than passing
-# late).  The same for messages whose
-# delay ends while it waits.
+# late).  The same for messages whose delay ends while it waits.
 $node->safe_psql('postgres', q{SELECT pgmsg.create_queue('bw', visibility_timeout => '1 hour'); SELECT pgmsg.send('bw', '{"m": 30}')});
 my $win = $node->background_psql('postgres');
 $win->query_safe(q{SET statement_timeout = '15s'});
-$win->query_until(qr/start/, q{
-\echo start
-SELECT string_agg(body->>'m', ' ' ORDER BY body->>'m') AS got
-  FROM pgmsg.receive('bw', 3, wait => '20 seconds', batch_window => '20 seconds');
-\echo done
+# start_window($max[, $what]): the session starts a receive of up to $max
+# messages with a 20 s window; it prints $what of them (by default their
+# numbers in order).
+sub start_window
+{
+	my ($max, $what) = @_;
+	$what //= q{string_agg(body->>'m', ' ' ORDER BY body->>'m')};
+	$win->query_until(qr/start/, qq{
+\\echo start
+SELECT $what AS got
+  FROM pgmsg.receive('bw', $max, wait => '20 seconds', batch_window => '20 seconds');
+\\echo done
 });
+}
+start_window(3);
 ok($node->poll_query_until('postgres', $waiting, '1'), 'a receive waits in its window');
 $publisher->query_safe(q{SELECT pgmsg.send('bw', '{"m": 31}')});
 ok($node->poll_query_until('postgres', $waiting, '1'),
@@ -133,12 +141,7 @@ my $o = $win->query_until(qr/done/, '');
 like($o, qr/^30 31 32$/m, 'the commit that fills its batch ends the window');
 
 $publisher->query_safe(q{SELECT pgmsg.send('bw', '{"m": 40}')});
-$win->query_until(qr/start/, q{
-\echo start
-SELECT string_agg(body->>'m', ' ' ORDER BY body->>'m') AS got
-  FROM pgmsg.receive('bw', 3, wait => '20 seconds', batch_window => '20 seconds');
-\echo done
-});
+start_window(3);
 ok($node->poll_query_until('postgres', $waiting, '1'), 'waiting in its window again');
 $publisher->query_safe(q{SELECT pgmsg.send_batch('bw', ARRAY['{"m": 41}', '{"m": 42}']::jsonb[], delay => '1 second')});
 $o = $win->query_until(qr/done/, '');
@@ -146,12 +149,7 @@ like($o, qr/^40 41 42$/m, 'delayed messages that fill its batch end the window w
 
 # more than the batch needs: the rest stay for the next receive
 $publisher->query_safe(q{SELECT pgmsg.send('bw', '{"m": 50}')});
-$win->query_until(qr/start/, q{
-\echo start
-SELECT count(*) AS got
-  FROM pgmsg.receive('bw', 2, wait => '20 seconds', batch_window => '20 seconds');
-\echo done
-});
+start_window(2, 'count(*)');
 ok($node->poll_query_until('postgres', $waiting, '1'), 'waiting with room for one more');
 $publisher->query_safe(q{SELECT pgmsg.send_batch('bw', ARRAY['{"m": 51}', '{"m": 52}', '{"m": 53}']::jsonb[])});
 $o = $win->query_until(qr/done/, '');
