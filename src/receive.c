@@ -671,8 +671,7 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 
 				if (waiting != WAIT_WINDOW)
 				{
-					if (waiting == WAIT_EMPTY)
-						pg_atomic_fetch_sub_u32(&qs->nwaiters, 1);
+					stop_waiting(qs, waiting);
 					waiting = WAIT_NONE;
 					/* passes on a signal this took but does not need */
 					ConditionVariablePrepareToSleep(&qs->window_cv);

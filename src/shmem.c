@@ -39,9 +39,10 @@
  *	   taken the same way and never together with another spinlock.
  *
  * Not locks: the per-queue statistics counters, waiter counts, arrival
- * count and window target, and push worker number are atomics; a publisher bound is an atomic written only by
- * its own backend (cursor.c); pgmsg_shared->nleases and ->ngroups are
- * atomics that bound the hash tables' sizes (lease.c).
+ * count, window target and push worker number are atomics; a publisher
+ * bound is an atomic written only by its own backend (cursor.c);
+ * pgmsg_shared->nleases and ->ngroups are atomics that bound the hash
+ * tables' sizes (lease.c).
  *
  * Errors.  A spinlock or a partition lock is never held while raising an
  * error, or while calling anything that could raise one.  The directory
