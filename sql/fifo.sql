@@ -300,6 +300,56 @@ SELECT body, group_id, pgmsg.delete('ff_q', receipt) FROM pgmsg.receive('ff_q', 
 -- then group late, in order
 CALL ff_drain('ff_q', 2);
 SELECT count(*) FROM pgmsg.q_ff_q;
+
+--
+-- The read-ahead of a FIFO queue: a receive keeps up to 16 fresh messages
+-- past what it took, with their groups.  Later receives take the entries
+-- of groups they may take, wherever they stand, and leave those of busy
+-- groups; a scan that finds entries left starts after the last of them.
+-- Each group still comes out in order.
+--
+SELECT pgmsg.create_queue('ff_ra', fifo => true, visibility_timeout => '1 hour');
+SELECT count(*) FROM pgmsg.send_batch('ff_ra',
+    ARRAY(SELECT jsonb_build_object('n', i) FROM generate_series(1, 9) i),
+    group_ids => ARRAY['a', 'a', 'a', 'a', 'a', 'b', 'c', 'a', 'b']);
+-- message 1 (a), and 2 to 9 are read ahead
+CREATE TEMP TABLE ff_held AS
+  SELECT group_id, body->>'n' AS n, receipt FROM pgmsg.receive('ff_ra', 1);
+-- a is busy: 6 (b) from the middle of the entries, then 7 (c)
+INSERT INTO ff_held SELECT group_id, body->>'n', receipt FROM pgmsg.receive('ff_ra', 1);
+INSERT INTO ff_held SELECT group_id, body->>'n', receipt FROM pgmsg.receive('ff_ra', 10);
+SELECT group_id, n FROM ff_held;
+-- every group busy
+SELECT count(*) FROM pgmsg.receive('ff_ra', 10);
+-- with a free, 2 to 5 and 8 from the entries, in order
+SELECT pgmsg.delete('ff_ra', receipt) FROM ff_held WHERE group_id = 'a';
+SELECT group_id, body->>'n' AS n FROM pgmsg.receive('ff_ra', 10, visibility_timeout => '0');
+SELECT pgmsg.delete('ff_ra', receipt) FROM ff_held WHERE group_id <> 'a';
+CALL ff_drain('ff_ra', 6);
+TRUNCATE ff_held;
+
+-- A full read-ahead of one busy group: the scan after it passes the
+-- group's later messages, which it cannot store, for those of free groups.
+SELECT count(*) FROM pgmsg.send_batch('ff_ra',
+    ARRAY(SELECT jsonb_build_object('n', i) FROM generate_series(1, 20) i),
+    group_ids => array_fill('x'::text, ARRAY[20]));
+SELECT count(*) FROM pgmsg.send_batch('ff_ra',
+    ARRAY['{"n": 21}', '{"n": 22}', '{"n": 23}', '{"n": 24}']::jsonb[],
+    group_ids => ARRAY['y', 'x', 'y', 'z']);
+-- 1; 2 to 17 fill the read-ahead
+INSERT INTO ff_held SELECT group_id, body->>'n', receipt FROM pgmsg.receive('ff_ra', 1);
+-- 21 (y), past 18 to 20
+INSERT INTO ff_held SELECT group_id, body->>'n', receipt FROM pgmsg.receive('ff_ra', 1);
+-- 24 (z), past 22 (x) and 23 (y, held)
+INSERT INTO ff_held SELECT group_id, body->>'n', receipt FROM pgmsg.receive('ff_ra', 10);
+SELECT group_id, n FROM ff_held;
+SELECT count(*) FROM pgmsg.receive('ff_ra', 10);
+-- the rest, every group in order, and nothing twice
+SELECT pgmsg.delete('ff_ra', receipt) FROM ff_held;
+CALL ff_drain('ff_ra', 21);
+SELECT count(*) FROM pgmsg.q_ff_ra;
+SELECT pgmsg.drop_queue('ff_ra');
+DROP TABLE ff_held;
 DROP PROCEDURE ff_drain(text, int, text[]);
 
 SELECT pgmsg.drop_queue('ff_q');

@@ -42,8 +42,15 @@
  * (cursor_rewind, cursor_reset) empties the read-ahead, and so does a
  * rewrite of the table (lease_check_table).  An entry's row may have been
  * deleted since it was stored (purge, retention); the receive's fetch by
- * TID finds that out, as it does for a scanned row.  FIFO queues do
- * not read ahead: their scan decides by group.
+ * TID finds that out, as it does for a scanned row.
+ *
+ * On a FIFO queue an entry also carries its group, and a receive takes the
+ * entries whose group it may take, wherever they stand, leaving those of
+ * busy groups.  The rule above still holds: the cursor moves only over the
+ * entries taken before the first one left, and a scan that finds entries
+ * left starts after the last of them (cursor_ahead_last).  Since every
+ * message of a group before an entry of it is an entry or handed out, a
+ * group's messages still go out in key order.
  *
  * Locking: see shmem.c.  The clock, the cursor and the count of registered
  * bounds are under the slot's spinlock, the read-ahead under the queue lock;
@@ -169,12 +176,18 @@ below_every_bound(QueueShared *qs, TimestampTz at)
 #endif
 
 /*
- * Move the cursor forward to (at, id); it never moves back.
+ * Move the cursor forward to (at, id); it never moves back.  Caller holds
+ * the queue lock.
  */
 void
 cursor_advance(QueueShared *qs, TimestampTz at, int64 id)
 {
 	PGMSG_CHECK(below_every_bound(qs, at));
+	/* no entry of the read-ahead is passed: it has not been handed out */
+	PGMSG_CHECK(qs->ahead_next >= qs->nahead ||
+				qs->ahead[qs->ahead_next].visible_at > at ||
+				(qs->ahead[qs->ahead_next].visible_at == at &&
+				 qs->ahead[qs->ahead_next].msg_id > id));
 	SpinLockAcquire(&qs->mutex);
 	if (at > qs->cursor_at || (at == qs->cursor_at && id > qs->cursor_id))
 	{
@@ -216,25 +229,67 @@ cursor_reset(QueueShared *qs)
 }
 
 /*
- * The first read-ahead entry, into *m; false if there is none.  It stays
- * until cursor_ahead_consume, so a receive that fails while taking it (a
- * full lease map) leaves it for the next.
+ * The read-ahead entry "i" places after the first not yet taken, into *m;
+ * false if there is none.  An entry stays until cursor_ahead_remove, so a
+ * receive that fails while taking it (a full lease map) leaves it for the
+ * next.
  */
+bool
+cursor_ahead_get(QueueShared *qs, int i, FreshMessage *m)
+{
+	if (qs->ahead_next + i >= qs->nahead)
+		return false;
+	*m = qs->ahead[qs->ahead_next + i];
+	return true;
+}
+
 bool
 cursor_ahead_peek(QueueShared *qs, FreshMessage *m)
 {
-	if (qs->ahead_next >= qs->nahead)
-		return false;
-	*m = qs->ahead[qs->ahead_next];
-	return true;
+	return cursor_ahead_get(qs, 0, m);
+}
+
+/*
+ * Remove entry "i" (counted as in cursor_ahead_get); the first is removed
+ * in place, a later one (a FIFO receive passing a busy group) by closing
+ * the gap.
+ */
+void
+cursor_ahead_remove(QueueShared *qs, int i)
+{
+	int			at = qs->ahead_next + i;
+
+	Assert(at < qs->nahead);
+	if (i == 0)
+		qs->ahead_next++;
+	else
+	{
+		memmove(&qs->ahead[at], &qs->ahead[at + 1],
+				sizeof(FreshMessage) * (qs->nahead - at - 1));
+		qs->nahead--;
+	}
+	if (qs->ahead_next == qs->nahead)
+		cursor_ahead_clear(qs);
 }
 
 void
 cursor_ahead_consume(QueueShared *qs)
 {
-	Assert(qs->ahead_next < qs->nahead);
-	if (++qs->ahead_next == qs->nahead)
-		cursor_ahead_clear(qs);
+	cursor_ahead_remove(qs, 0);
+}
+
+/*
+ * The key of the last entry; false if there is none.  A scan that finds
+ * entries left starts after it.
+ */
+bool
+cursor_ahead_last(QueueShared *qs, TimestampTz *at, int64 *id)
+{
+	if (qs->ahead_next >= qs->nahead)
+		return false;
+	*at = qs->ahead[qs->nahead - 1].visible_at;
+	*id = qs->ahead[qs->nahead - 1].msg_id;
+	return true;
 }
 
 /*
@@ -246,10 +301,10 @@ cursor_ahead_push(QueueShared *qs, const FreshMessage *m)
 {
 	if (qs->nahead >= PGMSG_READ_AHEAD)
 		return false;
-	Assert(qs->nahead == 0 ||
-		   m->visible_at > qs->ahead[qs->nahead - 1].visible_at ||
-		   (m->visible_at == qs->ahead[qs->nahead - 1].visible_at &&
-			m->msg_id > qs->ahead[qs->nahead - 1].msg_id));
+	PGMSG_CHECK(qs->nahead == 0 ||
+				m->visible_at > qs->ahead[qs->nahead - 1].visible_at ||
+				(m->visible_at == qs->ahead[qs->nahead - 1].visible_at &&
+				 m->msg_id > qs->ahead[qs->nahead - 1].msg_id));
 	qs->ahead[qs->nahead++] = *m;
 	return true;
 }

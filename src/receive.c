@@ -92,29 +92,52 @@ fresh_from_slot(TupleTableSlot *slot, TimestampTz visible_at, int64 msg_id,
 	m->has_first = !isnull;
 	m->first_received_at = isnull ? 0 : DatumGetTimestampTz(first);
 	m->tid = slot->tts_tid;
+	m->group_hash = 0;
 }
 
 /*
- * Fresh messages from the read-ahead (cursor.c), in key order, each moving
- * the cursor to itself.
+ * Fresh messages from the read-ahead (cursor.c), in key order.  A standard
+ * queue takes them from the first on, each moving the cursor to itself.  A
+ * FIFO receive takes those whose group it may take and leaves the others
+ * for later receives; the cursor follows only while none has been left.
+ * Returns whether entries were left.
  */
-static void
+static bool
 take_ahead(LeaseTaking *lt, int32 queue_id)
 {
 	FreshMessage m;
+	int			i = 0;
 
-	while (lt->n < lt->max_messages && cursor_ahead_peek(lt->qs, &m))
+	while (lt->n < lt->max_messages && cursor_ahead_get(lt->qs, i, &m))
 	{
 		LeaseKey	key;
 
 		key.dbid = MyDatabaseId;
 		key.queue_id = queue_id;
 		key.msg_id = m.msg_id;
-		if (!lease_exists(&key))
+		if (lease_exists(&key))
+			;					/* handed out already: only the entry goes */
+		else if (!lt->fifo)
 			lease_take_fresh(lt, &key, &m, NULL);
-		cursor_ahead_consume(lt->qs);
-		cursor_advance(lt->qs, m.visible_at, m.msg_id);
+		else
+		{
+			GroupKey	gkey;
+
+			gkey.dbid = MyDatabaseId;
+			gkey.queue_id = queue_id;
+			gkey.group_hash = m.group_hash;
+			if (!lease_take_group(lt, &gkey) || lt->n >= lt->max_messages)
+			{
+				i++;			/* its group is busy */
+				continue;
+			}
+			lease_take_fresh(lt, &key, &m, &gkey);
+		}
+		cursor_ahead_remove(lt->qs, i);
+		if (i == 0)
+			cursor_advance(lt->qs, m.visible_at, m.msg_id);
 	}
+	return cursor_ahead_peek(lt->qs, &m);
 }
 
 /*
@@ -146,6 +169,7 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 	LeaseTaking lt;
 	TimestampTz limit;
 	int64		nleases;
+	bool		left;
 
 	limit = cursor_limit(qs);
 
@@ -164,19 +188,22 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 		max_messages = lt.max_messages =
 			lt.n + (int) Max(in_flight_limit(qi) - nleases, 0);
 
-	if (!qi->fifo)
-		take_ahead(&lt, qi->queue_id);
+	left = take_ahead(&lt, qi->queue_id);
 
-	/* then fresh messages, scanning from the cursor */
+	/*
+	 * Then fresh messages, scanning from the cursor, or from the last entry
+	 * of the read-ahead if a FIFO receive left entries there.
+	 */
 	if (lt.n < max_messages)
 	{
 		Snapshot	snapshot;
-		TimestampTz cursor_at;
-		int64		cursor_id;
+		TimestampTz start_at;
+		int64		start_id;
 		ScanKeyData keys[1];
 		IndexScanDesc scan;
 		TupleTableSlot *slot;
-		bool		passing = true;
+		bool		passing = !left;
+		bool		storing = true;
 		bool		advanced = false;
 		int			nscanned = 0;
 		TimestampTz pass_at = 0;
@@ -184,9 +211,12 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 
 		/* taken after the limit: see cursor.c */
 		snapshot = RegisterSnapshot(GetLatestSnapshot());
-		cursor_get(qs, &cursor_at, &cursor_id);
+		if (!left)
+			cursor_get(qs, &start_at, &start_id);
+		else
+			cursor_ahead_last(qs, &start_at, &start_id);
 		ScanKeyInit(&keys[0], 1, BTGreaterEqualStrategyNumber, F_TIMESTAMPTZ_GE,
-					TimestampTzGetDatum(cursor_at));
+					TimestampTzGetDatum(start_at));
 		slot = table_slot_create(rel, NULL);
 		scan = index_beginscan(rel, index, snapshot, 1, 0);
 		index_rescan(scan, keys, 1, NULL, 0);
@@ -209,7 +239,7 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 				*next_wakeup = visible_at;
 				break;
 			}
-			if (visible_at == cursor_at && msg_id <= cursor_id)
+			if (visible_at == start_at && msg_id <= start_id)
 				continue;
 			if (qi->fifo && ++nscanned > FIFO_SCAN_LIMIT)
 				break;
@@ -220,14 +250,17 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 			if (lt.n >= max_messages)
 			{
 				/* done; read ahead while the cursor could follow */
-				if (qi->fifo || !passing || visible_at >= limit)
+				if (qi->fifo ? !storing : (!passing || visible_at >= limit))
 					break;
-				if (lease_exists(&key))
+				if (!qi->fifo)
+				{
+					if (lease_exists(&key))
+						continue;
+					fresh_from_slot(slot, visible_at, msg_id, &m);
+					if (!cursor_ahead_push(qs, &m))
+						break;
 					continue;
-				fresh_from_slot(slot, visible_at, msg_id, &m);
-				if (!cursor_ahead_push(qs, &m))
-					break;
-				continue;
+				}
 			}
 
 			if (!lease_exists(&key))
@@ -246,13 +279,22 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 					gkey.queue_id = qi->queue_id;
 					gkey.group_hash = gtext == NULL ? 1 :
 						group_hash_text(VARDATA_ANY(gtext), VARSIZE_ANY_EXHDR(gtext));
-					if (lease_take_group(&lt, &gkey) && lt.n < max_messages)
-					{
-						fresh_from_slot(slot, visible_at, msg_id, &m);
+					fresh_from_slot(slot, visible_at, msg_id, &m);
+					m.group_hash = gkey.group_hash;
+					if (lt.n < max_messages && lease_take_group(&lt, &gkey) &&
+						lt.n < max_messages)
 						lease_take_fresh(&lt, &key, &m, &gkey);
-					}
 					else
+					{
+						/*
+						 * Not handed out: stored for later receives, or, once
+						 * the read-ahead is full, the end of what it holds.
+						 */
 						handed_out = false;
+						if (!storing || visible_at >= limit ||
+							!cursor_ahead_push(qs, &m))
+							storing = false;
+					}
 				}
 			}
 

@@ -31,6 +31,7 @@ typedef struct FreshMessage
 	int32		receive_count;
 	bool		has_first;
 	ItemPointerData tid;
+	uint64		group_hash;		/* FIFO group (group_hash_text), else 0 */
 } FreshMessage;
 
 /* fresh messages a scan reads ahead of the cursor, per queue (cursor.c) */
