@@ -48,13 +48,13 @@ if [ "$QUICK" = 1 ]; then
     HOLD_PRE=8; HOLD_SECS=${HOLD_SECS:-16}; HOLD_OTHER=${HOLD_OTHER:-0}
     LAT_MSGS=100; PGQ_LAT_MSGS=5
 else
-    RUNS=3; SECS=10; BACKLOG_SECS=10; IDLE_SECS=15; FIFO_SIZE=400000; REDRIVE_SIZE=100000; LOOP_ROWS=200000
+    RUNS=3; SECS=10; BACKLOG_SECS=10; IDLE_SECS=15; FIFO_SIZE=600000; REDRIVE_SIZE=100000; LOOP_ROWS=200000
     PEAK_SECS=15; SUS_SECS=600; SUS_OTHER_SECS=180; SAMPLE_SECS=5; SIZE_EVERY=30
     HOLD_PRE=120; HOLD_SECS=300; HOLD_OTHER=1
     LAT_MSGS=500; PGQ_LAT_MSGS=40
 fi
 # in quick mode "--only" may name an extra, which then runs at this size
-IDLE_SECS=${IDLE_SECS:-3}; FIFO_SIZE=${FIFO_SIZE:-50000}; REDRIVE_SIZE=${REDRIVE_SIZE:-20000}
+IDLE_SECS=${IDLE_SECS:-3}; FIFO_SIZE=${FIFO_SIZE:-150000}; REDRIVE_SIZE=${REDRIVE_SIZE:-20000}
 want() {
     if [ -n "$ONLY" ]; then [[ ",$ONLY," == *",$1,"* ]]
     else [ "$QUICK" = 0 ] || [[ ",fifo,redrive,idle," != *",$1,"* ]]; fi
@@ -831,19 +831,36 @@ fi
 
 if want fifo; then
     section "FIFO: receive(1) + delete, 8 clients, 100 groups, vs a standard queue"
+    # Both queues are filled to FIFO_SIZE before every run, so that neither
+    # runs dry (a receive of an empty queue is a cheaper transaction than one
+    # that gets a message); a queue found empty after a run is reported.
+    FIFO_DRY=0
+    fifo_fill() {
+        local q n
+        for q in bfifo bstd; do
+            n=$(psql_c "SELECT count(*) FROM pgmsg.q_$q") || return 1
+            [ "$n" != 0 ] || [ "${FIFO_FILLED:-0}" = 0 ] || FIFO_DRY=1
+            psql_c "SELECT pgmsg.purge_queue('$q')" >/dev/null || return 1
+        done
+        load_queue bfifo "$FIFO_SIZE" ", group_ids => (SELECT array_agg('g' || (g % 100)) FROM generate_series(1, 1000) g)" &&
+            load_queue bstd "$FIFO_SIZE" &&
+            psql_c "VACUUM ANALYZE pgmsg.q_bfifo, pgmsg.q_bstd" >/dev/null || return 1
+        FIFO_FILLED=1
+    }
     FIFO_OK=1
-    { psql_c "SELECT pgmsg.create_queue('bfifo', fifo => true, visibility_timeout => '1 hour');
-              SELECT pgmsg.create_queue('bstd', visibility_timeout => '1 hour');" >/dev/null &&
-      load_queue bfifo "$FIFO_SIZE" ", group_ids => (SELECT array_agg('g' || (g % 100)) FROM generate_series(1, 1000) g)" &&
-      load_queue bstd "$FIFO_SIZE" &&
-      psql_c "VACUUM ANALYZE pgmsg.q_bfifo, pgmsg.q_bstd" >/dev/null; } || FIFO_OK=0
+    psql_c "SELECT pgmsg.create_queue('bfifo', fifo => true, visibility_timeout => '1 hour');
+            SELECT pgmsg.create_queue('bstd', visibility_timeout => '1 hour');" >/dev/null || FIFO_OK=0
     for q in bfifo bstd; do
         echo "SELECT pgmsg.delete('$q', receipt) FROM pgmsg.receive('$q', 1);" >"$SCRIPTS/c_$q.sql"
     done
     # the standard queue stands in the raw column here
-    if [ "$FIFO_OK" = 1 ]; then trio 8 "$SCRIPTS/c_bfifo.sql" "$SCRIPTS/c_bstd.sql" ""; else P=error; R=error; fi
+    if [ "$FIFO_OK" = 1 ]; then trio 8 "$SCRIPTS/c_bfifo.sql" "$SCRIPTS/c_bstd.sql" "" fifo_fill; else P=error; R=error; fi
+    for q in bfifo bstd; do
+        [ "$(psql_c "SELECT count(*) FROM pgmsg.q_$q")" != 0 ] || FIFO_DRY=1
+    done
     r=$(ratio "$P" "$R")
-    row "FIFO receive(1) + delete, 8 clients, 100 groups (messages/s)" "$P" "$R (pgmsg standard queue)" "-" "$r" "$(tgt "$r" ">=" 0.5)"
+    dry=; [ "$FIFO_DRY" = 0 ] || dry="; a queue ran dry during a run: raise FIFO_SIZE"
+    row "FIFO receive(1) + delete, 8 clients, 100 groups (messages/s)" "$P" "$R (pgmsg standard queue)" "-" "$r" "$(tgt "$r" ">=" 0.95)$dry"
 fi
 
 if want redrive; then
