@@ -19,7 +19,8 @@
 # set the length of pgmsg's sustained run and of the others' (0: not run),
 # HOLD_SECS=N and HOLD_OTHER=1 the length of the long transaction of the
 # "hold" run and whether raw and PgQ run it too, and PEAK_SECS=N the length
-# of the peak runs, for trying them out at other lengths.
+# of the peak runs and PEAK_RUNS=N how many of each system (the median is
+# taken), for trying them out at other lengths.
 #
 # Nothing here asserts anything: it reports, and says whether each target
 # was met.  A scenario that fails shows the error and is reported as such;
@@ -44,12 +45,12 @@ done
 # run for pgmsg only, and none of the pgmsg-only extras (fifo, redrive, idle).
 if [ "$QUICK" = 1 ]; then
     RUNS=1; SECS=2; BACKLOG_SECS=1; LOOP_ROWS=50000
-    PEAK_SECS=${PEAK_SECS:-3}; SUS_SECS=${SUS_SECS:-60}; SUS_OTHER_SECS=${SUS_OTHER_SECS:-0}; SAMPLE_SECS=2; SIZE_EVERY=10
+    PEAK_SECS=${PEAK_SECS:-3}; PEAK_RUNS=${PEAK_RUNS:-1}; SUS_SECS=${SUS_SECS:-60}; SUS_OTHER_SECS=${SUS_OTHER_SECS:-0}; SAMPLE_SECS=2; SIZE_EVERY=10
     HOLD_PRE=8; HOLD_SECS=${HOLD_SECS:-16}; HOLD_OTHER=${HOLD_OTHER:-0}
     LAT_MSGS=100; PGQ_LAT_MSGS=5
 else
     RUNS=3; SECS=10; BACKLOG_SECS=10; IDLE_SECS=15; FIFO_SIZE=600000; REDRIVE_SIZE=100000; LOOP_ROWS=200000
-    PEAK_SECS=15; SUS_SECS=600; SUS_OTHER_SECS=180; SAMPLE_SECS=5; SIZE_EVERY=30
+    PEAK_SECS=15; PEAK_RUNS=3; SUS_SECS=600; SUS_OTHER_SECS=180; SAMPLE_SECS=5; SIZE_EVERY=30
     HOLD_PRE=120; HOLD_SECS=300; HOLD_OTHER=1
     LAT_MSGS=500; PGQ_LAT_MSGS=40
 fi
@@ -1048,11 +1049,13 @@ EOF
         case "$1" in
             pgmsg) { psql_c "SELECT pgmsg.purge_queue('bsus')" && psql_c "VACUUM pgmsg.q_bsus"; } >/dev/null || true ;;
             raw) psql_c "TRUNCATE bench.sus" >/dev/null || true ;;
-            pgq)  # PgQ cannot purge: let its consumer catch up (30 s at most)
-                for _ in $(seq 30); do
+            pgq)  # PgQ cannot purge: finish batches until the consumer has
+                  # caught up with every event (30 s at most)
+                for _ in $(seq 60); do
                     read -r sent consumed _ < <(sample pgq) || break
                     [ "$consumed" -ge "$sent" ] && break
-                    sleep 1
+                    psql_c "SELECT pgq.finish_batch(b) FROM coalesce(pgq.next_batch('bqsus', 'bench'), 0) b WHERE b > 0" >/dev/null || true
+                    sleep 0.5
                 done ;;
         esac
     }
@@ -1070,16 +1073,34 @@ EOF
     declare -A HB=() HL=() HK=() HLB=() HLL=() HLK=() HDEAD=()
     HOLD_POST=$(( HOLD_SECS / 10 > 3 ? HOLD_SECS / 10 : 3 ))
     HWIN=$(( HOLD_SECS / 2 < 60 ? HOLD_SECS / 2 : 60 )); [ "$HWIN" -le "$HOLD_PRE" ] || HWIN=$HOLD_PRE
+    # The systems taking part, and their peaks: PEAK_RUNS rounds of the
+    # three in turn, each from an empty queue, and the median of each, so
+    # that a spell of load from outside does not land on one system alone.
+    SUS_SYS=()
     for sys in pgmsg raw pgq; do
         [ "$SUS_OK" = 1 ] || break
         [ "$sys" != pgmsg ] && [ "$SUS_OTHER_SECS" = 0 ] && continue
         [ "$sys" = pgq ] && [ "$PGQD_UP" = 0 ] && continue
-        echo "    $sys: peak, $PEAK_SECS s at full speed"
-        drive "$sys" "$PEAK_SECS" 0 "$DATA/peak_$sys.tsv"
-        PEAK[$sys]=$(rate_between "$DATA/peak_$sys.tsv" 0 "$PEAK_SECS" 3)
-        isnum "${PEAK[$sys]}" || { echo "    no peak for $sys; samples:" >&2; cat "$DATA/peak_$sys.tsv" >&2; continue; }
-        # start the long run from an empty queue
-        empty_queue "$sys"
+        SUS_SYS+=("$sys")
+    done
+    declare -A PEAKS=()
+    for i in $(seq "$PEAK_RUNS"); do
+        for sys in "${SUS_SYS[@]}"; do
+            echo "    $sys: peak run $i, $PEAK_SECS s at full speed"
+            drive "$sys" "$PEAK_SECS" 0 "$DATA/peak_$sys.tsv"
+            x=$(rate_between "$DATA/peak_$sys.tsv" 0 "$PEAK_SECS" 3)
+            if isnum "$x"; then PEAKS[$sys]="${PEAKS[$sys]:-} $x"
+            else echo "    no peak for $sys; samples:" >&2; cat "$DATA/peak_$sys.tsv" >&2; fi
+            empty_queue "$sys"
+        done
+    done
+    for sys in "${SUS_SYS[@]}"; do
+        # shellcheck disable=SC2086
+        [ -n "${PEAKS[$sys]:-}" ] && PEAK[$sys]=$(fmt "$(median ${PEAKS[$sys]})" 0)
+        echo "    $sys: peak runs${PEAKS[$sys]:- (none)}"
+    done
+    for sys in "${SUS_SYS[@]}"; do
+        isnum "${PEAK[$sys]:-}" || continue
         len=$SUS_OTHER_SECS; [ "$sys" = pgmsg ] && len=$SUS_SECS
         win=$(( len / 3 < 60 ? len / 3 : 60 ))
         rate=$(( ${PEAK[$sys]} * SUS_LOAD / 100 ))
@@ -1176,7 +1197,7 @@ EOF
         [ -s "$DATA/sus_$sys.tsv" ] || continue
         SUS_SUMMARY+=("$sys|$(awk -v e="$SIZE_EVERY" 'BEGIN {n = 0} $1 >= n {printf "%s%d s: %.2f MiB, %d dead; ", "", $1, $4 / 1048576, $5; n += e}' "$DATA/sus_$sys.tsv" | sed 's/; $//')")
     done
-    note "Sustained: 4 producer clients send one message per transaction; consumers run at the same time: pgmsg 4 clients \`receive(q, 100, wait => '1 second', batch_window => '20 milliseconds')\` (as the README tells consumers to), then delete the received in one statement in the next transaction; raw 4 clients, the SKIP LOCKED receive with LIMIT 100 then \`DELETE ... = ANY\`, sleeping 10 ms when they find nothing; PgQ one consumer (PgQ's model: one reader per consumer name) \`next_batch\` + \`get_batch_events\`, then \`finish_batch\`, sleeping 100 ms without a batch, with pgqd ticking once a second and rotating the queue's event tables every $ROTATE s (rotation_period, 2 hours by default). The peak is the consumed rate with the producers unthrottled for $PEAK_SECS s; the long run holds the producers to $SUS_LOAD% of it with pgbench -R, from an empty queue. Throughput is messages consumed per second (pgmsg: \`pgmsg.queues.deleted_total\`; raw: the statistics' n_tup_del; PgQ: the event sequence at the consumer's last finished tick) over the first and the last window. Size is pg_total_relation_size of the queue table (PgQ: of its event tables), sampled every $SAMPLE_SECS s; autovacuum at its defaults. pgmsg ran ${SUSLEN[pgmsg]:-?} s, raw and PgQ $([ "$SUS_OTHER_SECS" = 0 ] && echo "not at all (full mode only)" || echo "${SUSLEN[raw]:-?} s each")."
+    note "Sustained: 4 producer clients send one message per transaction; consumers run at the same time: pgmsg 4 clients \`receive(q, 100, wait => '1 second', batch_window => '20 milliseconds')\` (as the README tells consumers to), then delete the received in one statement in the next transaction; raw 4 clients, the SKIP LOCKED receive with LIMIT 100 then \`DELETE ... = ANY\`, sleeping 10 ms when they find nothing; PgQ one consumer (PgQ's model: one reader per consumer name) \`next_batch\` + \`get_batch_events\`, then \`finish_batch\`, sleeping 100 ms without a batch, with pgqd ticking once a second and rotating the queue's event tables every $ROTATE s (rotation_period, 2 hours by default). The peak is the consumed rate with the producers unthrottled for $PEAK_SECS s, the median of $PEAK_RUNS run(s) of each system taken in turn, each from an empty queue; the long run holds the producers to $SUS_LOAD% of it with pgbench -R, from an empty queue. Throughput is messages consumed per second (pgmsg: \`pgmsg.queues.deleted_total\`; raw: the statistics' n_tup_del; PgQ: the event sequence at the consumer's last finished tick) over the first and the last window. Size is pg_total_relation_size of the queue table (PgQ: of its event tables), sampled every $SAMPLE_SECS s; autovacuum at its defaults. pgmsg ran ${SUSLEN[pgmsg]:-?} s, raw and PgQ $([ "$SUS_OTHER_SECS" = 0 ] && echo "not at all (full mode only)" || echo "${SUSLEN[raw]:-?} s each")."
     note "Long transaction: the sustained run's load (producers at $SUS_LOAD% of the system's peak, the same consumers), from an empty queue, for $HOLD_PRE + $HOLD_SECS + $HOLD_POST s; $HOLD_PRE s in, another session runs \`BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM pg_class;\` and sits idle in transaction for $HOLD_SECS s, holding back the xmin horizon so that vacuum can remove no row deleted meanwhile, then commits. Consumed rates as in the sustained run, over the $HWIN s before the snapshot was taken and the last $HWIN s of the hold; consumer transaction latency is pgbench's mean latency of the consumer script's transactions (receive, delete, and any sleep when there was nothing) over the same windows, from its per-second log. pgmsg $([ "$HOLD_OTHER" = 0 ] && echo "alone (raw and PgQ in full mode only)" || echo "raw and PgQ each")."
 fi
 pgqd_stop
