@@ -81,6 +81,8 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     say "installing Debian packages: nodejs npm"
     { apt-get -qq update && apt-get -qq -y install nodejs npm; } </dev/null >/dev/null
 fi
+# from clean: objects left by a build with PGMSG_CHECKS=1 would be measured
+make -C "$REPO_ROOT" -s clean
 build_and_install "$REPO_ROOT"
 
 # ---------------------------------------------------------------------------
