@@ -249,7 +249,10 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 			key.msg_id = msg_id;
 			if (lt.n >= max_messages)
 			{
-				/* done; read ahead while the cursor could follow */
+				/*
+				 * Done; read ahead: on a standard queue while the cursor
+				 * could follow, on a FIFO queue while there is room.
+				 */
 				if (qi->fifo ? !storing : (!passing || visible_at >= limit))
 					break;
 				if (!qi->fifo)
