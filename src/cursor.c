@@ -176,6 +176,15 @@ below_every_bound(QueueShared *qs, TimestampTz at)
 #endif
 
 /*
+ * Whether the key (at, id) comes after the key (than_at, than_id).
+ */
+static inline bool
+key_after(TimestampTz at, int64 id, TimestampTz than_at, int64 than_id)
+{
+	return at > than_at || (at == than_at && id > than_id);
+}
+
+/*
  * Move the cursor forward to (at, id); it never moves back.  Caller holds
  * the queue lock.
  */
@@ -185,11 +194,10 @@ cursor_advance(QueueShared *qs, TimestampTz at, int64 id)
 	PGMSG_CHECK(below_every_bound(qs, at));
 	/* no entry of the read-ahead is passed: it has not been handed out */
 	PGMSG_CHECK(qs->ahead_next >= qs->nahead ||
-				qs->ahead[qs->ahead_next].visible_at > at ||
-				(qs->ahead[qs->ahead_next].visible_at == at &&
-				 qs->ahead[qs->ahead_next].msg_id > id));
+				key_after(qs->ahead[qs->ahead_next].visible_at,
+						  qs->ahead[qs->ahead_next].msg_id, at, id));
 	SpinLockAcquire(&qs->mutex);
-	if (at > qs->cursor_at || (at == qs->cursor_at && id > qs->cursor_id))
+	if (key_after(at, id, qs->cursor_at, qs->cursor_id))
 	{
 		qs->cursor_at = at;
 		qs->cursor_id = id;
@@ -207,7 +215,7 @@ cursor_rewind(QueueShared *qs, TimestampTz at, int64 id)
 {
 	cursor_ahead_clear(qs);
 	SpinLockAcquire(&qs->mutex);
-	if (at < qs->cursor_at || (at == qs->cursor_at && id <= qs->cursor_id))
+	if (!key_after(at, id, qs->cursor_at, qs->cursor_id))
 	{
 		qs->cursor_at = at;
 		qs->cursor_id = id - 1;
@@ -272,12 +280,6 @@ cursor_ahead_remove(QueueShared *qs, int i)
 		cursor_ahead_clear(qs);
 }
 
-void
-cursor_ahead_consume(QueueShared *qs)
-{
-	cursor_ahead_remove(qs, 0);
-}
-
 /*
  * The key of the last entry; false if there is none.  A scan that finds
  * entries left starts after it.
@@ -302,9 +304,9 @@ cursor_ahead_push(QueueShared *qs, const FreshMessage *m)
 	if (qs->nahead >= PGMSG_READ_AHEAD)
 		return false;
 	PGMSG_CHECK(qs->nahead == 0 ||
-				m->visible_at > qs->ahead[qs->nahead - 1].visible_at ||
-				(m->visible_at == qs->ahead[qs->nahead - 1].visible_at &&
-				 m->msg_id > qs->ahead[qs->nahead - 1].msg_id));
+				key_after(m->visible_at, m->msg_id,
+						  qs->ahead[qs->nahead - 1].visible_at,
+						  qs->ahead[qs->nahead - 1].msg_id));
 	qs->ahead[qs->nahead++] = *m;
 	return true;
 }

@@ -22,7 +22,6 @@ extern void cursor_clear_bound(QueueShared *qs);
 extern bool cursor_ahead_get(QueueShared *qs, int i, FreshMessage *m);
 extern bool cursor_ahead_peek(QueueShared *qs, FreshMessage *m);
 extern void cursor_ahead_remove(QueueShared *qs, int i);
-extern void cursor_ahead_consume(QueueShared *qs);
 extern bool cursor_ahead_last(QueueShared *qs, TimestampTz *at, int64 *id);
 extern bool cursor_ahead_push(QueueShared *qs, const FreshMessage *m);
 extern void cursor_ahead_clear(QueueShared *qs);

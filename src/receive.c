@@ -76,11 +76,12 @@ PG_FUNCTION_INFO_V1(pgmsg_receive);
 #define FIFO_SCAN_LIMIT 10000
 
 /*
- * The part of a scanned row that lease_take_fresh needs.
+ * The part of a scanned row that lease_take_fresh needs; "group_hash" is
+ * its FIFO group's, 0 on a standard queue.
  */
 static void
 fresh_from_slot(TupleTableSlot *slot, TimestampTz visible_at, int64 msg_id,
-				FreshMessage *m)
+				uint64 group_hash, FreshMessage *m)
 {
 	bool		isnull;
 	Datum		first;
@@ -92,7 +93,7 @@ fresh_from_slot(TupleTableSlot *slot, TimestampTz visible_at, int64 msg_id,
 	m->has_first = !isnull;
 	m->first_received_at = isnull ? 0 : DatumGetTimestampTz(first);
 	m->tid = slot->tts_tid;
-	m->group_hash = 0;
+	m->group_hash = group_hash;
 }
 
 /*
@@ -100,9 +101,8 @@ fresh_from_slot(TupleTableSlot *slot, TimestampTz visible_at, int64 msg_id,
  * queue takes them from the first on, each moving the cursor to itself.  A
  * FIFO receive takes those whose group it may take and leaves the others
  * for later receives; the cursor follows only while none has been left.
- * Returns whether entries were left.
  */
-static bool
+static void
 take_ahead(LeaseTaking *lt, int32 queue_id)
 {
 	FreshMessage m;
@@ -137,7 +137,6 @@ take_ahead(LeaseTaking *lt, int32 queue_id)
 		if (i == 0)
 			cursor_advance(lt->qs, m.visible_at, m.msg_id);
 	}
-	return cursor_ahead_peek(lt->qs, &m);
 }
 
 /*
@@ -169,7 +168,6 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 	LeaseTaking lt;
 	TimestampTz limit;
 	int64		nleases;
-	bool		left;
 
 	limit = cursor_limit(qs);
 
@@ -188,7 +186,7 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 		max_messages = lt.max_messages =
 			lt.n + (int) Max(in_flight_limit(qi) - nleases, 0);
 
-	left = take_ahead(&lt, qi->queue_id);
+	take_ahead(&lt, qi->queue_id);
 
 	/*
 	 * Then fresh messages, scanning from the cursor, or from the last entry
@@ -202,7 +200,8 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 		ScanKeyData keys[1];
 		IndexScanDesc scan;
 		TupleTableSlot *slot;
-		bool		passing = !left;
+		bool		left;
+		bool		passing;
 		bool		storing = true;
 		bool		advanced = false;
 		int			nscanned = 0;
@@ -211,10 +210,10 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 
 		/* taken after the limit: see cursor.c */
 		snapshot = RegisterSnapshot(GetLatestSnapshot());
+		left = cursor_ahead_last(qs, &start_at, &start_id);
 		if (!left)
 			cursor_get(qs, &start_at, &start_id);
-		else
-			cursor_ahead_last(qs, &start_at, &start_id);
+		passing = !left;
 		ScanKeyInit(&keys[0], 1, BTGreaterEqualStrategyNumber, F_TIMESTAMPTZ_GE,
 					TimestampTzGetDatum(start_at));
 		slot = table_slot_create(rel, NULL);
@@ -259,7 +258,7 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 				{
 					if (lease_exists(&key))
 						continue;
-					fresh_from_slot(slot, visible_at, msg_id, &m);
+					fresh_from_slot(slot, visible_at, msg_id, 0, &m);
 					if (!cursor_ahead_push(qs, &m))
 						break;
 					continue;
@@ -270,7 +269,7 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 			{
 				if (!qi->fifo)
 				{
-					fresh_from_slot(slot, visible_at, msg_id, &m);
+					fresh_from_slot(slot, visible_at, msg_id, 0, &m);
 					lease_take_fresh(&lt, &key, &m, NULL);
 				}
 				else
@@ -282,11 +281,13 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 					gkey.queue_id = qi->queue_id;
 					gkey.group_hash = gtext == NULL ? 1 :
 						group_hash_text(VARDATA_ANY(gtext), VARSIZE_ANY_EXHDR(gtext));
-					fresh_from_slot(slot, visible_at, msg_id, &m);
-					m.group_hash = gkey.group_hash;
 					if (lt.n < max_messages && lease_take_group(&lt, &gkey) &&
 						lt.n < max_messages)
+					{
+						fresh_from_slot(slot, visible_at, msg_id,
+										gkey.group_hash, &m);
 						lease_take_fresh(&lt, &key, &m, &gkey);
+					}
 					else
 					{
 						/*
@@ -294,8 +295,13 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 						 * the read-ahead is full, the end of what it holds.
 						 */
 						handed_out = false;
-						if (!storing || visible_at >= limit ||
-							!cursor_ahead_push(qs, &m))
+						if (storing && visible_at < limit)
+						{
+							fresh_from_slot(slot, visible_at, msg_id,
+											gkey.group_hash, &m);
+							storing = cursor_ahead_push(qs, &m);
+						}
+						else
 							storing = false;
 					}
 				}
