@@ -229,6 +229,7 @@ DECLARE
     t timestamptz;
     pos int;
     late boolean;
+    done timestamptz;
     tries int := 0;
     empty_tries int := 0;
     deadline timestamptz := clock_timestamp() + interval '90 seconds';
@@ -254,7 +255,9 @@ BEGIN
                     pos, CASE WHEN late THEN 'late' ELSE 'delete' END,
                     CASE WHEN late THEN NULL ELSE pgmsg.delete('fl', m.receipt) END, t, NULL);
             END LOOP;
-            UPDATE llog SET done_at = clock_timestamp()
+            -- one time for the whole transaction: its rows are ordered by pos
+            done := clock_timestamp();
+            UPDATE llog SET done_at = done
              WHERE txid = pg_current_xact_id()::text::bigint;
             COMMIT;
             IF late THEN
@@ -311,7 +314,7 @@ SELECT count(*) FROM llog WHERE action = 'delete' AND ok IS NOT TRUE}),
 # same receive.
 is( $node->safe_psql('postgres', q{
 SELECT count(*) FROM (
-  SELECT n, lag(n) OVER (PARTITION BY g ORDER BY done_at) AS prev
+  SELECT n, lag(n) OVER (PARTITION BY g ORDER BY done_at, pos) AS prev
     FROM llog WHERE action = 'delete' AND ok) s
  WHERE n <> coalesce(prev, 0) + 1}),
 	'0', 'late holders: each group deleted in send order');
