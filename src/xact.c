@@ -60,7 +60,13 @@
  * wrote nothing else.  Anything else it wrote, a row, a send, a receive
  * count, DDL, a heap page pruned on the way, writes records of its own and
  * keeps the user's synchronous_commit; so does a transaction whose start
- * was not seen (the library was loaded during it).
+ * was not seen (the library was loaded during it).  The switch writes the
+ * setting's variable at PRE_COMMIT and puts the user's value back at the
+ * transaction's end, commit or abort: the same effect on the commit as
+ * SET LOCAL synchronous_commit = off, and nothing else can run between
+ * the two.  SET LOCAL itself costs more than the rest of a delete's
+ * commit: it stacks the setting, and the end of the transaction then
+ * walks every setting of the server.
  *
  *-------------------------------------------------------------------------
  */
@@ -150,6 +156,7 @@ static object_access_hook_type prev_object_access_hook = NULL;
 static int64 wal_records_at_start = 0;
 static bool wal_start_known = false;
 static int64 ack_wal_records = 0;
+static int	user_synchronous_commit = -1;	/* -1: not switched */
 
 /*
  * Make room for n more lease actions, so that recording them later cannot
@@ -411,7 +418,8 @@ xact_note_ack_wal(int64 records)
 /*
  * At PRE_COMMIT: if every WAL record this transaction wrote was a delete's,
  * let it commit without waiting for the flush, as SET LOCAL
- * synchronous_commit = off would (undone at the end of the transaction).
+ * synchronous_commit = off would; restore_synchronous_commit puts the
+ * user's setting back.
  */
 static void
 commit_acks_async(void)
@@ -421,13 +429,27 @@ commit_acks_async(void)
 		return;
 	if (pgWalUsage.wal_records - wal_records_at_start != ack_wal_records)
 		return;
-	(void) set_config_option("synchronous_commit", "off",
-							 PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_LOCAL, true, 0, false);
+	user_synchronous_commit = synchronous_commit;
+	synchronous_commit = SYNCHRONOUS_COMMIT_OFF;
 }
 
 /*
- * At the end of a top-level transaction: where the next one starts counting.
+ * At the end of a top-level transaction, first of all: the user's
+ * synchronous_commit is back.
+ */
+static void
+restore_synchronous_commit(void)
+{
+	if (user_synchronous_commit >= 0)
+	{
+		synchronous_commit = user_synchronous_commit;
+		user_synchronous_commit = -1;
+	}
+}
+
+/*
+ * At the end of a top-level transaction: the next one starts counting WAL
+ * records from here.
  */
 static void
 reset_wal_count(void)
@@ -686,6 +708,7 @@ pgmsg_xact_callback(XactEvent event, void *arg)
 				commit_acks_async();
 			break;
 		case XACT_EVENT_COMMIT:
+			restore_synchronous_commit();
 			if (n_lease_actions > 0)
 				commit_lease_actions();
 			if (n_queue_actions > 0)
@@ -695,6 +718,7 @@ pgmsg_xact_callback(XactEvent event, void *arg)
 			reset_wal_count();
 			break;
 		case XACT_EVENT_ABORT:
+			restore_synchronous_commit();
 			if (n_lease_actions > 0)
 				abort_lease_actions(0);
 			if (n_queue_actions > 0)

@@ -31,19 +31,19 @@ shared_buffers = 32MB
 });
 $node->start;
 
-# Messages n 1..40, all received: their receipts are kept in a table, read
+# Messages n 1..42, all received: their receipts are kept in a table, read
 # (not written) by the deletes below.
 $node->safe_psql('postgres', q{
 CREATE EXTENSION pgmsg;
 SELECT pgmsg.create_queue('q', visibility_timeout => '1 hour');
 SELECT count(*) FROM pgmsg.send_batch('q',
-	(SELECT array_agg(jsonb_build_object('n', i) ORDER BY i) FROM generate_series(1, 40) i));
+	(SELECT array_agg(jsonb_build_object('n', i) ORDER BY i) FROM generate_series(1, 42) i));
 CREATE TABLE receipts AS
-	SELECT (body->>'n')::int AS n, receipt FROM pgmsg.receive('q', 40);
+	SELECT (body->>'n')::int AS n, receipt FROM pgmsg.receive('q', 42);
 CREATE TABLE business (n int PRIMARY KEY);
 });
 $node->safe_psql('postgres', 'VACUUM');
-is($node->safe_psql('postgres', 'SELECT count(*) FROM receipts'), '40', 'forty messages in flight');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM receipts'), '42', 'forty-two messages in flight');
 
 # From here on a commit that waits for its flush waits for a standby that
 # never comes.
@@ -120,6 +120,17 @@ RELEASE a;
 SELECT pgmsg.delete('q', receipt) FROM receipts WHERE n = 10;
 COMMIT;});
 
+# The user's setting is back once such a transaction ends: the session's
+# next transaction keeps its durability, and shows the setting it had.
+is( returns_at_once(q{
+		SET synchronous_commit = remote_apply;
+		SELECT pgmsg.delete('q', receipt) FROM receipts WHERE n = 42;
+		SHOW synchronous_commit;}),
+	"t\nremote_apply", 'a delete alone leaves the session\'s synchronous_commit as it was');
+commit_waits('a business row in the transaction after a delete alone', q{
+SELECT pgmsg.delete('q', receipt) FROM receipts WHERE n = 41;
+INSERT INTO business VALUES (41);});
+
 # pgmsg.durable_acks = on makes deletes wait for their flush too.
 commit_waits('a delete with pgmsg.durable_acks = on', q{
 SET pgmsg.durable_acks = on;
@@ -131,7 +142,7 @@ $node->poll_query_until('postgres', q{SELECT current_setting('synchronous_standb
   or die 'the setting did not go';
 
 is($node->safe_psql('postgres', 'SELECT string_agg(n::text, \',\' ORDER BY n) FROM business'),
-	'8,10', 'the business rows are there');
+	'8,10,41', 'the business rows are there');
 
 # A crash right after deletes.  A session commits business rows with the
 # deletes of n 21..25, then deletes n 12..20 alone (one by one, then a
@@ -157,9 +168,9 @@ $node->poll_query_until('postgres', 'SELECT 1', '1')
 $s->quit;
 
 is($node->safe_psql('postgres', 'SELECT string_agg(n::text, \',\' ORDER BY n) FROM business'),
-	'8,10,21,22,23,24,25', 'business rows committed with deletes survive the crash');
+	'8,10,21,22,23,24,25,41', 'business rows committed with deletes survive the crash');
 is( $node->safe_psql('postgres', q{
-		SELECT count(*) FROM pgmsg.q_q WHERE (body->>'n')::int IN (8, 9, 10, 21, 22, 23, 24, 25)}),
+		SELECT count(*) FROM pgmsg.q_q WHERE (body->>'n')::int IN (8, 9, 10, 21, 22, 23, 24, 25, 41, 42)}),
 	'0', 'and so do the deletes committed with them');
 is( $node->safe_psql('postgres', q{
 		SELECT count(*) FROM generate_series(26, 40) n
@@ -170,7 +181,7 @@ my $back = $node->safe_psql('postgres', q{
 note("$back of the 20 messages deleted without a flush of their own came back");
 cmp_ok($back, '<=', 20, 'deleted messages may come back, and only those');
 is( $node->safe_psql('postgres', q{
-		SELECT count(*) FROM pgmsg.q_q WHERE (body->>'n')::int NOT BETWEEN 1 AND 40}),
+		SELECT count(*) FROM pgmsg.q_q WHERE (body->>'n')::int NOT BETWEEN 1 AND 42}),
 	'1', 'the message sent with a delete is there');
 
 # Whatever came back is delivered again.
