@@ -475,8 +475,15 @@ fi
 # run starts from the same state.
 LOOP_OK=0
 if want loop; then
+    # The runs of a round follow each other on the same cores, each leaving
+    # thousands of dead rows in its own table; autovacuum would clean them up
+    # during whichever run came next.  So the loop's tables are vacuumed by
+    # hand before every round (top_up_loop, fill_pdel) and autovacuum is off
+    # for them: no run pays for the one before it.
     { psql_c "SELECT pgmsg.create_queue('bloop', visibility_timeout => '1 hour')" >/dev/null &&
       raw_table del bloop && psql_c "ALTER TABLE bench.del ADD PRIMARY KEY (msg_id)" >/dev/null &&
+      psql_c "ALTER TABLE pgmsg.q_bloop SET (autovacuum_enabled = off);
+              ALTER TABLE bench.del SET (autovacuum_enabled = off)" >/dev/null &&
       pgq_queue bqloop 1; } && LOOP_OK=1
     PGQ_BATCHES=0   # batches that the next PgQ run consumes
     top_up_loop() {
@@ -518,7 +525,7 @@ EOF
 SELECT :id AS id \gset
 DELETE FROM bench.pdel WHERE msg_id = :id;
 EOF
-    psql_c "CREATE TABLE bench.pdel (LIKE bench.del INCLUDING ALL)" >/dev/null || LOOP_OK=0
+    psql_c "CREATE TABLE bench.pdel (LIKE bench.del INCLUDING ALL) WITH (autovacuum_enabled = off)" >/dev/null || LOOP_OK=0
     # fill_pdel: bench.pdel refilled to LOOP_ROWS rows and vacuumed; its
     # first msg_id goes to PD_BASE
     fill_pdel() {
@@ -569,7 +576,7 @@ EOF
             LOOP_LAT+=("$c client(s): pgmsg receive ${P1:-?} ms + delete ${P2:-?} ms, raw receive ${R1:-?} ms + delete ${R2:-?} ms")
     done
     PAIR_R=0
-    note "Consumer loop, one message per transaction: pgmsg runs \`SELECT receipt FROM pgmsg.receive('bloop', 1) \\gset\` then \`SELECT pgmsg.delete('bloop', :receipt)\`, two transactions per message. The raw side does the same work by hand, as queues built on SKIP LOCKED do: \`WITH c AS (SELECT msg_id FROM bench.del WHERE visible_at <= now() ORDER BY visible_at, msg_id LIMIT 1 FOR UPDATE SKIP LOCKED), u AS (UPDATE bench.del t SET visible_at = now() + interval '1 hour', receive_count = t.receive_count + 1 FROM c WHERE t.msg_id = c.msg_id RETURNING t.msg_id) SELECT msg_id AS id FROM u \\gset\`, then \`DELETE FROM bench.del WHERE msg_id = :id\` (bench.del copies the queue table plus a primary key on msg_id). Both start every run with $LOOP_ROWS messages, freshly vacuumed. The second row's baseline does less work than a consumer: a commit loop of \`DELETE FROM bench.pdel WHERE msg_id = :id\` alone, one round trip and one commit per message where the consumer loop has two round trips (the receive commits without writing WAL or waiting for a flush), over a table of $LOOP_ROWS rows shaped like bench.del, each client deleting its own ids, committing with synchronous_commit = off as pgmsg's delete does (an acknowledgement needs no flush: one lost in a crash redelivers the message); one of its runs opens each round of the pgmsg and raw runs. The third row's baseline is the floor of every consumer loop with two round trips: the same DELETE loop with \`SELECT :id AS id \\gset\` before each DELETE, a statement that does no work, as a receive would that cost nothing but its round trip; one of its runs follows each plain DELETE run, on a refilled table. Average statement latencies (pgbench -r): $(printf '%s; ' "${LOOP_LAT[@]:-no run}" | sed 's/; $//'). PgQ: n/a, it has no receive of one message, no per-message delete and no visibility timeout; a consumer acknowledges whole batches."
+    note "Consumer loop, one message per transaction: pgmsg runs \`SELECT receipt FROM pgmsg.receive('bloop', 1) \\gset\` then \`SELECT pgmsg.delete('bloop', :receipt)\`, two transactions per message. The raw side does the same work by hand, as queues built on SKIP LOCKED do: \`WITH c AS (SELECT msg_id FROM bench.del WHERE visible_at <= now() ORDER BY visible_at, msg_id LIMIT 1 FOR UPDATE SKIP LOCKED), u AS (UPDATE bench.del t SET visible_at = now() + interval '1 hour', receive_count = t.receive_count + 1 FROM c WHERE t.msg_id = c.msg_id RETURNING t.msg_id) SELECT msg_id AS id FROM u \\gset\`, then \`DELETE FROM bench.del WHERE msg_id = :id\` (bench.del copies the queue table plus a primary key on msg_id). Both start every run with $LOOP_ROWS messages, freshly vacuumed; the loop's tables are vacuumed by hand and have autovacuum off, so that no run pays for the dead rows the run before it left in its own table. The second row's baseline does less work than a consumer: a commit loop of \`DELETE FROM bench.pdel WHERE msg_id = :id\` alone, one round trip and one commit per message where the consumer loop has two round trips (the receive commits without writing WAL or waiting for a flush), over a table of $LOOP_ROWS rows shaped like bench.del, each client deleting its own ids, committing with synchronous_commit = off as pgmsg's delete does (an acknowledgement needs no flush: one lost in a crash redelivers the message); one of its runs opens each round of the pgmsg and raw runs. The third row's baseline is the floor of every consumer loop with two round trips: the same DELETE loop with \`SELECT :id AS id \\gset\` before each DELETE, a statement that does no work, as a receive would that cost nothing but its round trip; one of its runs follows each plain DELETE run, on a refilled table. Average statement latencies (pgbench -r): $(printf '%s; ' "${LOOP_LAT[@]:-no run}" | sed 's/; $//'). PgQ: n/a, it has no receive of one message, no per-message delete and no visibility timeout; a consumer acknowledges whole batches."
 
     section "receive/delete loop in batches of 100: receive(100), then delete the 100"
     cat >"$SCRIPTS/loopb.sql" <<'EOF'
@@ -856,8 +863,12 @@ if want fifo; then
         FIFO_FILLED=1
     }
     FIFO_OK=1
+    # refilled and vacuumed before every round, as the loop's tables are,
+    # with autovacuum off: the FIFO run does not pay for the standard one's
     psql_c "SELECT pgmsg.create_queue('bfifo', fifo => true, visibility_timeout => '1 hour');
-            SELECT pgmsg.create_queue('bstd', visibility_timeout => '1 hour');" >/dev/null || FIFO_OK=0
+            SELECT pgmsg.create_queue('bstd', visibility_timeout => '1 hour');
+            ALTER TABLE pgmsg.q_bfifo SET (autovacuum_enabled = off);
+            ALTER TABLE pgmsg.q_bstd SET (autovacuum_enabled = off);" >/dev/null || FIFO_OK=0
     for q in bfifo bstd; do
         echo "SELECT pgmsg.delete('$q', receipt) FROM pgmsg.receive('$q', 1);" >"$SCRIPTS/c_$q.sql"
     done
