@@ -462,12 +462,16 @@ pgmsg_queue_lookup(const char *name, bool missing_ok)
 	HeapTuple	tup;
 
 	pgmsg_check_loaded();
-	pgmsg_validate_name(false, name);
 	ensure_cache();
 
-	qi = hash_search(queue_cache, name, HASH_FIND, NULL);
-	if (qi != NULL)
-		return qi;
+	/* a cached name was valid when it was loaded; check only the others */
+	if (strlen(name) <= PGMSG_NAME_MAXLEN)
+	{
+		qi = hash_search(queue_cache, name, HASH_FIND, NULL);
+		if (qi != NULL)
+			return qi;
+	}
+	pgmsg_validate_name(false, name);
 
 	pgmsg_become_owner(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)

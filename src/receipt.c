@@ -20,15 +20,35 @@
 
 #define RECEIPT_LEN 56
 
+/* the two hex digits of each byte value, and each character's digit or -1 */
+static char hex_pairs[256][2];
+static int8 hex_digit[256];
+static bool hex_ready = false;
+
 static void
-put_hex(char *dst, uint64 value, int ndigits)
+hex_init(void)
 {
 	static const char digits[] = "0123456789abcdef";
 
-	for (int i = ndigits - 1; i >= 0; i--)
+	for (int i = 0; i < 256; i++)
 	{
-		dst[i] = digits[value & 0xf];
-		value >>= 4;
+		hex_pairs[i][0] = digits[i >> 4];
+		hex_pairs[i][1] = digits[i & 0xf];
+		hex_digit[i] = -1;
+	}
+	for (int i = 0; i < 16; i++)
+		hex_digit[(unsigned char) digits[i]] = i;
+	hex_ready = true;
+}
+
+/* "nbytes" bytes of "value", most significant first, as 2 * nbytes digits */
+static void
+put_hex(char *dst, uint64 value, int nbytes)
+{
+	for (int i = nbytes - 1; i >= 0; i--)
+	{
+		memcpy(dst + 2 * i, hex_pairs[value & 0xff], 2);
+		value >>= 8;
 	}
 }
 
@@ -36,22 +56,17 @@ static bool
 get_hex(const char *src, int ndigits, uint64 *value)
 {
 	uint64		v = 0;
+	int			bad = 0;
 
 	for (int i = 0; i < ndigits; i++)
 	{
-		char		c = src[i];
-		int			d;
+		int			d = hex_digit[(unsigned char) src[i]];
 
-		if (c >= '0' && c <= '9')
-			d = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			d = c - 'a' + 10;
-		else
-			return false;
-		v = (v << 4) | d;
+		bad |= d;				/* negative only if some d is -1 */
+		v = (v << 4) | (d & 0xf);
 	}
 	*value = v;
-	return true;
+	return bad >= 0;
 }
 
 text *
@@ -59,10 +74,12 @@ receipt_encode(const Receipt *r)
 {
 	char		buf[RECEIPT_LEN];
 
-	put_hex(buf, (uint32) r->queue_id, 8);
-	put_hex(buf + 8, (uint64) r->msg_id, 16);
-	put_hex(buf + 24, r->epoch, 16);
-	put_hex(buf + 40, r->nonce, 16);
+	if (!hex_ready)
+		hex_init();
+	put_hex(buf, (uint32) r->queue_id, 4);
+	put_hex(buf + 8, (uint64) r->msg_id, 8);
+	put_hex(buf + 24, r->epoch, 8);
+	put_hex(buf + 40, r->nonce, 8);
 	return cstring_to_text_with_len(buf, RECEIPT_LEN);
 }
 
@@ -77,6 +94,8 @@ receipt_decode(const text *t, Receipt *r)
 	uint64		queue_id;
 	uint64		msg_id;
 
+	if (!hex_ready)
+		hex_init();
 	if (VARSIZE_ANY_EXHDR(t) != RECEIPT_LEN ||
 		!get_hex(s, 8, &queue_id) ||
 		!get_hex(s + 8, 16, &msg_id) ||

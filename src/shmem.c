@@ -202,14 +202,27 @@ pgmsg_shmem_startup(void)
 }
 
 /*
+ * pgmsg's LWLock tranche, looked up once per process: the lookup compares
+ * tranche names, and the lease map's partition locks are taken several
+ * times per message.
+ */
+static LWLockPadded *
+pgmsg_locks(void)
+{
+	static LWLockPadded *locks = NULL;
+
+	if (locks == NULL)
+		locks = GetNamedLWLockTranche(PGMSG_TRANCHE);
+	return locks;
+}
+
+/*
  * The LWLocks of the lease map partitions follow the queue locks.
  */
 LWLock *
 pgmsg_partition_lock(int partition)
 {
-	LWLockPadded *locks = GetNamedLWLockTranche(PGMSG_TRANCHE);
-
-	return &locks[1 + pgmsg_shared->max_queues + partition].lock;
+	return &pgmsg_locks()[1 + pgmsg_shared->max_queues + partition].lock;
 }
 
 /*
@@ -218,9 +231,7 @@ pgmsg_partition_lock(int partition)
 LWLock *
 pgmsg_inflight_lock(void)
 {
-	LWLockPadded *locks = GetNamedLWLockTranche(PGMSG_TRANCHE);
-
-	return &locks[1 + pgmsg_shared->max_queues + LEASE_PARTITIONS].lock;
+	return &pgmsg_locks()[1 + pgmsg_shared->max_queues + LEASE_PARTITIONS].lock;
 }
 
 /*
