@@ -34,6 +34,7 @@
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "executor/spi.h"
+#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -170,28 +171,71 @@ qtable_fetch(Relation rel, ItemPointer tid, int64 msg_id, Snapshot snapshot,
 }
 
 /*
+ * Is the item at "tid" a live row of message "msg_id"?  Live means
+ * committed, or written by this transaction, and not deleted by a
+ * committed transaction or this one (SnapshotSelf): a row version left by
+ * an aborted redelivery, or one a purge has deleted, is not the message.
+ * The caller keeps the buffer pinned from here on: a line pointer is
+ * reused only after pruning or vacuum, both of which need the page
+ * unpinned by everyone else, so the row checked is the row the caller
+ * then deletes.
+ */
+static bool
+row_is_message(Relation rel, Buffer buffer, ItemPointer tid, int64 msg_id)
+{
+	Page		page;
+	OffsetNumber offnum = ItemPointerGetOffsetNumber(tid);
+	bool		same = false;
+
+	LockBuffer(buffer, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buffer);
+	if (offnum >= FirstOffsetNumber && offnum <= PageGetMaxOffsetNumber(page))
+	{
+		ItemId		lp = PageGetItemId(page, offnum);
+
+		if (ItemIdIsNormal(lp))
+		{
+			HeapTupleData tuple;
+			bool		isnull;
+			Datum		value;
+
+			tuple.t_data = (HeapTupleHeader) PageGetItem(page, lp);
+			tuple.t_len = ItemIdGetLength(lp);
+			tuple.t_tableOid = RelationGetRelid(rel);
+			tuple.t_self = *tid;
+			value = heap_getattr(&tuple, Anum_q_msg_id, RelationGetDescr(rel), &isnull);
+			same = !isnull && DatumGetInt64(value) == msg_id &&
+				HeapTupleSatisfiesVisibility(&tuple, SnapshotSelf, buffer);
+		}
+	}
+	LockBuffer(buffer, BUFFER_LOCK_UNLOCK);
+	return same;
+}
+
+/*
  * Delete the row of message "msg_id" at "tid", directly through the table
- * AM.  Returns false if the message is already gone.
+ * AM.  Returns false if the message is already gone.  No MVCC snapshot is
+ * needed: the caller holds the message's lease, so nothing but a purge or
+ * retention can have touched the row, and table_tuple_delete reports a
+ * row deleted meanwhile (waiting for the deleter if it is still running).
  */
 bool
 qtable_delete(Relation rel, ItemPointer tid, int64 msg_id)
 {
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
-	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	bool		found;
+	Buffer		buffer;
 	TM_Result	result;
 	TM_FailureData tmfd;
 
-	found = qtable_fetch(rel, tid, msg_id, snapshot, slot);
-	ExecDropSingleTupleTableSlot(slot);
-	if (!found)
+	buffer = ReadBuffer(rel, ItemPointerGetBlockNumber(tid));
+	if (!row_is_message(rel, buffer, tid, msg_id))
 	{
-		UnregisterSnapshot(snapshot);
+		ReleaseBuffer(buffer);
 		return false;
 	}
-	result = table_tuple_delete(rel, tid, GetCurrentCommandId(true), snapshot,
-								InvalidSnapshot, true, &tmfd, false);
-	UnregisterSnapshot(snapshot);
+	result = table_tuple_delete(rel, tid, GetCurrentCommandId(true),
+								InvalidSnapshot, InvalidSnapshot, true,
+								&tmfd, false);
+	ReleaseBuffer(buffer);
 	switch (result)
 	{
 		case TM_Ok:
