@@ -258,6 +258,19 @@ cursor_ahead_peek(QueueShared *qs, FreshMessage *m)
 }
 
 /*
+ * How many entries the read-ahead holds, read without the queue lock: a
+ * hint only, for a receive deciding whether it will need to scan.
+ */
+int
+cursor_ahead_hint(QueueShared *qs)
+{
+	int			nahead = *(volatile int *) &qs->nahead;
+	int			next = *(volatile int *) &qs->ahead_next;
+
+	return Max(nahead - next, 0);
+}
+
+/*
  * Remove entry "i" (counted as in cursor_ahead_get); the first is removed
  * in place, a later one (a FIFO receive passing a busy group) by closing
  * the gap.

@@ -21,6 +21,7 @@ extern void cursor_rewind(QueueShared *qs, TimestampTz at, int64 id);
 extern void cursor_clear_bound(QueueShared *qs);
 extern bool cursor_ahead_get(QueueShared *qs, int i, FreshMessage *m);
 extern bool cursor_ahead_peek(QueueShared *qs, FreshMessage *m);
+extern int	cursor_ahead_hint(QueueShared *qs);
 extern void cursor_ahead_remove(QueueShared *qs, int i);
 extern bool cursor_ahead_last(QueueShared *qs, TimestampTz *at, int64 *id);
 extern bool cursor_ahead_push(QueueShared *qs, const FreshMessage *m);

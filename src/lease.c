@@ -297,6 +297,8 @@ lease_insert(QueueShared *qs, const LeaseKey *key)
 	if (pg_atomic_fetch_add_u64(&pgmsg_shared->nleases, 1) >= (uint64) pgmsg_max_leases)
 	{
 		pg_atomic_fetch_sub_u64(&pgmsg_shared->nleases, 1);
+		if (lease_lookup(key) != NULL)
+			return NULL;		/* leased already: the map is not the matter */
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("too many messages in flight"),

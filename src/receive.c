@@ -14,9 +14,10 @@
  *	  passed below the limit: every message before it has now been handed
  *	  out at least once.  A scan that has what it came for reads ahead.
  * 2. With the lock released, each leased row is fetched again by its TID
- *	  with a snapshot taken after the lease: a delete that committed after
- *	  the scan's snapshot has dropped its lease only after it became visible,
- *	  so a message deleted in between is caught here and its lease dropped.
+ *	  and checked against what has committed by now (SnapshotSelf): a delete
+ *	  that committed after the scan's snapshot has dropped its lease only
+ *	  after it became visible, so a message deleted in between is caught
+ *	  here and its lease dropped.
  * 3. A message received for the second time or more gets its durable
  *	  receive_count (and first_received_at) written, a HOT update of
  *	  unindexed columns.  First receives of fresh messages write nothing, so
@@ -115,10 +116,11 @@ take_ahead(LeaseTaking *lt, int32 queue_id)
 		key.dbid = MyDatabaseId;
 		key.queue_id = queue_id;
 		key.msg_id = m.msg_id;
-		if (lease_exists(&key))
-			;					/* handed out already: only the entry goes */
-		else if (!lt->fifo)
-			lease_take_fresh(lt, &key, &m, NULL);
+		/* a message handed out already (it has a lease) loses its entry */
+		if (!lt->fifo)
+			(void) lease_take_fresh(lt, &key, &m, NULL);
+		else if (lease_exists(&key))
+			;
 		else
 		{
 			GroupKey	gkey;
@@ -140,11 +142,6 @@ take_ahead(LeaseTaking *lt, int32 queue_id)
 }
 
 /*
- * Step 1: take up to max_messages leases, under the queue lock, using the
- * caller's random nonces.  Returns how many; *next_wakeup is when the next
- * delayed message or lease expiry is due.
- */
-/*
  * The queue's in-flight limit: its max_in_flight, but never more than
  * pgmsg.queue_lease_share percent of the lease map, which every queue of
  * every database shares.
@@ -160,10 +157,20 @@ in_flight_limit(const QueueInfo *qi)
 	return Min((int64) qi->max_in_flight, Max(share, 1));
 }
 
+/*
+ * Step 1: take up to max_messages leases, under the queue lock, using the
+ * caller's random nonces.  Returns how many; *next_wakeup is when the next
+ * delayed message or lease expiry is due.  A caller that has not opened
+ * the queue's index passes none and "need_index": if expired leases and
+ * the read-ahead fall short, *need_index is set, the scan is left out,
+ * and the caller opens the index and takes the rest in another call.  (The
+ * index cannot be opened here: its lock may have to be waited for, and
+ * the queue lock must not be held meanwhile.)
+ */
 int
 pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 				  int max_messages, int64 visibility_timeout, Taken *taken,
-				  uint64 *nonces, TimestampTz *next_wakeup)
+				  uint64 *nonces, TimestampTz *next_wakeup, bool *need_index)
 {
 	LeaseTaking lt;
 	TimestampTz limit;
@@ -188,11 +195,14 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 
 	take_ahead(&lt, qi->queue_id);
 
+	if (need_index != NULL)
+		*need_index = (index == NULL && lt.n < max_messages);
+
 	/*
 	 * Then fresh messages, scanning from the cursor, or from the last entry
 	 * of the read-ahead if a FIFO receive left entries there.
 	 */
-	if (lt.n < max_messages)
+	if (lt.n < max_messages && index != NULL)
 	{
 		Snapshot	snapshot;
 		TimestampTz start_at;
@@ -400,7 +410,7 @@ pgmsg_fill_nonces(uint64 *nonces, int n)
 }
 
 /*
- * Step 2 for one lease: fetch its row with a snapshot taken after the lease.
+ * Step 2 for one lease: fetch its row as committed after the lease.
  * The row must still be there and still be this message: once a message is
  * deleted by retention or by hand and vacuumed, its TID can hold another
  * message.  If it is gone, the lease is dropped and false returned.
@@ -477,12 +487,10 @@ static int
 deliver(QueueInfo *qi, QueueShared *qs, Relation rel, Taken *taken, int n,
 		ReturnSetInfo *rsinfo)
 {
-	Snapshot	snapshot;
 	TupleTableSlot *slot;
 	bool		connected = false;
 	int			delivered = 0;
 
-	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	slot = table_slot_create(rel, NULL);
 	for (int i = 0; i < n; i++)
 	{
@@ -492,7 +500,7 @@ deliver(QueueInfo *qi, QueueShared *qs, Relation rel, Taken *taken, int n,
 		Receipt		r;
 		bool		isnull;
 
-		if (!pgmsg_fetch_taken(qi, qs, rel, snapshot, t, slot))
+		if (!pgmsg_fetch_taken(qi, qs, rel, SnapshotSelf, t, slot))
 			continue;
 		if (t->receive_count >= 2 && !connected)
 		{
@@ -530,26 +538,24 @@ deliver(QueueInfo *qi, QueueShared *qs, Relation rel, Taken *taken, int n,
 		delivered++;
 	}
 	ExecDropSingleTupleTableSlot(slot);
-	UnregisterSnapshot(snapshot);
 	if (connected)
 		SPI_finish();
 	return delivered;
 }
 
 /*
- * Open a queue's table and index again after a long poll's sleep, which
- * holds no lock on them.  The queue may have been dropped meanwhile.
+ * Open a queue's table again after a long poll's sleep, which holds no
+ * lock on it.  The queue may have been dropped meanwhile.
  */
-static void
-reopen_queue_table(QueueInfo *qi, Relation *rel, Relation *index)
+static Relation
+reopen_queue_table(QueueInfo *qi)
 {
 	if (!pgmsg_queue_lock(qi))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("queue \"%s\" does not exist", qi->name),
 				 errdetail("It was dropped while the receive waited.")));
-	*rel = table_open(qi->relid, NoLock);
-	*index = index_open(qi->indexid, AccessShareLock);
+	return table_open(qi->relid, NoLock);
 }
 
 /* Where a long-polling receive is registered (the counts in QueueShared) */
@@ -641,7 +647,7 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 
 	pgmsg_become_owner(&save_userid, &save_sec);
 	rel = pgmsg_queue_open(qi);
-	index = index_open(qi->indexid, AccessShareLock);
+	index = NULL;				/* opened only for a scan */
 	taken = palloc(sizeof(Taken) * max_messages);
 	nonces = palloc(sizeof(uint64) * max_messages);
 
@@ -655,9 +661,18 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 			int			want = max_messages - got;
 			int			n;
 			long		timeout_ms;
+			bool		need_index = false;
 
 			if (rel == NULL)
-				reopen_queue_table(qi, &rel, &index);
+				rel = reopen_queue_table(qi);
+
+			/*
+			 * Most receives of a busy standard queue are served from the
+			 * read-ahead and need no index; the hint saves one that will
+			 * scan a second round under the queue lock.
+			 */
+			if (index == NULL && cursor_ahead_hint(qs) < want)
+				index = index_open(qi->indexid, AccessShareLock);
 
 			/* everything that can fail for want of memory, before the lock */
 			xact_reserve(want);
@@ -667,7 +682,18 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 			arrivals = pg_atomic_read_u64(&qs->arrivals);
 
 			n = pgmsg_take_leases(qi, qs, rel, index, want, visibility_timeout,
-								  taken, nonces, &next_wakeup);
+								  taken, nonces, &next_wakeup, &need_index);
+			if (need_index)
+			{
+				/* the read-ahead fell short: scan for the rest */
+				if (n > 0)
+				{
+					xact_track_received(qs, n);
+					got += deliver(qi, qs, rel, taken, n, rsinfo);
+				}
+				index = index_open(qi->indexid, AccessShareLock);
+				continue;
+			}
 
 			/*
 			 * As SQS does, a standard queue at its in-flight limit is an
@@ -744,7 +770,8 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 			 * sleeps; the release of a dropped queue's slot wakes it
 			 * (shmem.c), and it finds the queue gone.
 			 */
-			index_close(index, AccessShareLock);
+			if (index != NULL)
+				index_close(index, AccessShareLock);
 			table_close(rel, RowExclusiveLock);
 			rel = NULL;
 			index = NULL;
@@ -766,7 +793,8 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 
 	if (rel != NULL)
 	{
-		index_close(index, NoLock);
+		if (index != NULL)
+			index_close(index, NoLock);
 		table_close(rel, NoLock);
 	}
 	pgmsg_restore_user(save_userid, save_sec);

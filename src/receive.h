@@ -19,7 +19,8 @@
 extern int	pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel,
 							  Relation index, int max_messages,
 							  int64 visibility_timeout, Taken *taken,
-							  uint64 *nonces, TimestampTz *next_wakeup);
+							  uint64 *nonces, TimestampTz *next_wakeup,
+							  bool *need_index);
 extern bool pgmsg_fetch_taken(QueueInfo *qi, QueueShared *qs, Relation rel,
 							  Snapshot snapshot, Taken *t, TupleTableSlot *slot);
 extern void pgmsg_fill_nonces(uint64 *nonces, int n);

@@ -148,7 +148,7 @@ pgmsg_redrive_batch(QueueInfo *qi, QueueInfo *dest, int64 max_messages)
 		xact_reserve(batch);
 		pgmsg_fill_nonces(nonces, batch);
 		n = pgmsg_take_leases(qi, qs, rel, index, batch, 30 * USECS_PER_SEC,
-							  taken, nonces, &next_wakeup);
+							  taken, nonces, &next_wakeup, NULL);
 		if (n == 0)
 		{
 			MemoryContextSwitchTo(old_cxt);

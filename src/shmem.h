@@ -35,7 +35,7 @@ typedef struct FreshMessage
 } FreshMessage;
 
 /* fresh messages a scan reads ahead of the cursor, per queue (cursor.c) */
-#define PGMSG_READ_AHEAD		16
+#define PGMSG_READ_AHEAD		64
 
 /*
  * Shared state of one queue (shmem.c owns the array; cursor.c and lease.c
