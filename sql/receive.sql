@@ -549,6 +549,47 @@ SELECT messages_visible, messages_in_flight FROM pgmsg.queues WHERE name = 'rt_b
 SELECT body FROM pgmsg.receive('rt_bw', 10, batch_window => '0');
 SELECT pgmsg.drop_queue('rt_bw');
 
+--
+-- a delete goes to the row by the TID its lease keeps, and deletes it only
+-- if it is still that message's live row
+--
+SELECT pgmsg.create_queue('rt_tid', visibility_timeout => '0');
+SELECT pgmsg.send('rt_tid', '{"n": 1}') > 0 AS sent;
+SELECT receive_count FROM pgmsg.receive('rt_tid', 1);
+-- a redelivery writes the count to a new row version; rolled back, the
+-- lease goes back to the row it had
+BEGIN;
+SELECT receive_count FROM pgmsg.receive('rt_tid', 1);
+ROLLBACK;
+SELECT receipt AS tid_rcpt, receive_count AS tid_count
+  FROM pgmsg.receive('rt_tid', 1, visibility_timeout => '1 hour') \gset
+SELECT :tid_count AS receive_count, pgmsg.delete('rt_tid', :'tid_rcpt') AS deleted;
+SELECT count(*) FROM pgmsg.q_rt_tid;
+-- a redelivery and its delete in one statement: the new row version goes
+SELECT pgmsg.send('rt_tid', '{"n": 2}') > 0 AS sent;
+SELECT receive_count FROM pgmsg.receive('rt_tid', 1);
+SELECT receive_count, pgmsg.delete('rt_tid', receipt) AS deleted
+  FROM pgmsg.receive('rt_tid', 1);
+SELECT count(*) FROM pgmsg.q_rt_tid;
+-- a row deleted behind the lease's back: the receipt deletes nothing
+SELECT pgmsg.send('rt_tid', '{"n": 3}') > 0 AS sent;
+SELECT receipt AS tid_rcpt FROM pgmsg.receive('rt_tid', 1, visibility_timeout => '1 hour') \gset
+DELETE FROM pgmsg.q_rt_tid;
+SELECT pgmsg.delete('rt_tid', :'tid_rcpt') AS deleted;
+-- and once vacuum has freed the TID and another message holds it, the
+-- receipt deletes nothing either: the other message stays (with the page
+-- emptied by vacuum first, both messages take its first line pointer)
+VACUUM (TRUNCATE false) pgmsg.q_rt_tid;
+SELECT pgmsg.send('rt_tid', '{"n": 4}') > 0 AS sent;
+SELECT receipt AS tid_rcpt FROM pgmsg.receive('rt_tid', 1, visibility_timeout => '1 hour') \gset
+DELETE FROM pgmsg.q_rt_tid;
+VACUUM (TRUNCATE false) pgmsg.q_rt_tid;
+SELECT pgmsg.send('rt_tid', '{"n": 5}') > 0 AS sent;
+SELECT pgmsg.delete('rt_tid', :'tid_rcpt') AS deleted;
+SELECT body FROM pgmsg.q_rt_tid;
+SELECT body, receive_count FROM pgmsg.receive('rt_tid', 10);
+SELECT pgmsg.drop_queue('rt_tid');
+
 -- clean up
 DROP VIEW rc;
 SELECT pgmsg.drop_queue('rt_q');
