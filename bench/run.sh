@@ -44,12 +44,12 @@ done
 # Quick mode keeps to three minutes: one short run per figure, the sustained
 # run for pgmsg only, and none of the pgmsg-only extras (fifo, redrive, idle).
 if [ "$QUICK" = 1 ]; then
-    RUNS=1; SECS=2; BACKLOG_SECS=1; LOOP_ROWS=50000
+    RUNS=1; SECS=2; BACKLOG_SECS=1; LOOP_ROWS=150000
     PEAK_SECS=${PEAK_SECS:-3}; PEAK_RUNS=${PEAK_RUNS:-1}; SUS_SECS=${SUS_SECS:-60}; SUS_OTHER_SECS=${SUS_OTHER_SECS:-0}; SAMPLE_SECS=2; SIZE_EVERY=10
     HOLD_PRE=8; HOLD_SECS=${HOLD_SECS:-16}; HOLD_OTHER=${HOLD_OTHER:-0}
     LAT_MSGS=100; PGQ_LAT_MSGS=5
 else
-    RUNS=3; SECS=10; BACKLOG_SECS=10; IDLE_SECS=15; FIFO_SIZE=600000; REDRIVE_SIZE=100000; LOOP_ROWS=200000
+    RUNS=3; SECS=10; BACKLOG_SECS=10; IDLE_SECS=15; FIFO_SIZE=600000; REDRIVE_SIZE=100000; LOOP_ROWS=600000
     PEAK_SECS=15; PEAK_RUNS=3; SUS_SECS=600; SUS_OTHER_SECS=180; SAMPLE_SECS=5; SIZE_EVERY=30
     HOLD_PRE=120; HOLD_SECS=300; HOLD_OTHER=1
     LAT_MSGS=500; PGQ_LAT_MSGS=40
@@ -535,6 +535,17 @@ EOF
             psql_c "VACUUM ANALYZE bench.pdel" >/dev/null &&
             PD_BASE=$(psql_c "SELECT min(msg_id) FROM bench.pdel")
     }
+    # pdel_lasted: whether the run just made left every client's last id in
+    # bench.pdel, that is whether no client ran out of rows and went on
+    # deleting nothing (cheaper than deleting) for the rest of the run.
+    pdel_lasted() {
+        local left
+        left=$(psql_c "SELECT count(*) FROM bench.pdel
+                        WHERE msg_id >= $PD_BASE + $LOOP_ROWS - $LOOP_C") || return 1
+        [ "$left" = "$LOOP_C" ] && return 0
+        echo "a DELETE by id run at $LOOP_C client(s) ran out of its $LOOP_ROWS rows: raise LOOP_ROWS" >&2
+        return 1
+    }
     # loop_round: before each round of the consumer loop's runs, top the
     # queue and bench.del up, then run the plain baseline and the floor once
     # each at LOOP_C clients, each on a refilled bench.pdel, so that their
@@ -542,14 +553,16 @@ EOF
     # FL_VALS.
     loop_round() {
         top_up_loop && fill_pdel || return 1
-        if PGB_DB=$NOFLUSH_DB pgb "$LOOP_C" "$SCRIPTS/pdel.sql" -D n=-1 -D nc="$LOOP_C" -D base="$PD_BASE"; then
+        if PGB_DB=$NOFLUSH_DB pgb "$LOOP_C" "$SCRIPTS/pdel.sql" -D n=-1 -D nc="$LOOP_C" -D base="$PD_BASE" &&
+            pdel_lasted; then
             PD_VALS+=("$(tps_of)")
             echo "    plain DELETE by id, $LOOP_C client(s): ${PD_VALS[-1]} tps"
         else
             PD_ERR=1
         fi
         fill_pdel || return 1
-        if PGB_DB=$NOFLUSH_DB pgb "$LOOP_C" "$SCRIPTS/pfloor.sql" -D n=-1 -D nc="$LOOP_C" -D base="$PD_BASE"; then
+        if PGB_DB=$NOFLUSH_DB pgb "$LOOP_C" "$SCRIPTS/pfloor.sql" -D n=-1 -D nc="$LOOP_C" -D base="$PD_BASE" &&
+            pdel_lasted; then
             FL_VALS+=("$(tps_of)")
             echo "    empty round trip, then DELETE by id, $LOOP_C client(s): ${FL_VALS[-1]} tps"
         else
