@@ -1005,22 +1005,25 @@ lease_take_group(LeaseTaking *lt, const GroupKey *key)
 
 /*
  * Take a lease on a message handed out for the first time since the
- * server started, which has no lease (the caller checked under the queue
- * lock).  Its receive count goes on from the table's, or from the count it
+ * server started.  Returns false, changing nothing, if the message has a
+ * lease already; a caller that checked that under the queue lock need not
+ * look.  Its receive count goes on from the table's, or from the count it
  * was handed out with when the server last stopped, if that is greater
  * (inflight.c); a count of 2 or more is then written to the table by the
  * receive.  "group" is the message's FIFO group, which this receive has
  * taken (lease_take_group), or NULL.
  */
-void
+bool
 lease_take_fresh(LeaseTaking *lt, const LeaseKey *key, const FreshMessage *m,
 				 const GroupKey *group)
 {
 	Lease	   *lease = lease_insert(lt->qs, key);
 	LeaseUndo	undo;
-	int32		crash_floor = inflight_floor(key);
+	int32		crash_floor;
 
-	Assert(lease != NULL);		/* the caller found none under the lock */
+	if (lease == NULL)
+		return false;
+	crash_floor = inflight_floor(key);
 
 	lease->state = LEASE_RECEIVING;
 	lease->nonce = lt->nonces[lt->n];
@@ -1046,6 +1049,7 @@ lease_take_fresh(LeaseTaking *lt, const LeaseKey *key, const FreshMessage *m,
 
 	fill_taken(&lt->taken[lt->n], lease);
 	lt->n++;
+	return true;
 }
 
 /*

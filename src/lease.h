@@ -122,7 +122,7 @@ extern void lease_taking_begin(LeaseTaking *lt, QueueShared *qs, bool fifo,
 							   void (*track) (QueueShared *qs, const LeaseUndo *undo));
 extern void lease_retake_expired(LeaseTaking *lt);
 extern bool lease_take_group(LeaseTaking *lt, const GroupKey *key);
-extern void lease_take_fresh(LeaseTaking *lt, const LeaseKey *key,
+extern bool lease_take_fresh(LeaseTaking *lt, const LeaseKey *key,
 							 const FreshMessage *m, const GroupKey *group);
 extern void lease_drop_taken(QueueShared *qs, const LeaseKey *key, uint64 nonce);
 extern void lease_release_taken(QueueShared *qs, const LeaseKey *key,
