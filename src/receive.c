@@ -683,14 +683,14 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 
 			n = pgmsg_take_leases(qi, qs, rel, index, want, visibility_timeout,
 								  taken, nonces, &next_wakeup, &need_index);
+			if (n > 0)
+			{
+				xact_track_received(qs, n);
+				got += deliver(qi, qs, rel, taken, n, rsinfo);
+			}
 			if (need_index)
 			{
 				/* the read-ahead fell short: scan for the rest */
-				if (n > 0)
-				{
-					xact_track_received(qs, n);
-					got += deliver(qi, qs, rel, taken, n, rsinfo);
-				}
 				index = index_open(qi->indexid, AccessShareLock);
 				continue;
 			}
@@ -712,11 +712,6 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 						 errdetail("The queue's limit, max_in_flight, is %d.",
 								   qi->max_in_flight),
 						 errhint("Delete received messages or let their visibility timeouts expire, or raise the limit with alter_queue.")));
-			if (n > 0)
-			{
-				xact_track_received(qs, n);
-				got += deliver(qi, qs, rel, taken, n, rsinfo);
-			}
 
 			now = GetCurrentTimestamp();
 			if (got > 0)
