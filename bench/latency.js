@@ -181,6 +181,7 @@ async function main() {
   const gotAt = new Map();      // seq -> when its first result arrived
   let received = 0;
   let stopping = false;
+  let onReceived = null;        // resolves the publisher's wait for a message
 
   const consumers = [];
   for (let i = 0; i < nconsumers; i++) {
@@ -198,9 +199,11 @@ async function main() {
         if (gotAt.has(seq)) continue;
         gotAt.set(seq, now);
         received++;
+        if (onReceived) onReceived();
       }
       if (received >= nmessages) {
         stopping = true;
+        if (onReceived) onReceived();
         for (const o of consumers) { o.stopping = true; if (o.wake) o.wake(); }
       }
     }
@@ -218,8 +221,11 @@ async function main() {
     await m.publish(publisher, seq);
     sentAt.set(seq, process.hrtime.bigint());
     await publisher.query('COMMIT');
-    // wait until this message was received, so consumers are waiting again
-    while (received <= seq && !stopping) await new Promise((r) => setImmediate(r));
+    // Wait until this message was received, so consumers are waiting again.
+    // The wait does not poll: a loop of setImmediate would keep this process
+    // busy on a core that the woken backend and the publisher's backend need.
+    while (received <= seq && !stopping) await new Promise((r) => { onReceived = r; });
+    onReceived = null;
     await sleep(m.pause ? m.pause() : 2);
   }
   await Promise.all(loops);
