@@ -1271,6 +1271,17 @@ OUT=$REPO_ROOT/bench
     done
 } >"$OUT/results.md"
 
+# The samples of the runs with producers and consumers together, kept so
+# that a figure can be read back to what happened during its run: one file
+# per run and system, from this run only, as results.md is.
+rm -rf "$OUT/results-samples"
+for f in "$DATA"/peak_*.tsv "$DATA"/sus_*.tsv "$DATA"/hold_*.tsv; do
+    [ -s "$f" ] || continue
+    mkdir -p "$OUT/results-samples"
+    { echo "# seconds since the start, messages sent, messages consumed (both cumulative), table + index bytes, dead tuples"
+      cat "$f"; } >"$OUT/results-samples/$(basename "$f")"
+done
+
 # The chart: throughput per scenario, and the sustained runs over time.
 printf "%s\n" "${CHART[@]}" >"$DATA/bars.tsv"
 for sys in pgmsg raw pgq; do
