@@ -275,45 +275,43 @@ pgmsg_take_leases(QueueInfo *qi, QueueShared *qs, Relation rel, Relation index,
 				}
 			}
 
-			if (!lease_exists(&key))
+			/* a message handed out already (it has a lease) is passed */
+			if (!qi->fifo)
 			{
-				if (!qi->fifo)
+				fresh_from_slot(slot, visible_at, msg_id, 0, &m);
+				(void) lease_take_fresh(&lt, &key, &m, NULL);
+			}
+			else if (!lease_exists(&key))
+			{
+				Datum		group_id = slot_getattr(slot, Anum_q_group_id, &isnull);
+				text	   *gtext = isnull ? NULL : DatumGetTextPP(group_id);
+
+				gkey.dbid = MyDatabaseId;
+				gkey.queue_id = qi->queue_id;
+				gkey.group_hash = gtext == NULL ? 1 :
+					group_hash_text(VARDATA_ANY(gtext), VARSIZE_ANY_EXHDR(gtext));
+				if (lt.n < max_messages && lease_take_group(&lt, &gkey) &&
+					lt.n < max_messages)
 				{
-					fresh_from_slot(slot, visible_at, msg_id, 0, &m);
-					lease_take_fresh(&lt, &key, &m, NULL);
+					fresh_from_slot(slot, visible_at, msg_id,
+									gkey.group_hash, &m);
+					lease_take_fresh(&lt, &key, &m, &gkey);
 				}
 				else
 				{
-					Datum		group_id = slot_getattr(slot, Anum_q_group_id, &isnull);
-					text	   *gtext = isnull ? NULL : DatumGetTextPP(group_id);
-
-					gkey.dbid = MyDatabaseId;
-					gkey.queue_id = qi->queue_id;
-					gkey.group_hash = gtext == NULL ? 1 :
-						group_hash_text(VARDATA_ANY(gtext), VARSIZE_ANY_EXHDR(gtext));
-					if (lt.n < max_messages && lease_take_group(&lt, &gkey) &&
-						lt.n < max_messages)
+					/*
+					 * Not handed out: stored for later receives, or, once
+					 * the read-ahead is full, the end of what it holds.
+					 */
+					handed_out = false;
+					if (storing && visible_at < limit)
 					{
 						fresh_from_slot(slot, visible_at, msg_id,
 										gkey.group_hash, &m);
-						lease_take_fresh(&lt, &key, &m, &gkey);
+						storing = cursor_ahead_push(qs, &m);
 					}
 					else
-					{
-						/*
-						 * Not handed out: stored for later receives, or, once
-						 * the read-ahead is full, the end of what it holds.
-						 */
-						handed_out = false;
-						if (storing && visible_at < limit)
-						{
-							fresh_from_slot(slot, visible_at, msg_id,
-											gkey.group_hash, &m);
-							storing = cursor_ahead_push(qs, &m);
-						}
-						else
-							storing = false;
-					}
+						storing = false;
 				}
 			}
 
