@@ -136,6 +136,8 @@ listen_addresses = ''
 unix_socket_directories = '$WORK'
 shared_preload_libraries = 'pgmsg'
 max_connections = 60
+log_autovacuum_min_duration = 0
+log_checkpoints = on
 EOF
 
 # pg_start [postgres options]: fails, showing the server log, if it does not start
@@ -1052,6 +1054,7 @@ EOF
             -f "$SCRIPTS/sus_prod_$sys.sql" postgres >"$WORK/prod.out" 2>&1 &
         ppid=$!; BGPIDS+=("$ppid")
         t0=$(date +%s.%N)
+        echo "$t0" >"$file.t0"
         while :; do
             s=$(sample "$sys") || s=
             now=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}')
@@ -1243,7 +1246,7 @@ OUT=$REPO_ROOT/bench
     echo "- mode: **$MODE** (\`bench/run.sh$([ "$QUICK" = 1 ] && echo " --quick")\`), median of $RUNS run(s) of $SECS s each, the three systems' runs interleaved, pgbench -M prepared, a CHECKPOINT before each run; total wall time $((SECONDS / 60)) min $((SECONDS % 60)) s"
     echo "- machine: $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) memory, load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- $("$PGBIN/postgres" --version), pgmsg at $REV, PgQ $PGQ_VERSION (Debian's postgresql-15-pgq3, ticker pgqd)"
-    echo "- synchronous_commit = $(setting synchronous_commit), fsync = $(setting fsync), full_page_writes = $(setting full_page_writes), wal_level = $(setting wal_level), shared_buffers = $(setting shared_buffers), max_wal_size = $(setting max_wal_size), autovacuum = $(setting autovacuum), pgmsg.max_leases = $LEASES_NOW (defaults of initdb and pgmsg)"
+    echo "- synchronous_commit = $(setting synchronous_commit), fsync = $(setting fsync), full_page_writes = $(setting full_page_writes), wal_level = $(setting wal_level), shared_buffers = $(setting shared_buffers), max_wal_size = $(setting max_wal_size), autovacuum = $(setting autovacuum), pgmsg.max_leases = $LEASES_NOW (defaults of initdb and pgmsg; log_autovacuum_min_duration = 0 and log_checkpoints = on only for results-samples/server.log)"
     echo "- payload: \`$PAYLOAD\` in every system"
     echo
     echo "![throughput per scenario and the sustained run](results.png)"
@@ -1278,9 +1281,15 @@ rm -rf "$OUT/results-samples"
 for f in "$DATA"/peak_*.tsv "$DATA"/sus_*.tsv "$DATA"/hold_*.tsv; do
     [ -s "$f" ] || continue
     mkdir -p "$OUT/results-samples"
-    { echo "# seconds since the start, messages sent, messages consumed (both cumulative), table + index bytes, dead tuples"
+    { echo "# started $(date -u -d "@$(cat "$f.t0" 2>/dev/null || echo 0)" '+%F %T.%3N UTC')"
+      echo "# seconds since the start, messages sent, messages consumed (both cumulative), table + index bytes, dead tuples"
       cat "$f"; } >"$OUT/results-samples/$(basename "$f")"
 done
+# and what the server did meanwhile: autovacuum's runs and the checkpoints,
+# in the server's clock, which the files' start times are in
+[ -d "$OUT/results-samples" ] &&
+    grep -E 'automatic (vacuum|analyze) of table "postgres\.(pgmsg|bench|pgq)|checkpoint (starting|complete)' "$LOGFILE" \
+        >"$OUT/results-samples/server.log" 2>/dev/null || true
 
 # The chart: throughput per scenario, and the sustained runs over time.
 printf "%s\n" "${CHART[@]}" >"$DATA/bars.tsv"
