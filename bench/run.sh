@@ -441,14 +441,12 @@ if want send || want batch || want publish; then
     echo "INSERT INTO bench.ins (visible_at, sent_at, body) VALUES (now(), now(), '$PAYLOAD');" >"$SCRIPTS/insert.sql"
     echo "SELECT pgq.insert_event('bqsend', 'bench', '$PAYLOAD');" >"$SCRIPTS/pgq_send.sql"
 fi
-SEND8=
 if want send; then
     section "send, one message per transaction: pgmsg.send vs INSERT vs pgq.insert_event"
     for c in 1 8 32; do
         if [ "$SEND_OK" = 1 ]; then trio "$c" "$SCRIPTS/send.sql" "$SCRIPTS/insert.sql" "$SCRIPTS/pgq_send.sql"; else P=error; R=error; Q=error; fi
         r=$(ratio "$P" "$R")
         t="-"; [ "$c" = 32 ] || t=$(tgt "$r" ">=" 0.90)
-        [ "$c" = 8 ] && SEND8=$P
         row "send, 1 per transaction, $c client$([ "$c" = 1 ] || echo s) (messages/s)" "$P" "$R" "$Q" "$r" "$t"
         chart "send $c cl." "$P" "$R" "$Q"
     done
@@ -674,22 +672,32 @@ if want publish; then
             done
             echo "INSERT INTO bench.pub10_4 (visible_at, sent_at, body, attributes) VALUES (now(), now(), '$PAYLOAD', '$ATTRS');"
         } >"$SCRIPTS/rpub10.sql"
+        # A send at 8 clients opens each round of publish runs: a row's
+        # publish / send divides by the median of the sends of its own rounds,
+        # taken under the load its publish runs had, not by the send row's,
+        # taken many minutes earlier.
+        send_beside() {
+            pgb 8 "$SCRIPTS/send.sql" && isnum "$(tps_of)" && SEND_BESIDE+=("$(tps_of)")
+            return 0
+        }
         for n in 1 10; do
+            SEND_BESIDE=()
             if [ "$PUB_OK" = 1 ]; then
-                if [ "$n" = 1 ]; then trio 8 "$SCRIPTS/pub1.sql" "$SCRIPTS/rpub1.sql" "$SCRIPTS/pgq_pub1.sql"
-                else trio 8 "$SCRIPTS/pub10.sql" "$SCRIPTS/rpub10.sql" ""; Q="n/a: no filter policies"; fi
+                if [ "$n" = 1 ]; then trio 8 "$SCRIPTS/pub1.sql" "$SCRIPTS/rpub1.sql" "$SCRIPTS/pgq_pub1.sql" send_beside
+                else trio 8 "$SCRIPTS/pub10.sql" "$SCRIPTS/rpub10.sql" "" send_beside; Q="n/a: no filter policies"; fi
             else P=error; R=error; Q=error; fi
+            SB=-; [ "${#SEND_BESIDE[@]}" -gt 0 ] && SB=$(fmt "$(median "${SEND_BESIDE[@]}")" 0)
             r=$(ratio "$P" "$R")
-            rs=$(ratio "$P" "$SEND8")
+            rs=$(ratio "$P" "$SB")
             if [ "$n" = 1 ]; then
-                t="publish / send (8 clients) = $rs, $(tgt "$rs" ">=" 0.85)"
+                t="publish / send (8 clients, send beside it $SB) = $rs, $(tgt "$rs" ">=" 0.85)"
             else
-                t="one publish costs $(ratio "$SEND8" "$P") sends (8 clients), $(tgt "$(ratio "$SEND8" "$P")" "<=" 6)"
+                t="one publish costs $(ratio "$SB" "$P") sends (8 clients, send beside it $SB), $(tgt "$(ratio "$SB" "$P")" "<=" 6)"
             fi
             row "publish, $n subscription$([ "$n" = 1 ] || echo "s (5 match)"), 8 clients (messages/s)" "$P" "$R" "$Q" "$r" "$t"
             chart "publish $n sub" "$P" "$R" "$Q"
         done
-        note "Publish: \`pgmsg.publish(topic, payload, '$ATTRS')\`, one per transaction, 8 clients, raw message delivery. With 1 subscription (no filter policy) the raw side INSERTs the message into one table shaped like a queue's and PgQ inserts one event into a queue with one consumer. With 10 subscriptions whose filter policies (on the message attributes) match for 5, the raw side INSERTs into the 5 matching tables in one statement: it evaluates no policy, the application is assumed to know where each message goes. PgQ: n/a, it has no filter policies or per-subscriber copies; every consumer reads the one event log and filters for itself. The publish / send figure divides by the send row at 8 clients (a send without attributes). Policies: $(printf "\`%s\` " "${POLICIES[@]}")(the first five match)."
+        note "Publish: \`pgmsg.publish(topic, payload, '$ATTRS')\`, one per transaction, 8 clients, raw message delivery. With 1 subscription (no filter policy) the raw side INSERTs the message into one table shaped like a queue's and PgQ inserts one event into a queue with one consumer. With 10 subscriptions whose filter policies (on the message attributes) match for 5, the raw side INSERTs into the 5 matching tables in one statement: it evaluates no policy, the application is assumed to know where each message goes. PgQ: n/a, it has no filter policies or per-subscriber copies; every consumer reads the one event log and filters for itself. The publish / send figures divide by a send at 8 clients (\`pgmsg.send\` without attributes, the send row's script) run beside them: one send run opens each round of a row's runs, and the row divides by the median of its own $RUNS, so that publish and send are taken under the same load (the send row itself is measured minutes earlier, when the machine's load may differ). Policies: $(printf "\`%s\` " "${POLICIES[@]}")(the first five match)."
     fi
 fi
 
