@@ -44,10 +44,10 @@ done
 # Quick mode keeps to three minutes: one short run per figure, the sustained
 # run for pgmsg only, and none of the pgmsg-only extras (fifo, redrive, idle).
 if [ "$QUICK" = 1 ]; then
-    RUNS=1; SECS=2; BACKLOG_SECS=1; LOOP_ROWS=150000
-    PEAK_SECS=${PEAK_SECS:-3}; PEAK_RUNS=${PEAK_RUNS:-1}; SUS_SECS=${SUS_SECS:-60}; SUS_OTHER_SECS=${SUS_OTHER_SECS:-0}; SAMPLE_SECS=2; SIZE_EVERY=10
-    HOLD_PRE=8; HOLD_SECS=${HOLD_SECS:-16}; HOLD_OTHER=${HOLD_OTHER:-0}
-    LAT_MSGS=100; PGQ_LAT_MSGS=5
+    RUNS=1; SECS=2; BACKLOG_SECS=1; LOOP_ROWS=150000; BIG=300000; DEAD=15000
+    PEAK_SECS=${PEAK_SECS:-3}; PEAK_RUNS=${PEAK_RUNS:-1}; SUS_SECS=${SUS_SECS:-15}; SUS_OTHER_SECS=${SUS_OTHER_SECS:-0}; SAMPLE_SECS=2; SIZE_EVERY=10
+    HOLD_PRE=3; HOLD_SECS=${HOLD_SECS:-6}; HOLD_OTHER=${HOLD_OTHER:-0}
+    LAT_MSGS=40; PGQ_LAT_MSGS=5
 else
     RUNS=3; SECS=10; BACKLOG_SECS=10; IDLE_SECS=15; FIFO_SIZE=600000; REDRIVE_SIZE=100000; LOOP_ROWS=600000
     PEAK_SECS=15; PEAK_RUNS=3; SUS_SECS=600; SUS_OTHER_SECS=180; SAMPLE_SECS=5; SIZE_EVERY=30
@@ -60,8 +60,8 @@ want() {
     if [ -n "$ONLY" ]; then [[ ",$ONLY," == *",$1,"* ]]
     else [ "$QUICK" = 0 ] || [[ ",fifo,redrive,idle," != *",$1,"* ]]; fi
 }
-BIG=1000000        # pending messages of the backlog queue
-DEAD=50000         # deleted, unvacuumed messages at its head
+BIG=${BIG:-1000000}  # pending messages of the backlog queue
+DEAD=${DEAD:-50000}  # deleted, unvacuumed messages at its head
 SMALL=1000         # pending messages of the small queue it is compared with
 LEASES_LO=100000   # the two pgmsg.max_leases settings for the shared memory figure
 LEASES_HI=1100000
@@ -1236,7 +1236,7 @@ EOF
             SUS_VERDICT="**It does not hold.**"
         fi
         SUS_VERDICT="$SUS_VERDICT Over the ${SUSLEN[pgmsg]}-second run at $SUS_LOAD% of its peak, pgmsg consumed ${FIRST[pgmsg]} messages/s in the first ${WIN[pgmsg]} s and ${LAST[pgmsg]} in the last: ${KEEP[pgmsg]}× (at least 0.95× required). Its table + index size peaked at $(mib "${SZMID[pgmsg]}") MiB in the first half and $(mib "${SZEND[pgmsg]}") MiB in the second (flat: $(flat pgmsg); flat means at most 10%, or 1 MiB, above the first half's peak)."
-        [ "$QUICK" = 1 ] && SUS_VERDICT="$SUS_VERDICT A quick run is too short for this verdict: autovacuum looks at each table once a minute (autovacuum_naptime) and the table grows until its first vacuum, so a one-minute run has no steady state to show; only a full run answers the question."
+        [ "$QUICK" = 1 ] && SUS_VERDICT="$SUS_VERDICT A quick run is too short for this verdict: autovacuum looks at each table once a minute (autovacuum_naptime) and the table grows until its first vacuum, so a run of less than a minute has no steady state to show; only a full run answers the question."
     else
         SUS_VERDICT="The sustained run did not complete for pgmsg, so whether it holds is unknown."
     fi
