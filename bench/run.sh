@@ -677,7 +677,8 @@ if want publish; then
         # taken under the load its publish runs had, not by the send row's,
         # taken many minutes earlier.
         send_beside() {
-            pgb 8 "$SCRIPTS/send.sql" && isnum "$(tps_of)" && SEND_BESIDE+=("$(tps_of)")
+            local t
+            pgb 8 "$SCRIPTS/send.sql" && t=$(tps_of) && isnum "$t" && SEND_BESIDE+=("$t")
             return 0
         }
         for n in 1 10; do
@@ -1197,19 +1198,19 @@ EOF
         [ -n "${SZEND[$sys]:-}" ] && SZ[$sys]="$(mib "${SZMID[$sys]}") → $(mib "${SZEND[$sys]}")"
         [ -n "${DEADEND[$sys]:-}" ] && DEADS[$sys]="${DEADMAX[$sys]} / ${DEADEND[$sys]}"
     done
-    # vspgq <array> <bound>: pgmsg / PgQ and whether it meets the bound
+    # vspgq <array> <bound>: pgmsg / PgQ and whether it meets the bound, or
+    # "-" without both figures
     vspgq() {
         local -n arr=$1
         local r
         r=$(ratio "${arr[pgmsg]:-}" "${arr[pgq]:-}")
-        [ "$r" = "-" ] && return 0
-        echo "pgmsg / PgQ = $r, $(tgt "$r" ">=" "$2")"
+        if [ "$r" = "-" ]; then echo "-"; else echo "pgmsg / PgQ = $r, $(tgt "$r" ">=" "$2")"; fi
     }
-    sysrow "peak send + consume, 4 producers + consumers (messages/s)" PEAK ratio "$(v=$(vspgq PEAK 1.0); echo "${v:--}")"
+    sysrow "peak send + consume, 4 producers + consumers (messages/s)" PEAK ratio "$(vspgq PEAK 1.0)"
     chart "send+consume peak" "${PEAK[pgmsg]:-}" "${PEAK[raw]:-}" "${PEAK[pgq]:-}"
     sysrow "sustained at $SUS_LOAD% of peak: consumed in the first window (messages/s)" FIRST ratio \
-        "window: ${WIN[pgmsg]:-?} s of ${SUSLEN[pgmsg]:-?} s for pgmsg$([ "$SUS_OTHER_SECS" = 0 ] || echo ", ${WIN[raw]:-?} s of ${SUSLEN[raw]:-?} s for the others")$(v=$(vspgq FIRST 1.0); [ -z "$v" ] || echo "; $v")"
-    sysrow "sustained: consumed in the last window (messages/s)" LAST ratio "$(v=$(vspgq LAST 1.0); echo "${v:--}")"
+        "window: ${WIN[pgmsg]:-?} s of ${SUSLEN[pgmsg]:-?} s for pgmsg$([ "$SUS_OTHER_SECS" = 0 ] || echo ", ${WIN[raw]:-?} s of ${SUSLEN[raw]:-?} s for the others")$(v=$(vspgq FIRST 1.0); [ "$v" = - ] || echo "; $v")"
+    sysrow "sustained: consumed in the last window (messages/s)" LAST ratio "$(vspgq LAST 1.0)"
     sysrow "sustained: last / first window" KEEP - "pgmsg $(tgt "${KEEP[pgmsg]:-}" ">=" 0.95)"
     sysrow "sustained: largest table + index size, first half → second half (MiB)" SZ - "pgmsg flat: $(flat pgmsg)"
     sysrow "sustained: dead tuples, most sampled / at the end" DEADS - "-"
