@@ -34,6 +34,7 @@
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "executor/spi.h"
+#include "pgstat.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
@@ -64,20 +65,33 @@ pgmsg_queue_lock(QueueInfo *qi)
 }
 
 /*
- * Open a queue's table for writing, through pgmsg_queue_lock: the one way
- * every entry point opens it, so a queue dropped by a transaction that
- * committed while this one waited for the lock is reported as missing
- * rather than as an unknown relation.
+ * Open a queue's table for writing: the one way every entry point opens
+ * it, so a queue dropped by a transaction that committed while this one
+ * waited for the lock is reported as missing rather than as an unknown
+ * relation.  Taking the lock processed the invalidations of every drop
+ * committed before it, so a dropped table has neither a relcache entry
+ * left nor a catalog row to build one from, and RelationIdGetRelation says
+ * so by returning NULL: the same answer pgmsg_queue_lock's catalog probe
+ * gives, without a probe on every receive and delete.
  */
 Relation
 pgmsg_queue_open(QueueInfo *qi)
 {
-	if (!pgmsg_queue_lock(qi))
+	Relation	rel;
+
+	LockRelationOid(qi->relid, RowExclusiveLock);
+	rel = RelationIdGetRelation(qi->relid);
+	if (!RelationIsValid(rel))
+	{
+		UnlockRelationOid(qi->relid, RowExclusiveLock);
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("queue \"%s\" does not exist", qi->name),
 				 errdetail("It was dropped by a concurrent transaction.")));
-	return table_open(qi->relid, NoLock);
+	}
+	/* what relation_open does besides: count the table's accesses */
+	pgstat_init_relation(rel);
+	return rel;
 }
 
 /*
