@@ -60,6 +60,13 @@ static bool meta_has_in_flight = false;	/* false until updated from 1.0 */
 static bool meta_stale = false;
 static SPIPlanPtr meta_plan = NULL;
 
+/*
+ * The entry the last lookup returned, in the current generation: a
+ * consumer asks for the same queue again and again, and comparing one name
+ * costs less than hashing it.  NULL whenever a new generation starts.
+ */
+static QueueInfo *last_found = NULL;
+
 /* bumped whenever the caches go stale; other caches (topic.c) compare it */
 static uint64 catalog_generation = 1;
 
@@ -217,6 +224,7 @@ reset_cache(void)
 	meta_relid = InvalidOid;
 	meta_owner = InvalidOid;
 
+	last_found = NULL;
 	ctl.keysize = PGMSG_NAME_MAXLEN + 1;
 	ctl.entrysize = sizeof(QueueInfo);
 	ctl.hcxt = CacheMemoryContext;
@@ -465,11 +473,13 @@ pgmsg_queue_lookup(const char *name, bool missing_ok)
 	ensure_cache();
 
 	/* a cached name was valid when it was loaded; check only the others */
+	if (last_found != NULL && strcmp(last_found->name, name) == 0)
+		return last_found;
 	if (strlen(name) <= PGMSG_NAME_MAXLEN)
 	{
 		qi = hash_search(queue_cache, name, HASH_FIND, NULL);
 		if (qi != NULL)
-			return qi;
+			return last_found = qi;
 	}
 	pgmsg_validate_name(false, name);
 
@@ -570,7 +580,7 @@ pgmsg_queue_lookup(const char *name, bool missing_ok)
 	 */
 	qi = hash_search(queue_cache, name, HASH_ENTER, NULL);
 	memcpy(qi, &loaded, sizeof(QueueInfo));
-	return qi;
+	return last_found = qi;
 }
 
 /*
