@@ -31,6 +31,8 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
 #include "access/relscan.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -477,6 +479,60 @@ move_to_dead_letter_queue(QueueInfo *qi, QueueShared *qs, Relation rel,
 }
 
 /*
+ * Set up a receive's result: a tuplestore for rows of the caller's
+ * expected descriptor, which is the declared pgmsg.message.  Unlike
+ * InitMaterializedSRF this leaves setDesc unset, which the executor allows
+ * when it knows the row type: it then neither checks nor frees a copy of
+ * the descriptor, and the copy is not made, on every receive.
+ */
+static void
+begin_result(ReturnSetInfo *rsinfo)
+{
+	MemoryContext old;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	if (!(rsinfo->allowedModes & SFRM_Materialize) ||
+		rsinfo->expectedDesc == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("materialize mode required, but it is not allowed in this context")));
+	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	rsinfo->setResult =
+		tuplestore_begin_heap((rsinfo->allowedModes & SFRM_Materialize_Random) != 0,
+							  false, work_mem);
+	MemoryContextSwitchTo(old);
+	rsinfo->returnMode = SFRM_Materialize;
+}
+
+/*
+ * Step 2 for one lease in deliver: fetch its row as committed after the
+ * lease (SnapshotSelf), as pgmsg_fetch_taken does, but into "tuple" with
+ * "buffer" pinned rather than into a slot, which would cost more to make
+ * and drop than the rest of a one-message receive's fetch.  If the row is
+ * gone or is another message, the lease is dropped and false returned.
+ */
+static bool
+fetch_taken_tuple(QueueInfo *qi, QueueShared *qs, Relation rel, Taken *t,
+				  HeapTuple tuple, Buffer *buffer)
+{
+	bool		isnull;
+
+	tuple->t_self = t->tid;
+	if (heap_fetch(rel, SnapshotSelf, tuple, buffer, false))
+	{
+		if (DatumGetInt64(heap_getattr(tuple, Anum_q_msg_id,
+									   RelationGetDescr(rel), &isnull)) == t->msg_id)
+			return true;
+		ReleaseBuffer(*buffer);
+	}
+	drop_taken(qi, qs, t);
+	return false;
+}
+
+/*
  * Step 2 and 3 for each lease taken: recheck the row, move it to the
  * dead-letter queue or record a redelivery, and return the message.
  * Returns how many were returned.
@@ -485,20 +541,22 @@ static int
 deliver(QueueInfo *qi, QueueShared *qs, Relation rel, Taken *taken, int n,
 		ReturnSetInfo *rsinfo)
 {
-	TupleTableSlot *slot;
+	TupleDesc	desc = RelationGetDescr(rel);
+	TupleTableSlot *slot = NULL;	/* made for the dead-letter queue only */
 	bool		connected = false;
 	int			delivered = 0;
 
-	slot = table_slot_create(rel, NULL);
 	for (int i = 0; i < n; i++)
 	{
 		Taken	   *t = &taken[i];
+		HeapTupleData tuple;
+		Buffer		buffer;
 		Datum		values[8];
 		bool		nulls[8];
 		Receipt		r;
 		bool		isnull;
 
-		if (!pgmsg_fetch_taken(qi, qs, rel, SnapshotSelf, t, slot))
+		if (!fetch_taken_tuple(qi, qs, rel, t, &tuple, &buffer))
 			continue;
 		if (t->receive_count >= 2 && !connected)
 		{
@@ -509,14 +567,21 @@ deliver(QueueInfo *qi, QueueShared *qs, Relation rel, Taken *taken, int n,
 		if (qi->max_receive_count > 0 && qi->dead_letter_ok &&
 			t->receive_count > qi->max_receive_count)
 		{
+			if (slot == NULL)
+				slot = table_slot_create(rel, NULL);
+			/* the slot takes a pin of its own */
+			ExecStoreBufferHeapTuple(&tuple, slot, buffer);
+			ReleaseBuffer(buffer);
 			move_to_dead_letter_queue(qi, qs, rel, t, slot);
 			continue;
 		}
+
+		/*
+		 * A redelivery updates the row; the version fetched stays in the
+		 * page, which the pin keeps from being pruned, and is read below.
+		 */
 		if (t->receive_count >= 2)
-		{
-			slot_getallattrs(slot);
 			record_redelivery(qi, qs, t);
-		}
 
 		r.queue_id = qi->queue_id;
 		r.msg_id = t->msg_id;
@@ -526,16 +591,18 @@ deliver(QueueInfo *qi, QueueShared *qs, Relation rel, Taken *taken, int n,
 		memset(nulls, 0, sizeof(nulls));
 		values[0] = Int64GetDatum(t->msg_id);
 		values[1] = PointerGetDatum(receipt_encode(&r));
-		values[2] = slot_getattr(slot, Anum_q_body, &isnull);
-		values[3] = slot_getattr(slot, Anum_q_attributes, &nulls[3]);
+		values[2] = heap_getattr(&tuple, Anum_q_body, desc, &isnull);
+		values[3] = heap_getattr(&tuple, Anum_q_attributes, desc, &nulls[3]);
 		values[4] = Int32GetDatum(t->receive_count);
-		values[5] = slot_getattr(slot, Anum_q_sent_at, &isnull);
+		values[5] = heap_getattr(&tuple, Anum_q_sent_at, desc, &isnull);
 		values[6] = TimestampTzGetDatum(t->first_received_at);
-		values[7] = slot_getattr(slot, Anum_q_group_id, &nulls[7]);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		values[7] = heap_getattr(&tuple, Anum_q_group_id, desc, &nulls[7]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->expectedDesc, values, nulls);
+		ReleaseBuffer(buffer);
 		delivered++;
 	}
-	ExecDropSingleTupleTableSlot(slot);
+	if (slot != NULL)
+		ExecDropSingleTupleTableSlot(slot);
 	if (connected)
 		SPI_finish();
 	return delivered;
@@ -640,7 +707,7 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 				 errhint("Give the receive a wait as long as the window, or longer.")));
 	deadline = GetCurrentTimestamp() + wait;
 
-	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	begin_result(rsinfo);
 	qs = pgmsg_queue_slot(qi);
 
 	pgmsg_become_owner(&save_userid, &save_sec);
