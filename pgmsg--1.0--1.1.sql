@@ -397,6 +397,13 @@ DROP FUNCTION pgmsg.track_existing_roles();
  * window since its first has passed.
  */
 DROP FUNCTION pgmsg.receive(text, integer, interval, interval);
+-- receive's planner support: leaves out trailing arguments that are
+-- constants equal to their defaults, which receive then takes as absent
+CREATE FUNCTION pgmsg.receive_support(internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'pgmsg_receive_support'
+LANGUAGE C STRICT;
+
 CREATE FUNCTION pgmsg.receive(
     queue               text,
     max_messages        integer  DEFAULT 1,
@@ -405,4 +412,5 @@ CREATE FUNCTION pgmsg.receive(
     batch_window        interval DEFAULT '0')
 RETURNS SETOF pgmsg.message
 AS 'MODULE_PATHNAME', 'pgmsg_receive'
-LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 10;
+LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 10
+SUPPORT pgmsg.receive_support;

@@ -187,6 +187,13 @@ RETURNS SETOF bigint
 AS 'MODULE_PATHNAME', 'pgmsg_send_batch'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 100;
 
+-- receive's planner support: leaves out trailing arguments that are
+-- constants equal to their defaults, which receive then takes as absent
+CREATE FUNCTION pgmsg.receive_support(internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'pgmsg_receive_support'
+LANGUAGE C STRICT;
+
 CREATE FUNCTION pgmsg.receive(
     queue               text,
     max_messages        integer  DEFAULT 1,
@@ -195,7 +202,8 @@ CREATE FUNCTION pgmsg.receive(
     batch_window        interval DEFAULT '0')
 RETURNS SETOF pgmsg.message
 AS 'MODULE_PATHNAME', 'pgmsg_receive'
-LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 10;
+LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 10
+SUPPORT pgmsg.receive_support;
 
 CREATE FUNCTION pgmsg.delete(queue text, receipt text)
 RETURNS boolean

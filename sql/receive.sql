@@ -590,6 +590,47 @@ SELECT body FROM pgmsg.q_rt_tid;
 SELECT body, receive_count FROM pgmsg.receive('rt_tid', 10);
 SELECT pgmsg.drop_queue('rt_tid');
 
+--
+-- planned calls leave out trailing arguments equal to their defaults
+-- (receive_support), and receive takes the absent ones as the defaults
+--
+SELECT pgmsg.create_queue('rt_plan', visibility_timeout => '1 hour');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT receipt FROM pgmsg.receive('rt_plan');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT receipt FROM pgmsg.receive('rt_plan', 1);
+EXPLAIN (VERBOSE, COSTS OFF)
+  SELECT receipt FROM pgmsg.receive('rt_plan', 1, NULL, '0', '0 seconds');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT receipt FROM pgmsg.receive('rt_plan', 2);
+EXPLAIN (VERBOSE, COSTS OFF)
+  SELECT receipt FROM pgmsg.receive('rt_plan', 1, visibility_timeout => '30 seconds');
+EXPLAIN (VERBOSE, COSTS OFF)
+  SELECT receipt FROM pgmsg.receive('rt_plan', wait => '1 second');
+EXPLAIN (VERBOSE, COSTS OFF)
+  SELECT receipt FROM pgmsg.receive('rt_plan', wait => '1 second', batch_window => '0.1 seconds');
+-- a parameter is not a default, nor is anything after it dropped
+PREPARE rt_p(int) AS SELECT receipt FROM pgmsg.receive('rt_plan', $1);
+SET plan_cache_mode = force_generic_plan;
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE rt_p(1);
+RESET plan_cache_mode;
+DEALLOCATE rt_p;
+-- the absent visibility_timeout is the queue's: an hour here, a second
+-- on rt_plan2, whose message comes back once the second has passed
+SELECT pgmsg.send('rt_plan', '{"p": 1}') > 0 AS sent;
+SELECT body, receive_count FROM pgmsg.receive('rt_plan');
+SELECT count(*) FROM pgmsg.receive('rt_plan', 1);
+SELECT pgmsg.create_queue('rt_plan2', visibility_timeout => '1 second');
+SELECT pgmsg.send('rt_plan2', '{"p": 2}') > 0 AS sent;
+SELECT body, receive_count FROM pgmsg.receive('rt_plan2', 1);
+SELECT count(*) FROM pgmsg.receive('rt_plan2');
+SELECT pg_sleep(1.2);
+SELECT body, receive_count FROM pgmsg.receive('rt_plan2');
+SELECT pgmsg.drop_queue('rt_plan2');
+-- the errors of arguments given explicitly are still raised
+SELECT count(*) FROM pgmsg.receive('rt_plan', NULL);
+SELECT count(*) FROM pgmsg.receive('rt_plan', 0);
+SELECT count(*) FROM pgmsg.receive('rt_plan', 1, wait => NULL);
+SELECT count(*) FROM pgmsg.receive('rt_plan', 1, batch_window => NULL);
+SELECT pgmsg.drop_queue('rt_plan');
+
 -- clean up
 DROP VIEW rc;
 SELECT pgmsg.drop_queue('rt_q');

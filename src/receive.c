@@ -26,6 +26,10 @@
  * Leases are taken in state RECEIVING (lease.c) and recorded in xact.c,
  * whose commit makes them HELD and whose abort releases them.
  *
+ * receive's planner support (pgmsg_receive_support) is here too: it leaves
+ * trailing default arguments out of planned calls, and pgmsg_receive takes
+ * the arguments it is not given as their defaults.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -42,6 +46,7 @@
 #include "executor/tuptable.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/supportnodes.h"
 #include "storage/bufmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -66,6 +71,7 @@
 #include "xact.h"
 
 PG_FUNCTION_INFO_V1(pgmsg_receive);
+PG_FUNCTION_INFO_V1(pgmsg_receive_support);
 
 /*
  * How many messages a FIFO receive's scan looks at, from the cursor.  The
@@ -682,21 +688,24 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 	pgmsg_refuse_in_recovery(gettext_noop("cannot receive from queue \"%s\" during recovery"), name);
 	qi = pgmsg_queue_lookup(name, false);
 	pgmsg_check_privilege(qi, PGMSG_PRIV_RECEIVE);
-	if (PG_ARGISNULL(1))
+	/* trailing arguments left out are their defaults (receive_support) */
+	if (PG_NARGS() > 1 && PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("max_messages must not be null")));
-	max_messages = PG_GETARG_INT32(1);
+	max_messages = PG_NARGS() > 1 ? PG_GETARG_INT32(1) : 1;
 	if (max_messages < 1 || max_messages > PGMSG_MAX_BATCH)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_messages %d is out of range", max_messages),
 				 errdetail("It must be between 1 and %d.", PGMSG_MAX_BATCH)));
-	visibility_timeout = pgmsg_interval_arg(fcinfo, 2, "visibility_timeout",
-											0, PGMSG_MAX_VISIBILITY,
-											qi->visibility_timeout);
-	wait = pgmsg_interval_arg(fcinfo, 3, "wait", 0, PGMSG_MAX_WAIT, -1);
-	/* version 1.0's receive has no batch_window */
+	visibility_timeout = PG_NARGS() > 2 ?
+		pgmsg_interval_arg(fcinfo, 2, "visibility_timeout",
+						   0, PGMSG_MAX_VISIBILITY, qi->visibility_timeout) :
+		qi->visibility_timeout;
+	wait = PG_NARGS() > 3 ?
+		pgmsg_interval_arg(fcinfo, 3, "wait", 0, PGMSG_MAX_WAIT, -1) : 0;
+	/* and version 1.0's receive has no batch_window */
 	batch_window = PG_NARGS() > 4 ?
 		pgmsg_interval_arg(fcinfo, 4, "batch_window", 0, PGMSG_MAX_WAIT, -1) : 0;
 	if (batch_window > 0 && wait == 0)
@@ -860,4 +869,67 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 	pgmsg_restore_user(save_userid, save_sec);
 
 	return (Datum) 0;
+}
+
+/*
+ * Is "arg", pgmsg.receive's argument number "argno" (from 0), a constant
+ * equal to that argument's default?  max_messages defaults to 1,
+ * visibility_timeout to NULL, wait and batch_window to zero.
+ */
+static bool
+arg_is_default(Node *arg, int argno)
+{
+	Const	   *c;
+	Interval   *iv;
+
+	if (!IsA(arg, Const))
+		return false;
+	c = (Const *) arg;
+	switch (argno)
+	{
+		case 1:
+			return c->consttype == INT4OID && !c->constisnull &&
+				DatumGetInt32(c->constvalue) == 1;
+		case 2:
+			return c->consttype == INTERVALOID && c->constisnull;
+		case 3:
+		case 4:
+			if (c->consttype != INTERVALOID || c->constisnull)
+				return false;
+			iv = DatumGetIntervalP(c->constvalue);
+			return iv->time == 0 && iv->day == 0 && iv->month == 0;
+		default:
+			return false;
+	}
+}
+
+/*
+ * pgmsg.receive_support(internal): pgmsg.receive's planner support.  A
+ * call's trailing arguments that are constants equal to their defaults are
+ * left out of the planned call, and pgmsg_receive takes the arguments it
+ * is not given as their defaults.  The executor sets up each argument of a
+ * function in FROM on every execution of a plan, cached or not, so
+ * receive(queue) and receive(queue, 1), which the planner expands to five
+ * arguments, save the set-up of four.
+ */
+Datum
+pgmsg_receive_support(PG_FUNCTION_ARGS)
+{
+	Node	   *rawreq = (Node *) PG_GETARG_POINTER(0);
+	FuncExpr   *fcall;
+	FuncExpr   *trimmed;
+	int			nargs;
+
+	if (!IsA(rawreq, SupportRequestSimplify))
+		PG_RETURN_POINTER(NULL);
+	fcall = ((SupportRequestSimplify *) rawreq)->fcall;
+	nargs = list_length(fcall->args);
+	while (nargs > 1 && arg_is_default(list_nth(fcall->args, nargs - 1), nargs - 1))
+		nargs--;
+	if (nargs == list_length(fcall->args))
+		PG_RETURN_POINTER(NULL);
+	trimmed = makeNode(FuncExpr);
+	memcpy(trimmed, fcall, sizeof(FuncExpr));
+	trimmed->args = list_truncate(list_copy(fcall->args), nargs);
+	PG_RETURN_POINTER(trimmed);
 }
