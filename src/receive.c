@@ -517,20 +517,21 @@ begin_result(ReturnSetInfo *rsinfo)
  * Step 2 for one lease in deliver: fetch its row as committed after the
  * lease (SnapshotSelf), as pgmsg_fetch_taken does, but into "tuple" with
  * "buffer" pinned rather than into a slot, which would cost more to make
- * and drop than the rest of a one-message receive's fetch.  If the row is
- * gone or is another message, the lease is dropped and false returned.
+ * and drop than the rest of a one-message receive's fetch, and deform it
+ * into "cols" and "nulls" in one pass (a fresh message's row has a null,
+ * so reading its columns one by one would walk the row again for each).
+ * If the row is gone or is another message, the lease is dropped and
+ * false returned.
  */
 static bool
 fetch_taken_tuple(QueueInfo *qi, QueueShared *qs, Relation rel, Taken *t,
-				  HeapTuple tuple, Buffer *buffer)
+				  HeapTuple tuple, Buffer *buffer, Datum *cols, bool *nulls)
 {
-	bool		isnull;
-
 	tuple->t_self = t->tid;
 	if (heap_fetch(rel, SnapshotSelf, tuple, buffer, false))
 	{
-		if (DatumGetInt64(heap_getattr(tuple, Anum_q_msg_id,
-									   RelationGetDescr(rel), &isnull)) == t->msg_id)
+		heap_deform_tuple(tuple, RelationGetDescr(rel), cols, nulls);
+		if (DatumGetInt64(cols[Anum_q_msg_id - 1]) == t->msg_id)
 			return true;
 		ReleaseBuffer(*buffer);
 	}
@@ -547,10 +548,11 @@ static int
 deliver(QueueInfo *qi, QueueShared *qs, Relation rel, Taken *taken, int n,
 		ReturnSetInfo *rsinfo)
 {
-	TupleDesc	desc = RelationGetDescr(rel);
 	TupleTableSlot *slot = NULL;	/* made for the dead-letter queue only */
 	bool		connected = false;
 	int			delivered = 0;
+	Datum	   *cols = palloc(sizeof(Datum) * RelationGetDescr(rel)->natts);
+	bool	   *colnulls = palloc(sizeof(bool) * RelationGetDescr(rel)->natts);
 
 	for (int i = 0; i < n; i++)
 	{
@@ -560,9 +562,8 @@ deliver(QueueInfo *qi, QueueShared *qs, Relation rel, Taken *taken, int n,
 		Datum		values[8];
 		bool		nulls[8];
 		Receipt		r;
-		bool		isnull;
 
-		if (!fetch_taken_tuple(qi, qs, rel, t, &tuple, &buffer))
+		if (!fetch_taken_tuple(qi, qs, rel, t, &tuple, &buffer, cols, colnulls))
 			continue;
 		if (t->receive_count >= 2 && !connected)
 		{
@@ -584,7 +585,8 @@ deliver(QueueInfo *qi, QueueShared *qs, Relation rel, Taken *taken, int n,
 
 		/*
 		 * A redelivery updates the row; the version fetched stays in the
-		 * page, which the pin keeps from being pruned, and is read below.
+		 * page, which the pin keeps from being pruned, and "cols" point
+		 * into it.
 		 */
 		if (t->receive_count >= 2)
 			record_redelivery(qi, qs, t);
@@ -597,12 +599,14 @@ deliver(QueueInfo *qi, QueueShared *qs, Relation rel, Taken *taken, int n,
 		memset(nulls, 0, sizeof(nulls));
 		values[0] = Int64GetDatum(t->msg_id);
 		values[1] = PointerGetDatum(receipt_encode(&r));
-		values[2] = heap_getattr(&tuple, Anum_q_body, desc, &isnull);
-		values[3] = heap_getattr(&tuple, Anum_q_attributes, desc, &nulls[3]);
+		values[2] = cols[Anum_q_body - 1];
+		values[3] = cols[Anum_q_attributes - 1];
+		nulls[3] = colnulls[Anum_q_attributes - 1];
 		values[4] = Int32GetDatum(t->receive_count);
-		values[5] = heap_getattr(&tuple, Anum_q_sent_at, desc, &isnull);
+		values[5] = cols[Anum_q_sent_at - 1];
 		values[6] = TimestampTzGetDatum(t->first_received_at);
-		values[7] = heap_getattr(&tuple, Anum_q_group_id, desc, &nulls[7]);
+		values[7] = cols[Anum_q_group_id - 1];
+		nulls[7] = colnulls[Anum_q_group_id - 1];
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->expectedDesc, values, nulls);
 		ReleaseBuffer(buffer);
 		delivered++;
