@@ -137,7 +137,9 @@ delete_one(QueueInfo *qi, QueueShared *qs, Relation rel, text *receipt)
  * Look up and check the queue of a delete or change_visibility call, whose
  * error during recovery is "recovery_message" (see pgmsg_refuse_in_recovery),
  * and whose second
- * argument, "what" ("receipt" or "receipts"), must not be null.
+ * argument, "what" ("receipt" or "receipts"), must not be null.  Sets *qs
+ * to the queue's slot if qs is not NULL; a delete, which opens the queue's
+ * table, gets it once the table is open (pgmsg_queue_slot_opened).
  */
 static QueueInfo *
 ack_setup(FunctionCallInfo fcinfo, const char *recovery_message, const char *what,
@@ -154,7 +156,8 @@ ack_setup(FunctionCallInfo fcinfo, const char *recovery_message, const char *wha
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be null", what)));
-	*qs = pgmsg_queue_slot(qi);
+	if (qs != NULL)
+		*qs = pgmsg_queue_slot(qi);
 	return qi;
 }
 
@@ -179,7 +182,7 @@ Datum
 pgmsg_delete(PG_FUNCTION_ARGS)
 {
 	QueueShared *qs;
-	QueueInfo  *qi = ack_setup(fcinfo, gettext_noop("cannot delete from queue \"%s\" during recovery"), "receipt", &qs);
+	QueueInfo  *qi = ack_setup(fcinfo, gettext_noop("cannot delete from queue \"%s\" during recovery"), "receipt", NULL);
 	Oid			save_userid;
 	int			save_sec;
 	bool		result;
@@ -188,6 +191,7 @@ pgmsg_delete(PG_FUNCTION_ARGS)
 
 	pgmsg_become_owner(&save_userid, &save_sec);
 	rel = pgmsg_queue_open(qi);
+	qs = pgmsg_queue_slot_opened(qi);
 	wal_before = pgWalUsage.wal_records;
 	result = delete_one(qi, qs, rel, PG_GETARG_TEXT_PP(1));
 	xact_note_ack_wal(pgWalUsage.wal_records - wal_before);
@@ -203,7 +207,7 @@ Datum
 pgmsg_delete_batch(PG_FUNCTION_ARGS)
 {
 	QueueShared *qs;
-	QueueInfo  *qi = ack_setup(fcinfo, gettext_noop("cannot delete from queue \"%s\" during recovery"), "receipts", &qs);
+	QueueInfo  *qi = ack_setup(fcinfo, gettext_noop("cannot delete from queue \"%s\" during recovery"), "receipts", NULL);
 	Datum	   *elems;
 	int			nelems;
 	Oid			save_userid;
@@ -222,6 +226,7 @@ pgmsg_delete_batch(PG_FUNCTION_ARGS)
 	}
 	pgmsg_become_owner(&save_userid, &save_sec);
 	rel = pgmsg_queue_open(qi);
+	qs = pgmsg_queue_slot_opened(qi);
 	wal_before = pgWalUsage.wal_records;
 	for (int i = 0; i < nelems; i++)
 		if (delete_one(qi, qs, rel, DatumGetTextPP(elems[i])))

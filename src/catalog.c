@@ -646,3 +646,19 @@ pgmsg_queue_slot(QueueInfo *qi)
 	}
 	return qs;
 }
+
+/*
+ * The shared slot of a queue whose table this transaction has opened with
+ * pgmsg_queue_open, which found the table still there under its lock.  A
+ * slot is given back only once the drop of its queue has committed
+ * (shmem.c), and the lock keeps any drop from committing, so a slot found
+ * to be the queue's before is the queue's still: it needs no check under
+ * the directory lock, which every receive and delete would otherwise take.
+ */
+QueueShared *
+pgmsg_queue_slot_opened(QueueInfo *qi)
+{
+	if (qi->shared != NULL)
+		return qi->shared;
+	return pgmsg_queue_slot(qi);
+}

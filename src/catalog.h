@@ -52,6 +52,7 @@ extern int64 pgmsg_interval_arg(FunctionCallInfo fcinfo, int argno,
 								int64 dflt);
 extern QueueInfo *pgmsg_queue_lookup(const char *name, bool missing_ok);
 extern QueueShared *pgmsg_queue_slot(QueueInfo *qi);
+extern QueueShared *pgmsg_queue_slot_opened(QueueInfo *qi);
 extern bool pgmsg_queue_id_exists(int32 queue_id);
 extern void pgmsg_catalog_init(void);
 extern void pgmsg_catalog_invalidate(void);

@@ -721,10 +721,10 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 	deadline = GetCurrentTimestamp() + wait;
 
 	begin_result(rsinfo);
-	qs = pgmsg_queue_slot(qi);
 
 	pgmsg_become_owner(&save_userid, &save_sec);
 	rel = pgmsg_queue_open(qi);
+	qs = pgmsg_queue_slot_opened(qi);
 	index = NULL;				/* opened only for a scan */
 	taken = palloc(sizeof(Taken) * max_messages);
 	nonces = palloc(sizeof(uint64) * max_messages);
