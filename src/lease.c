@@ -322,6 +322,7 @@ lease_insert(QueueShared *qs, const LeaseKey *key)
 		return NULL;
 	}
 	lease->group_hash = 0;
+	lease->group = NULL;
 	lease->receive_count = 0;
 	lease->node.prev_or_parent = NULL;
 	inflight_attach(lease);
@@ -417,6 +418,7 @@ group_attach(QueueShared *qs, Lease *lease, const GroupKey *key)
 		report_groups_full();
 	}
 	lease->group_hash = key->group_hash;
+	lease->group = group;
 	dlist_push_tail(&group->leases, &lease->group_node);
 #ifdef PGMSG_CHECKS
 	group->nleases++;
@@ -427,25 +429,27 @@ group_attach(QueueShared *qs, Lease *lease, const GroupKey *key)
 static void
 group_detach(QueueShared *qs, Lease *lease)
 {
-	GroupKey	key;
-	GroupEntry *group;
-
-	key.dbid = lease->key.dbid;
-	key.queue_id = lease->key.queue_id;
-	key.group_hash = lease->group_hash;
-	group = group_lookup(&key);
 	/* a group keeps its entry while it has leases */
-	PGMSG_CHECK(group != NULL);
+	GroupEntry *group = lease->group;
+
+#ifdef PGMSG_CHECKS
+	{
+		GroupKey	key;
+
+		key.dbid = lease->key.dbid;
+		key.queue_id = lease->key.queue_id;
+		key.group_hash = lease->group_hash;
+		PGMSG_CHECK(group != NULL && group == group_lookup(&key));
+	}
+#endif
 	dlist_delete(&lease->group_node);
 	lease->group_hash = 0;
-	if (group != NULL)
-	{
+	lease->group = NULL;
 #ifdef PGMSG_CHECKS
-		group->nleases--;
+	group->nleases--;
 #endif
-		check_group(qs, group);
-		group_forget_if_idle(group, GetCurrentTimestamp());
-	}
+	check_group(qs, group);
+	group_forget_if_idle(group, GetCurrentTimestamp());
 }
 
 /*

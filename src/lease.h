@@ -42,6 +42,7 @@ typedef struct Lease
 	int32		receive_count;
 	ItemPointerData tid;		/* current row version */
 	uint64		group_hash;		/* FIFO message group, 0 if none */
+	struct GroupEntry *group;	/* its entry, while group_hash is not 0 */
 	dlist_node	group_node;		/* in its group's list, in key order */
 	int32		record;			/* in the in-flight file, -1 if none */
 	dlist_node	queue_node;		/* in its queue's list */
