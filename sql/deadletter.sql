@@ -460,6 +460,20 @@ SELECT pgmsg.drop_queue('dl_fwork');
 SELECT pgmsg.drop_queue('dl_dead');
 SELECT pgmsg.drop_queue('dl_fdead');
 SELECT pgmsg.drop_queue('dl_other');
+
+-- one receive that moves several messages and returns one after them
+SELECT pgmsg.create_queue('dl_mdead');
+SELECT pgmsg.create_queue('dl_mwork', visibility_timeout => '1 hour',
+                          dead_letter_queue => 'dl_mdead', max_receive_count => 2);
+SELECT count(*) FROM pgmsg.send_batch('dl_mwork', ARRAY['{"job": 1}', '{"job": 2}', '{"job": 3}']::jsonb[]);
+SELECT count(*) FROM pgmsg.receive('dl_mwork', 10, visibility_timeout => '0');
+SELECT count(*) FROM pgmsg.receive('dl_mwork', 10, visibility_timeout => '0');
+SELECT pgmsg.send('dl_mwork', '{"job": 4}') > 0 AS sent;
+SELECT body, receive_count FROM pgmsg.receive('dl_mwork', 10);
+SELECT body, receive_count, source_queue FROM pgmsg.q_dl_mdead ORDER BY body->>'job';
+SELECT body FROM pgmsg.q_dl_mwork;
+SELECT pgmsg.drop_queue('dl_mwork');
+SELECT pgmsg.drop_queue('dl_mdead');
 SELECT count(*) FROM pgmsg.queues WHERE name LIKE 'dl\_%';
 DROP PROCEDURE dl_fill(int);
 DROP FUNCTION dl_poll(text, interval);
