@@ -16,9 +16,9 @@
  * A TID can come to hold another row once the row it named is deleted and
  * vacuumed, so every access by TID checks the row's msg_id.
  *
- * Locking: callers open the table through pgmsg_queue_open (or lock it
- * through pgmsg_queue_lock), which takes RowExclusiveLock and reports a
- * queue dropped meanwhile as missing.  No pgmsg shared-memory lock is held
+ * Locking: callers open the table through pgmsg_queue_open (or
+ * pgmsg_queue_try_open, or lock it through pgmsg_queue_lock), which takes
+ * RowExclusiveLock and reports a queue dropped meanwhile as missing.  No pgmsg shared-memory lock is held
  * here (see shmem.c).
  *
  *-------------------------------------------------------------------------
@@ -41,7 +41,6 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
-#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "catalog.h"
@@ -49,33 +48,17 @@
 #include "qtable.h"
 
 /*
- * Lock a queue's table for writing, and report whether it still exists.
- * A queue dropped by a transaction that committed while this backend held
- * its cached description is gone once the lock is granted; then the lock is
- * released and the caller decides what a missing queue means.
- */
-bool
-pgmsg_queue_lock(QueueInfo *qi)
-{
-	LockRelationOid(qi->relid, RowExclusiveLock);
-	if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(qi->relid)))
-		return true;
-	UnlockRelationOid(qi->relid, RowExclusiveLock);
-	return false;
-}
-
-/*
- * Open a queue's table for writing: the one way every entry point opens
- * it, so a queue dropped by a transaction that committed while this one
- * waited for the lock is reported as missing rather than as an unknown
- * relation.  Taking the lock processed the invalidations of every drop
- * committed before it, so a dropped table has neither a relcache entry
- * left nor a catalog row to build one from, and RelationIdGetRelation says
- * so by returning NULL: the same answer pgmsg_queue_lock's catalog probe
- * gives, without a probe on every receive and delete.
+ * Lock a queue's table for writing and open it, or return NULL, with the
+ * lock released, if the queue is gone: the caller decides what a missing
+ * queue means.  A queue dropped by a transaction that committed while this
+ * backend held its cached description is gone once the lock is granted.
+ * Taking the lock processed the invalidations of every drop committed
+ * before it, so a dropped table has neither a relcache entry left nor a
+ * catalog row to build one from, and RelationIdGetRelation says so by
+ * returning NULL, with no catalog probe of its own.
  */
 Relation
-pgmsg_queue_open(QueueInfo *qi)
+pgmsg_queue_try_open(QueueInfo *qi)
 {
 	Relation	rel;
 
@@ -84,13 +67,44 @@ pgmsg_queue_open(QueueInfo *qi)
 	if (!RelationIsValid(rel))
 	{
 		UnlockRelationOid(qi->relid, RowExclusiveLock);
+		return NULL;
+	}
+	/* what relation_open does besides: count the table's accesses */
+	pgstat_init_relation(rel);
+	return rel;
+}
+
+/*
+ * Lock a queue's table for writing, and report whether it still exists
+ * (pgmsg_queue_try_open).
+ */
+bool
+pgmsg_queue_lock(QueueInfo *qi)
+{
+	Relation	rel = pgmsg_queue_try_open(qi);
+
+	if (rel == NULL)
+		return false;
+	table_close(rel, NoLock);
+	return true;
+}
+
+/*
+ * Open a queue's table for writing: the one way every entry point opens
+ * it, so a queue dropped by a transaction that committed while this one
+ * waited for the lock is reported as missing rather than as an unknown
+ * relation.
+ */
+Relation
+pgmsg_queue_open(QueueInfo *qi)
+{
+	Relation	rel = pgmsg_queue_try_open(qi);
+
+	if (rel == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("queue \"%s\" does not exist", qi->name),
 				 errdetail("It was dropped by a concurrent transaction.")));
-	}
-	/* what relation_open does besides: count the table's accesses */
-	pgstat_init_relation(rel);
 	return rel;
 }
 

@@ -28,6 +28,7 @@ typedef struct QueueRow
 	text	   *group_id;		/* or NULL */
 } QueueRow;
 
+extern Relation pgmsg_queue_try_open(QueueInfo *qi);
 extern bool pgmsg_queue_lock(QueueInfo *qi);
 extern Relation pgmsg_queue_open(QueueInfo *qi);
 extern Relation qtable_open_index(QueueInfo *qi);

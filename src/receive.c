@@ -625,12 +625,14 @@ deliver(QueueInfo *qi, QueueShared *qs, Relation rel, Taken *taken, int n,
 static Relation
 reopen_queue_table(QueueInfo *qi)
 {
-	if (!pgmsg_queue_lock(qi))
+	Relation	rel = pgmsg_queue_try_open(qi);
+
+	if (rel == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("queue \"%s\" does not exist", qi->name),
 				 errdetail("It was dropped while the receive waited.")));
-	return table_open(qi->relid, NoLock);
+	return rel;
 }
 
 /* Where a long-polling receive is registered (the counts in QueueShared) */
