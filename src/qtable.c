@@ -27,6 +27,7 @@
 
 #include "access/genam.h"
 #include "access/heapam.h"
+#include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/dependency.h"
@@ -196,6 +197,29 @@ qtable_fetch(Relation rel, ItemPointer tid, int64 msg_id, Snapshot snapshot,
 
 	return table_tuple_fetch_row_version(rel, tid, snapshot, slot) &&
 		DatumGetInt64(slot_getattr(slot, Anum_q_msg_id, &isnull)) == msg_id;
+}
+
+/*
+ * Fetch the row at "tid" as qtable_fetch does, but into "tuple" with
+ * "*buffer" pinned rather than into a slot, which costs more to make and
+ * drop than the rest of a one-message fetch, and deform it into "cols" and
+ * "nulls" (as many as the table's columns) in one pass: a row with a null,
+ * as a fresh message's is (first_received_at), would be walked again from
+ * its start for each column read after the null.  On false nothing is
+ * pinned.
+ */
+bool
+qtable_fetch_tuple(Relation rel, ItemPointer tid, int64 msg_id, Snapshot snapshot,
+				   HeapTuple tuple, Buffer *buffer, Datum *cols, bool *nulls)
+{
+	tuple->t_self = *tid;
+	if (!heap_fetch(rel, snapshot, tuple, buffer, false))
+		return false;
+	heap_deform_tuple(tuple, RelationGetDescr(rel), cols, nulls);
+	if (DatumGetInt64(cols[Anum_q_msg_id - 1]) == msg_id)
+		return true;
+	ReleaseBuffer(*buffer);
+	return false;
 }
 
 /*

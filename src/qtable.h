@@ -9,7 +9,9 @@
 #define PGMSG_QTABLE_H
 
 #include "catalog.h"
+#include "access/htup.h"
 #include "executor/tuptable.h"
+#include "storage/buf.h"
 #include "storage/itemptr.h"
 #include "utils/jsonb.h"
 #include "utils/relcache.h"
@@ -36,6 +38,9 @@ extern int64 qtable_append(QueueInfo *qi, Relation rel, Relation index,
 						   const QueueRow *row);
 extern bool qtable_fetch(Relation rel, ItemPointer tid, int64 msg_id,
 						 Snapshot snapshot, TupleTableSlot *slot);
+extern bool qtable_fetch_tuple(Relation rel, ItemPointer tid, int64 msg_id,
+							   Snapshot snapshot, HeapTuple tuple, Buffer *buffer,
+							   Datum *cols, bool *nulls);
 extern bool qtable_delete(Relation rel, ItemPointer tid, int64 msg_id);
 extern bool qtable_set_receive_count(QueueInfo *qi, ItemPointer tid,
 									 int64 msg_id, int32 receive_count,

@@ -35,8 +35,6 @@
 #include "postgres.h"
 
 #include "access/genam.h"
-#include "access/heapam.h"
-#include "access/htup_details.h"
 #include "access/relscan.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -514,27 +512,17 @@ begin_result(ReturnSetInfo *rsinfo)
 }
 
 /*
- * Step 2 for one lease in deliver: fetch its row as committed after the
- * lease (SnapshotSelf), as pgmsg_fetch_taken does, but into "tuple" with
- * "buffer" pinned rather than into a slot, which would cost more to make
- * and drop than the rest of a one-message receive's fetch, and deform it
- * into "cols" and "nulls" in one pass (a fresh message's row has a null,
- * so reading its columns one by one would walk the row again for each).
- * If the row is gone or is another message, the lease is dropped and
- * false returned.
+ * Step 2 for one lease in deliver: pgmsg_fetch_taken into a tuple and its
+ * columns (qtable_fetch_tuple) rather than a slot.  With "*buffer" pinned
+ * on true; the lease dropped on false.
  */
 static bool
 fetch_taken_tuple(QueueInfo *qi, QueueShared *qs, Relation rel, Taken *t,
 				  HeapTuple tuple, Buffer *buffer, Datum *cols, bool *nulls)
 {
-	tuple->t_self = t->tid;
-	if (heap_fetch(rel, SnapshotSelf, tuple, buffer, false))
-	{
-		heap_deform_tuple(tuple, RelationGetDescr(rel), cols, nulls);
-		if (DatumGetInt64(cols[Anum_q_msg_id - 1]) == t->msg_id)
-			return true;
-		ReleaseBuffer(*buffer);
-	}
+	if (qtable_fetch_tuple(rel, &t->tid, t->msg_id, SnapshotSelf, tuple, buffer,
+						   cols, nulls))
+		return true;
 	drop_taken(qi, qs, t);
 	return false;
 }
