@@ -137,13 +137,10 @@ delete_one(QueueInfo *qi, QueueShared *qs, Relation rel, text *receipt)
  * Look up and check the queue of a delete or change_visibility call, whose
  * error during recovery is "recovery_message" (see pgmsg_refuse_in_recovery),
  * and whose second
- * argument, "what" ("receipt" or "receipts"), must not be null.  Sets *qs
- * to the queue's slot if qs is not NULL; a delete, which opens the queue's
- * table, gets it once the table is open (pgmsg_queue_slot_opened).
+ * argument, "what" ("receipt" or "receipts"), must not be null.
  */
 static QueueInfo *
-ack_setup(FunctionCallInfo fcinfo, const char *recovery_message, const char *what,
-		  QueueShared **qs)
+ack_setup(FunctionCallInfo fcinfo, const char *recovery_message, const char *what)
 {
 	char	   *name = pgmsg_text_arg(fcinfo, 0, "queue name");
 	QueueInfo  *qi;
@@ -156,8 +153,6 @@ ack_setup(FunctionCallInfo fcinfo, const char *recovery_message, const char *wha
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be null", what)));
-	if (qs != NULL)
-		*qs = pgmsg_queue_slot(qi);
 	return qi;
 }
 
@@ -182,7 +177,7 @@ Datum
 pgmsg_delete(PG_FUNCTION_ARGS)
 {
 	QueueShared *qs;
-	QueueInfo  *qi = ack_setup(fcinfo, gettext_noop("cannot delete from queue \"%s\" during recovery"), "receipt", NULL);
+	QueueInfo  *qi = ack_setup(fcinfo, gettext_noop("cannot delete from queue \"%s\" during recovery"), "receipt");
 	Oid			save_userid;
 	int			save_sec;
 	bool		result;
@@ -207,7 +202,7 @@ Datum
 pgmsg_delete_batch(PG_FUNCTION_ARGS)
 {
 	QueueShared *qs;
-	QueueInfo  *qi = ack_setup(fcinfo, gettext_noop("cannot delete from queue \"%s\" during recovery"), "receipts", NULL);
+	QueueInfo  *qi = ack_setup(fcinfo, gettext_noop("cannot delete from queue \"%s\" during recovery"), "receipts");
 	Datum	   *elems;
 	int			nelems;
 	Oid			save_userid;
@@ -269,8 +264,8 @@ change_one(QueueInfo *qi, QueueShared *qs, text *receipt, int64 timeout)
 Datum
 pgmsg_change_visibility(PG_FUNCTION_ARGS)
 {
-	QueueShared *qs;
-	QueueInfo  *qi = ack_setup(fcinfo, gettext_noop("cannot change visibility in queue \"%s\" during recovery"), "receipt", &qs);
+	QueueInfo  *qi = ack_setup(fcinfo, gettext_noop("cannot change visibility in queue \"%s\" during recovery"), "receipt");
+	QueueShared *qs = pgmsg_queue_slot(qi);
 	int64		timeout = pgmsg_interval_arg(fcinfo, 2, "visibility_timeout",
 											 0, PGMSG_MAX_VISIBILITY, -1);
 
@@ -283,8 +278,8 @@ pgmsg_change_visibility(PG_FUNCTION_ARGS)
 Datum
 pgmsg_change_visibility_batch(PG_FUNCTION_ARGS)
 {
-	QueueShared *qs;
-	QueueInfo  *qi = ack_setup(fcinfo, gettext_noop("cannot change visibility in queue \"%s\" during recovery"), "receipts", &qs);
+	QueueInfo  *qi = ack_setup(fcinfo, gettext_noop("cannot change visibility in queue \"%s\" during recovery"), "receipts");
+	QueueShared *qs = pgmsg_queue_slot(qi);
 	int64		timeout = pgmsg_interval_arg(fcinfo, 2, "visibility_timeout",
 											 0, PGMSG_MAX_VISIBILITY, -1);
 	Datum	   *elems;
