@@ -145,7 +145,7 @@ check_group(QueueShared *qs, const GroupEntry *group)
 	{
 		Lease	   *lease = dlist_container(Lease, group_node, iter.cur);
 
-		PGMSG_CHECK(lease->group_hash == group->key.group_hash);
+		PGMSG_CHECK(lease->group == group);
 		PGMSG_CHECK(lease->key.dbid == qs->dbid && lease->key.queue_id == qs->queue_id);
 		n++;
 	}
@@ -175,7 +175,7 @@ check_queue(QueueShared *qs)
 
 		check_lease(qs, lease);
 		nleases++;
-		if (lease->group_hash != 0)
+		if (lease->group != NULL)
 			ngrouped++;
 		if (lease->state == LEASE_HELD)
 			nheld++;
@@ -321,7 +321,6 @@ lease_insert(QueueShared *qs, const LeaseKey *key)
 					 errhint("Raise pgmsg.max_leases and restart the server.")));
 		return NULL;
 	}
-	lease->group_hash = 0;
 	lease->group = NULL;
 	lease->receive_count = 0;
 	lease->node.prev_or_parent = NULL;
@@ -417,7 +416,6 @@ group_attach(QueueShared *qs, Lease *lease, const GroupKey *key)
 		lease_remove(qs, lease);
 		report_groups_full();
 	}
-	lease->group_hash = key->group_hash;
 	lease->group = group;
 	dlist_push_tail(&group->leases, &lease->group_node);
 #ifdef PGMSG_CHECKS
@@ -432,18 +430,8 @@ group_detach(QueueShared *qs, Lease *lease)
 	/* a group keeps its entry while it has leases */
 	GroupEntry *group = lease->group;
 
-#ifdef PGMSG_CHECKS
-	{
-		GroupKey	key;
-
-		key.dbid = lease->key.dbid;
-		key.queue_id = lease->key.queue_id;
-		key.group_hash = lease->group_hash;
-		PGMSG_CHECK(group != NULL && group == group_lookup(&key));
-	}
-#endif
+	PGMSG_CHECK(group != NULL && group == group_lookup(&group->key));
 	dlist_delete(&lease->group_node);
-	lease->group_hash = 0;
 	lease->group = NULL;
 #ifdef PGMSG_CHECKS
 	group->nleases--;
@@ -590,7 +578,7 @@ group_busy(GroupEntry *group, TimestampTz now)
 static bool
 lease_fifo_expired(const Lease *lease, TimestampTz now)
 {
-	return lease->group_hash != 0 && lease->state == LEASE_HELD &&
+	return lease->group != NULL && lease->state == LEASE_HELD &&
 		lease->expires_at <= now;
 }
 
@@ -620,7 +608,7 @@ lease_remove(QueueShared *qs, Lease *lease)
 	PGMSG_CHECK((lease->state == LEASE_HELD) == lease_in_heap(qs, lease));
 	if (lease->state == LEASE_HELD)
 		heap_remove(qs, lease);
-	if (lease->group_hash != 0)
+	if (lease->group != NULL)
 		group_detach(qs, lease);
 	inflight_detach(lease);
 	dlist_delete(&lease->queue_node);
@@ -725,7 +713,7 @@ lease_remove_queue(QueueShared *qs, Oid dbid, int32 queue_id, int64 max_msg_id)
 			continue;
 		if (lease->state == LEASE_HELD)
 			heap_remove(qs, lease);
-		if (lease->group_hash != 0)
+		if (lease->group != NULL)
 			dlist_delete(&lease->group_node);
 		dlist_delete(&lease->queue_node);
 		inflight_detach(lease);
@@ -945,23 +933,18 @@ lease_retake_expired(LeaseTaking *lt)
 	{
 		Lease	   *lease = pairingheap_container(Lease, node,
 												  pairingheap_first(&qs->redelivery));
-		GroupKey	gkey;
-		GroupEntry *group;
+		GroupEntry *group = lease->group;
 
 		if (lease->expires_at > lt->now)
 			break;
-		if (!lt->fifo || lease->group_hash == 0 ||
-			group_is_mine(lt, lease->group_hash))
+		if (!lt->fifo || group == NULL ||
+			group_is_mine(lt, group->key.group_hash))
 		{
 			heap_remove(qs, lease);
 			retake(lt, lease);
 			continue;
 		}
-		gkey.dbid = lease->key.dbid;
-		gkey.queue_id = lease->key.queue_id;
-		gkey.group_hash = lease->group_hash;
-		group = group_lookup(&gkey);
-		if (group != NULL && !group_busy(group, lt->now))
+		if (!group_busy(group, lt->now))
 		{
 			take_group(lt, group);
 			continue;
@@ -1214,7 +1197,7 @@ lease_commit_delete(QueueShared *qs, const LeaseUndo *undo, bool *grouped)
 
 	if (lease == NULL || lease->state != LEASE_DELETING)
 		return false;
-	*grouped = lease->group_hash != 0;
+	*grouped = lease->group != NULL;
 	lease_remove(qs, lease);
 	return true;
 }

@@ -41,8 +41,7 @@ typedef struct Lease
 	TimestampTz first_received_at;
 	int32		receive_count;
 	ItemPointerData tid;		/* current row version */
-	uint64		group_hash;		/* FIFO message group, 0 if none */
-	struct GroupEntry *group;	/* its entry, while group_hash is not 0 */
+	struct GroupEntry *group;	/* its FIFO message group, NULL if none */
 	dlist_node	group_node;		/* in its group's list, in key order */
 	int32		record;			/* in the in-flight file, -1 if none */
 	dlist_node	queue_node;		/* in its queue's list */
