@@ -179,6 +179,7 @@ EOF
 
 ROWS=()
 NOTES=()
+SKIPPED=()
 CHART=()
 fmt() { awk -v a="$1" -v d="$2" 'BEGIN {printf "%.*f", d, a}'; }
 isnum() { case "$1" in ""|*[!0-9.]*) return 1 ;; *) return 0 ;; esac; }
@@ -1062,7 +1063,11 @@ EOF
     drive() {
         local sys=$1 secs=$2 rate=$3 file=$4 hold_at=${5:-0} hold_for=${6:-0} cons=4 prod cpid ppid hpid=0 t0 now left s clog=()
         [ "$sys" = pgq ] && cons=1
-        prod=(-c 4 -j 2); [ "$rate" = 0 ] || prod+=(-R "$rate")
+        # With a rate, a producer transaction already a second late when its
+        # turn comes is skipped (-L): after the machine stalls, pgbench would
+        # otherwise send the backlog of its schedule at full speed, and the
+        # run would no longer be at the rate it reports.
+        prod=(-c 4 -j 2); [ "$rate" = 0 ] || prod+=(-R "$rate" -L 1000)
         : >"$file"
         if [ "$hold_for" -gt 0 ]; then
             rm -f "$WORK/clog_$sys".*
@@ -1094,6 +1099,10 @@ EOF
         done
         wait "$cpid" || { echo "consumers failed:" >&2; tail -n 5 "$WORK/cons.out" >&2; }
         wait "$ppid" || { echo "producers failed:" >&2; tail -n 5 "$WORK/prod.out" >&2; }
+        if [ "$rate" != 0 ]; then
+            s=$(sed -n 's/^number of transactions skipped: \([0-9]*\).*/\1/p' "$WORK/prod.out")
+            SKIPPED+=("$(basename "$file" .tsv) ${s:-?}")
+        fi
         [ "$hpid" = 0 ] || wait "$hpid" || true
         sleep 1
         return 0
@@ -1266,7 +1275,7 @@ EOF
         [ -s "$DATA/sus_$sys.tsv" ] || continue
         SUS_SUMMARY+=("$sys|$(awk -v e="$SIZE_EVERY" 'BEGIN {n = 0} $1 >= n {printf "%s%d s: %.2f MiB, %d dead; ", "", $1, $4 / 1048576, $5; n += e}' "$DATA/sus_$sys.tsv" | sed 's/; $//')")
     done
-    note "Sustained: 4 producer clients send one message per transaction; consumers run at the same time: pgmsg 4 clients \`receive(q, 100, wait => '1 second', batch_window => '20 milliseconds')\` (as the README tells consumers to), then delete the received in one statement in the next transaction; raw 4 clients, the SKIP LOCKED receive with LIMIT 100 then \`DELETE ... = ANY\`, sleeping 10 ms when they find nothing; PgQ one consumer (PgQ's model: one reader per consumer name) \`next_batch\` + \`get_batch_events\`, then \`finish_batch\`, sleeping 100 ms without a batch, with pgqd ticking once a second and rotating the queue's event tables every $ROTATE s (rotation_period, 2 hours by default). The peak is the consumed rate with the producers unthrottled for $PEAK_SECS s, the median of $PEAK_RUNS run(s) of each system taken in turn, each from an empty queue; the long run holds the producers to $SUS_LOAD% of it with pgbench -R, from an empty queue. Throughput is messages consumed per second (pgmsg: \`pgmsg.queues.deleted_total\`; raw: the statistics' n_tup_del; PgQ: the event sequence at the consumer's last finished tick) over the first and the last window. Size is pg_total_relation_size of the queue table (PgQ: of its event tables), sampled every $SAMPLE_SECS s; autovacuum at its defaults. pgmsg ran ${SUSLEN[pgmsg]:-?} s, raw and PgQ $([ "$SUS_OTHER_SECS" = 0 ] && echo "not at all (full mode only)" || echo "${SUSLEN[raw]:-?} s each")."
+    note "Sustained: 4 producer clients send one message per transaction; consumers run at the same time: pgmsg 4 clients \`receive(q, 100, wait => '1 second', batch_window => '20 milliseconds')\` (as the README tells consumers to), then delete the received in one statement in the next transaction; raw 4 clients, the SKIP LOCKED receive with LIMIT 100 then \`DELETE ... = ANY\`, sleeping 10 ms when they find nothing; PgQ one consumer (PgQ's model: one reader per consumer name) \`next_batch\` + \`get_batch_events\`, then \`finish_batch\`, sleeping 100 ms without a batch, with pgqd ticking once a second and rotating the queue's event tables every $ROTATE s (rotation_period, 2 hours by default). The peak is the consumed rate with the producers unthrottled for $PEAK_SECS s, the median of $PEAK_RUNS run(s) of each system taken in turn, each from an empty queue; the long run holds the producers to $SUS_LOAD% of it with pgbench -R, from an empty queue, and -L 1000: a producer transaction already a second late when its turn comes is skipped, so that after a stall of the machine the producers do not send their schedule's backlog in a burst (skipped, per run: $(printf '%s; ' "${SKIPPED[@]:-none}" | sed 's/; $//')). Throughput is messages consumed per second (pgmsg: \`pgmsg.queues.deleted_total\`; raw: the statistics' n_tup_del; PgQ: the event sequence at the consumer's last finished tick) over the first and the last window. Size is pg_total_relation_size of the queue table (PgQ: of its event tables), sampled every $SAMPLE_SECS s; autovacuum at its defaults. pgmsg ran ${SUSLEN[pgmsg]:-?} s, raw and PgQ $([ "$SUS_OTHER_SECS" = 0 ] && echo "not at all (full mode only)" || echo "${SUSLEN[raw]:-?} s each")."
     note "Long transaction: the sustained run's load (producers at $SUS_LOAD% of the system's peak, the same consumers), from an empty queue, for $HOLD_PRE + $HOLD_SECS + $HOLD_POST s; $HOLD_PRE s in, another session runs \`BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM pg_class;\` and sits idle in transaction for $HOLD_SECS s, holding back the xmin horizon so that vacuum can remove no row deleted meanwhile, then commits. Consumed rates as in the sustained run, over the $HWIN s before the snapshot was taken and the last $HWIN s of the hold; consumer transaction latency is pgbench's mean latency of the consumer script's transactions (receive, delete, and any sleep when there was nothing) over the same windows, from its per-second log. pgmsg $([ "$HOLD_OTHER" = 0 ] && echo "alone (raw and PgQ in full mode only)" || echo "raw and PgQ each")."
 fi
 pgqd_stop
