@@ -50,7 +50,7 @@ if [ "$QUICK" = 1 ]; then
     LAT_MSGS=40; PGQ_LAT_MSGS=5
 else
     RUNS=3; SECS=10; BACKLOG_SECS=10; IDLE_SECS=15; FIFO_SIZE=600000; REDRIVE_SIZE=100000; LOOP_ROWS=600000
-    PEAK_SECS=15; PEAK_RUNS=3; SUS_SECS=600; SUS_OTHER_SECS=180; SAMPLE_SECS=5; SIZE_EVERY=30
+    PEAK_SECS=15; PEAK_RUNS=5; SUS_SECS=600; SUS_OTHER_SECS=180; SAMPLE_SECS=5; SIZE_EVERY=30
     HOLD_PRE=120; HOLD_SECS=300; HOLD_OTHER=1
     LAT_MSGS=500; PGQ_LAT_MSGS=40
 fi
@@ -1146,6 +1146,10 @@ EOF
     # The systems taking part, and their peaks: PEAK_RUNS rounds of the
     # three in turn, each from an empty queue, and the median of each, so
     # that a spell of load from outside does not land on one system alone.
+    # Every other round runs them in the reverse order, so that a drift of
+    # the machine's speed within a round favours no system, and pgmsg
+    # against PgQ is the median of the rounds' ratios (PEAK_RR), each
+    # pgmsg run divided by the PgQ run of its own round.
     SUS_SYS=()
     for sys in pgmsg raw pgq; do
         [ "$SUS_OK" = 1 ] || break
@@ -1153,17 +1157,27 @@ EOF
         [ "$sys" = pgq ] && [ "$PGQD_UP" = 0 ] && continue
         SUS_SYS+=("$sys")
     done
-    declare -A PEAKS=()
+    declare -A PEAKS=() GOT=()
+    PEAK_PG=(); PEAK_Q=()   # pgmsg's and PgQ's peak runs, round by round
     for i in $(seq "$PEAK_RUNS"); do
-        for sys in "${SUS_SYS[@]}"; do
+        order=("${SUS_SYS[@]}")
+        if [ $((i % 2)) = 0 ]; then
+            order=()
+            for ((k = ${#SUS_SYS[@]} - 1; k >= 0; k--)); do order+=("${SUS_SYS[$k]}"); done
+        fi
+        GOT=()
+        for sys in "${order[@]}"; do
             echo "    $sys: peak run $i, $PEAK_SECS s at full speed"
             drive "$sys" "$PEAK_SECS" 0 "$DATA/peak_$sys.tsv"
             x=$(rate_between "$DATA/peak_$sys.tsv" 0 "$PEAK_SECS" 3)
-            if isnum "$x"; then PEAKS[$sys]="${PEAKS[$sys]:-} $x"
+            if isnum "$x"; then PEAKS[$sys]="${PEAKS[$sys]:-} $x"; GOT[$sys]=$x
             else echo "    no peak for $sys; samples:" >&2; cat "$DATA/peak_$sys.tsv" >&2; fi
             empty_queue "$sys"
         done
+        PEAK_PG+=("${GOT[pgmsg]:-none}"); PEAK_Q+=("${GOT[pgq]:-none}")
     done
+    PEAK_RR=$(round_ratios PEAK_PG PEAK_Q)
+    [ -z "$PEAK_RR" ] || echo "    pgmsg / PgQ, round by round: $PEAK_RR"
     for sys in "${SUS_SYS[@]}"; do
         # shellcheck disable=SC2086
         [ -n "${PEAKS[$sys]:-}" ] && PEAK[$sys]=$(fmt "$(median ${PEAKS[$sys]})" 0)
@@ -1235,7 +1249,16 @@ EOF
         r=$(ratio "${arr[pgmsg]:-}" "${arr[pgq]:-}")
         if [ "$r" = "-" ]; then echo "-"; else echo "pgmsg / PgQ = $r, $(tgt "$r" ">=" "$2")"; fi
     }
-    sysrow "peak send + consume, 4 producers + consumers (messages/s)" PEAK ratio "$(vspgq PEAK 1.0)"
+    # the peak against PgQ: the median of the rounds' ratios where every
+    # round has both, else the ratio of the medians
+    peak_vspgq() {
+        local r
+        [ -n "$PEAK_RR" ] || { vspgq PEAK 1.0; return; }
+        # shellcheck disable=SC2086
+        r=$(median $PEAK_RR)
+        echo "pgmsg / PgQ = $r, $(tgt "$r" ">=" 1.0); rounds: $PEAK_RR"
+    }
+    sysrow "peak send + consume, 4 producers + consumers (messages/s)" PEAK ratio "$(peak_vspgq)"
     chart "send+consume peak" "${PEAK[pgmsg]:-}" "${PEAK[raw]:-}" "${PEAK[pgq]:-}"
     sysrow "sustained at $SUS_LOAD% of peak: consumed in the first window (messages/s)" FIRST ratio \
         "window: ${WIN[pgmsg]:-?} s of ${SUSLEN[pgmsg]:-?} s for pgmsg$([ "$SUS_OTHER_SECS" = 0 ] || echo ", ${WIN[raw]:-?} s of ${SUSLEN[raw]:-?} s for the others")$(v=$(vspgq FIRST 1.0); [ "$v" = - ] || echo "; $v")"
@@ -1275,7 +1298,7 @@ EOF
         [ -s "$DATA/sus_$sys.tsv" ] || continue
         SUS_SUMMARY+=("$sys|$(awk -v e="$SIZE_EVERY" 'BEGIN {n = 0} $1 >= n {printf "%s%d s: %.2f MiB, %d dead; ", "", $1, $4 / 1048576, $5; n += e}' "$DATA/sus_$sys.tsv" | sed 's/; $//')")
     done
-    note "Sustained: 4 producer clients send one message per transaction; consumers run at the same time: pgmsg 4 clients \`receive(q, 100, wait => '1 second', batch_window => '20 milliseconds')\` (as the README tells consumers to), then delete the received in one statement in the next transaction; raw 4 clients, the SKIP LOCKED receive with LIMIT 100 then \`DELETE ... = ANY\`, sleeping 10 ms when they find nothing; PgQ one consumer (PgQ's model: one reader per consumer name) \`next_batch\` + \`get_batch_events\`, then \`finish_batch\`, sleeping 100 ms without a batch, with pgqd ticking once a second and rotating the queue's event tables every $ROTATE s (rotation_period, 2 hours by default). The peak is the consumed rate with the producers unthrottled for $PEAK_SECS s, the median of $PEAK_RUNS run(s) of each system taken in turn, each from an empty queue; the long run holds the producers to $SUS_LOAD% of it with pgbench -R, from an empty queue, and -L 1000: a producer transaction already a second late when its turn comes is skipped, so that after a stall of the machine the producers do not send their schedule's backlog in a burst (skipped, per run: $(printf '%s; ' "${SKIPPED[@]:-none}" | sed 's/; $//')). Throughput is messages consumed per second (pgmsg: \`pgmsg.queues.deleted_total\`; raw: the statistics' n_tup_del; PgQ: the event sequence at the consumer's last finished tick) over the first and the last window. Size is pg_total_relation_size of the queue table (PgQ: of its event tables), sampled every $SAMPLE_SECS s; autovacuum at its defaults. pgmsg ran ${SUSLEN[pgmsg]:-?} s, raw and PgQ $([ "$SUS_OTHER_SECS" = 0 ] && echo "not at all (full mode only)" || echo "${SUSLEN[raw]:-?} s each")."
+    note "Sustained: 4 producer clients send one message per transaction; consumers run at the same time: pgmsg 4 clients \`receive(q, 100, wait => '1 second', batch_window => '20 milliseconds')\` (as the README tells consumers to), then delete the received in one statement in the next transaction; raw 4 clients, the SKIP LOCKED receive with LIMIT 100 then \`DELETE ... = ANY\`, sleeping 10 ms when they find nothing; PgQ one consumer (PgQ's model: one reader per consumer name) \`next_batch\` + \`get_batch_events\`, then \`finish_batch\`, sleeping 100 ms without a batch, with pgqd ticking once a second and rotating the queue's event tables every $ROTATE s (rotation_period, 2 hours by default). The peak is the consumed rate with the producers unthrottled for $PEAK_SECS s, the median of $PEAK_RUNS run(s) of each system taken in turn, every other round in the reverse order, each from an empty queue (pgmsg / PgQ: the median of the rounds' ratios, each pgmsg run divided by the PgQ run of its own round); the long run holds the producers to $SUS_LOAD% of it with pgbench -R, from an empty queue, and -L 1000: a producer transaction already a second late when its turn comes is skipped, so that after a stall of the machine the producers do not send their schedule's backlog in a burst (skipped, per run: $(printf '%s; ' "${SKIPPED[@]:-none}" | sed 's/; $//')). Throughput is messages consumed per second (pgmsg: \`pgmsg.queues.deleted_total\`; raw: the statistics' n_tup_del; PgQ: the event sequence at the consumer's last finished tick) over the first and the last window. Size is pg_total_relation_size of the queue table (PgQ: of its event tables), sampled every $SAMPLE_SECS s; autovacuum at its defaults. pgmsg ran ${SUSLEN[pgmsg]:-?} s, raw and PgQ $([ "$SUS_OTHER_SECS" = 0 ] && echo "not at all (full mode only)" || echo "${SUSLEN[raw]:-?} s each")."
     note "Long transaction: the sustained run's load (producers at $SUS_LOAD% of the system's peak, the same consumers), from an empty queue, for $HOLD_PRE + $HOLD_SECS + $HOLD_POST s; $HOLD_PRE s in, another session runs \`BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM pg_class;\` and sits idle in transaction for $HOLD_SECS s, holding back the xmin horizon so that vacuum can remove no row deleted meanwhile, then commits. Consumed rates as in the sustained run, over the $HWIN s before the snapshot was taken and the last $HWIN s of the hold; consumer transaction latency is pgbench's mean latency of the consumer script's transactions (receive, delete, and any sleep when there was nothing) over the same windows, from its per-second log. pgmsg $([ "$HOLD_OTHER" = 0 ] && echo "alone (raw and PgQ in full mode only)" || echo "raw and PgQ each")."
 fi
 pgqd_stop
