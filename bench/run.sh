@@ -261,6 +261,13 @@ round_ratios() {
     done
     echo "${out[*]}"
 }
+# round_median <name of array a> <name of array b>: RR set to the rounds'
+# ratios (round_ratios) and RM to their median, "-" without them
+round_median() {
+    RR=$(round_ratios "$1" "$2"); RM=-
+    # shellcheck disable=SC2086
+    [ -z "$RR" ] || RM=$(median $RR)
+}
 
 # trio <clients> <pgmsg script> <raw script> <PgQ script or ""> [per_run_hook]:
 # interleaved runs (raw, PgQ, pgmsg, then again), sets P, R and Q to the
@@ -463,11 +470,9 @@ if want send; then
         # pgmsg against raw: the median of the rounds' ratios, each pgmsg
         # run divided by the INSERT run just before it (one client's runs
         # wait on the disk's flush, whose speed drifts between rounds)
-        rr=$(round_ratios P_RUNS R_RUNS); r=-
-        # shellcheck disable=SC2086
-        [ -n "$rr" ] && r=$(median $rr)
-        t="rounds: ${rr:-none}"; [ "$c" = 32 ] || t="$(tgt "$r" ">=" 0.90); $t"
-        row "send, 1 per transaction, $c client$([ "$c" = 1 ] || echo s) (messages/s)" "$P" "$R" "$Q" "$r" "$t"
+        round_median P_RUNS R_RUNS
+        t="rounds: ${RR:-none}"; [ "$c" = 32 ] || t="$(tgt "$RM" ">=" 0.90); $t"
+        row "send, 1 per transaction, $c client$([ "$c" = 1 ] || echo s) (messages/s)" "$P" "$R" "$Q" "$RM" "$t"
         chart "send $c cl." "$P" "$R" "$Q"
     done
     note "send: \`pgmsg.send('bsend', payload)\` vs \`INSERT INTO bench.ins (visible_at, sent_at, body) VALUES (now(), now(), payload)\` vs \`pgq.insert_event('bqsend', 'bench', payload)\`, one per transaction; bench.ins copies the queue table (columns, identity msg_id, fillfactor, the (visible_at, msg_id) index). Each round runs the INSERT, then PgQ, then pgmsg; the ratio is the median of the rounds' ratios (listed after \"rounds\"), each pgmsg run divided by the INSERT run of its own round."
@@ -605,12 +610,10 @@ EOF
         # before it, and the ratio is the median of those: the machine's
         # speed drifts between rounds more than the gap being measured.
         [ "$PD_ERR" = 0 ] || { PD_VALS=(); FL_VALS=(); }
-        rr=$(round_ratios P_RUNS PD_VALS); r=-
-        [ -n "$rr" ] && r=$(median $rr)
-        row "receive(1), then delete, $c client$([ "$c" = 1 ] || echo s), against a plain DELETE ... WHERE id = \$1 commit loop (messages/s)" "$P" "$D" "n/a" "$r" "$(tgt "$r" ">=" 0.90); rounds: ${rr:-none}; the floor below: $(ratio "$F" "$D")"
-        rr=$(round_ratios P_RUNS FL_VALS); r=-
-        [ -n "$rr" ] && r=$(median $rr)
-        row "receive(1), then delete, $c client$([ "$c" = 1 ] || echo s), against the floor: an empty round trip, then the same DELETE (messages/s)" "$P" "$F" "n/a" "$r" "$(tgt "$r" ">=" 0.97); rounds: ${rr:-none}"
+        round_median P_RUNS PD_VALS
+        row "receive(1), then delete, $c client$([ "$c" = 1 ] || echo s), against a plain DELETE ... WHERE id = \$1 commit loop (messages/s)" "$P" "$D" "n/a" "$RM" "$(tgt "$RM" ">=" 0.90); rounds: ${RR:-none}; the floor below: $(ratio "$F" "$D")"
+        round_median P_RUNS FL_VALS
+        row "receive(1), then delete, $c client$([ "$c" = 1 ] || echo s), against the floor: an empty round trip, then the same DELETE (messages/s)" "$P" "$F" "n/a" "$RM" "$(tgt "$RM" ">=" 0.97); rounds: ${RR:-none}"
         chart "loop 1/tx $c cl." "$P" "$R" "n/a"
         isnum "$P" && isnum "$R" &&
             LOOP_LAT+=("$c client(s): pgmsg receive ${P1:-?} ms + delete ${P2:-?} ms, raw receive ${R1:-?} ms + delete ${R2:-?} ms")
@@ -1154,7 +1157,7 @@ EOF
     # that a spell of load from outside does not land on one system alone.
     # Every other round runs them in the reverse order, so that a drift of
     # the machine's speed within a round favours no system, and pgmsg
-    # against PgQ is the median of the rounds' ratios (PEAK_RR), each
+    # against PgQ is the median of the rounds' ratios (PEAK_RM), each
     # pgmsg run divided by the PgQ run of its own round.
     SUS_SYS=()
     for sys in pgmsg raw pgq; do
@@ -1182,7 +1185,7 @@ EOF
         done
         PEAK_PG+=("${GOT[pgmsg]:-none}"); PEAK_Q+=("${GOT[pgq]:-none}")
     done
-    PEAK_RR=$(round_ratios PEAK_PG PEAK_Q)
+    round_median PEAK_PG PEAK_Q; PEAK_RR=$RR; PEAK_RM=$RM
     [ -z "$PEAK_RR" ] || echo "    pgmsg / PgQ, round by round: $PEAK_RR"
     for sys in "${SUS_SYS[@]}"; do
         # shellcheck disable=SC2086
@@ -1258,11 +1261,8 @@ EOF
     # the peak against PgQ: the median of the rounds' ratios where every
     # round has both, else the ratio of the medians
     peak_vspgq() {
-        local r
         [ -n "$PEAK_RR" ] || { vspgq PEAK 1.0; return; }
-        # shellcheck disable=SC2086
-        r=$(median $PEAK_RR)
-        echo "pgmsg / PgQ = $r, $(tgt "$r" ">=" 1.0); rounds: $PEAK_RR"
+        echo "pgmsg / PgQ = $PEAK_RM, $(tgt "$PEAK_RM" ">=" 1.0); rounds: $PEAK_RR"
     }
     sysrow "peak send + consume, 4 producers + consumers (messages/s)" PEAK ratio "$(peak_vspgq)"
     chart "send+consume peak" "${PEAK[pgmsg]:-}" "${PEAK[raw]:-}" "${PEAK[pgq]:-}"
