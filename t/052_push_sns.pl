@@ -226,11 +226,14 @@ SELECT pgmsg.publish('orders', to_jsonb('big ' || i || ' ' || repeat('x', 100000
   FROM generate_series(1, 3) i;
 COMMIT;
 });
-$e = wait_entries($arn, sub { @{ $_[0] } >= 3 });
+# (picked out by their bodies: the batches the crash above left with an
+# unknown outcome may be delivered again meanwhile)
+my $is_big = sub { ($_[0]{message} // '') =~ /^"?big / };
+$e = wait_entries($arn, sub { (grep { $is_big->($_) } @{ $_[0] }) >= 3 });
 ok($e, 'three messages of 100 KiB reached SNS');
+my %big = map { $_->{request} => 1 } grep { $is_big->($_) } @$e;
+is(scalar(keys %big), 2, 'in two requests of at most 256 KiB');
 $got = $sns->received;
-is(scalar(grep { ($_->{topic_arn} // '') eq $arn && $_->{status} == 200 } @{ $got->{requests} }), 2,
-	'in two requests of at most 256 KiB');
 is($got->{counts}{invalid} // 0, 0, 'none refused as invalid');
 
 # --- where the credentials come from: the settings, else the environment,
