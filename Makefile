@@ -18,6 +18,7 @@ OBJS = \
 	src/trigger.o \
 	src/send.o \
 	src/receive.o \
+	src/waiters.o \
 	src/ack.o \
 	src/redrive.o \
 	src/launcher.o \

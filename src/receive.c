@@ -66,6 +66,7 @@
 #include "receive.h"
 #include "send.h"
 #include "shmem.h"
+#include "waiters.h"
 #include "xact.h"
 
 PG_FUNCTION_INFO_V1(pgmsg_receive);
@@ -627,7 +628,7 @@ reopen_queue_table(QueueInfo *qi)
 typedef enum WaitState
 {
 	WAIT_NONE,					/* nowhere */
-	WAIT_EMPTY,					/* nwaiters, on cv: it has no message yet */
+	WAIT_EMPTY,					/* on the waiter list (waiters.c): no message yet */
 	WAIT_WINDOW					/* nwindow, on window_cv: in its batch window */
 } WaitState;
 
@@ -635,7 +636,7 @@ static void
 stop_waiting(QueueShared *qs, WaitState waiting)
 {
 	if (waiting == WAIT_EMPTY)
-		pg_atomic_fetch_sub_u32(&qs->nwaiters, 1);
+		waiters_leave();
 	else if (waiting == WAIT_WINDOW)
 		pg_atomic_fetch_sub_u32(&qs->nwindow, 1);
 }
@@ -643,10 +644,10 @@ stop_waiting(QueueShared *qs, WaitState waiting)
 /*
  * pgmsg.receive(queue, max_messages, visibility_timeout, wait, batch_window)
  *
- * With a wait, a receive that finds nothing sleeps on the queue's condition
- * variable until a commit that sends to the queue or releases a lease wakes
- * it (xact.c), or until the next delayed message or lease expiry is due,
- * and scans again with a fresh snapshot.  Without a batch window it returns
+ * With a wait, a receive that finds nothing joins the queue's waiters
+ * (waiters.c) and sleeps until a commit that sends to the queue or releases
+ * a lease wakes it (xact.c), or until the next delayed message or lease
+ * expiry is due, and scans again with a fresh snapshot.  Without a batch window it returns
  * as soon as it has a message; with one, it goes on taking messages, in the
  * same way, until it has max_messages or the window has passed since it
  * took its first (or the wait is over).  It registers as a waiter and scans
@@ -794,8 +795,7 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 				break;
 			if (got == 0 && waiting == WAIT_NONE)
 			{
-				ConditionVariablePrepareToSleep(&qs->cv);
-				pg_atomic_fetch_add_u32(&qs->nwaiters, 1);
+				waiters_join(qs);
 				waiting = WAIT_EMPTY;
 				continue;
 			}
@@ -811,9 +811,9 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 
 				if (waiting != WAIT_WINDOW)
 				{
+					/* passes on a wake this took but does not need */
 					stop_waiting(qs, waiting);
 					waiting = WAIT_NONE;
-					/* passes on a signal this took but does not need */
 					ConditionVariablePrepareToSleep(&qs->window_cv);
 					pg_atomic_fetch_add_u32(&qs->nwindow, 1);
 					waiting = WAIT_WINDOW;
@@ -838,8 +838,11 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 			table_close(rel, RowExclusiveLock);
 			rel = NULL;
 			index = NULL;
-			ConditionVariableTimedSleep(waiting == WAIT_WINDOW ? &qs->window_cv : &qs->cv,
-										Max(timeout_ms, 1), PG_WAIT_EXTENSION);
+			if (waiting == WAIT_WINDOW)
+				ConditionVariableTimedSleep(&qs->window_cv, Max(timeout_ms, 1),
+											PG_WAIT_EXTENSION);
+			else if (waiters_sleep(qs, Max(timeout_ms, 1)))
+				waiting = WAIT_NONE;	/* woken: it joins again to sleep again */
 		}
 	}
 	PG_CATCH();
@@ -848,11 +851,9 @@ pgmsg_receive(PG_FUNCTION_ARGS)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	if (waiting != WAIT_NONE)
-	{
+	if (waiting == WAIT_WINDOW)
 		ConditionVariableCancelSleep();
-		stop_waiting(qs, waiting);
-	}
+	stop_waiting(qs, waiting);
 
 	if (rel != NULL)
 	{

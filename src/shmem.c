@@ -7,7 +7,8 @@
  * Layout: one PgmsgShared header followed by pgmsg.max_queues QueueShared
  * slots, then a two-dimensional array of publisher bounds (one row of
  * MaxBackends 64-bit atomics per queue slot, indexed by pgprocno).  The
- * lease map is a separate shared hash table owned by lease.c.
+ * lease map is a separate shared hash table owned by lease.c, the waiter
+ * links a separate array owned by waiters.c.
  *
  * Locking.  This is the one description of pgmsg's shared-memory locks;
  * the other files refer to it.  Locks are taken in this order, never the
@@ -34,9 +35,10 @@
  *	5. A queue spinlock (QueueShared.mutex).  Protects the key clock, the
  *	   cursor and the count of registered publisher bounds (cursor.c) and
  *	   the stored-message count (stats.c); held for a few instructions
- *	   only, possibly inside any of the LWLocks above.  inflight.c's free
- *	   record stack and the launcher's table have spinlocks of their own,
- *	   taken the same way and never together with another spinlock.
+ *	   only, possibly inside any of the LWLocks above.  A queue's waiter
+ *	   list (QueueShared.wait_mutex, waiters.c), inflight.c's free record
+ *	   stack and the launcher's table have spinlocks of their own, taken
+ *	   the same way and never together with another spinlock.
  *
  * Not locks: the per-queue statistics counters, waiter counts, arrival
  * count, window target and push worker number are atomics; a publisher
@@ -88,6 +90,7 @@
 #include "pgmsg.h"
 #include "shmem.h"
 #include "stats.h"
+#include "waiters.h"
 
 PgmsgShared *pgmsg_shared = NULL;
 
@@ -142,6 +145,7 @@ pgmsg_shmem_request(void)
 {
 	RequestAddinShmemSpace(queue_array_size());
 	RequestAddinShmemSpace(lease_shmem_size());
+	RequestAddinShmemSpace(waiters_shmem_size());
 	RequestAddinShmemSpace(inflight_shmem_size());
 	RequestAddinShmemSpace(launcher_shmem_size());
 	/* directory lock, one per queue slot, lease map partitions, floors */
@@ -184,9 +188,8 @@ pgmsg_shmem_startup(void)
 			pg_atomic_init_u64(&qs->received, 0);
 			pg_atomic_init_u64(&qs->deleted, 0);
 			pg_atomic_init_u64(&qs->dead_lettered, 0);
-			pg_atomic_init_u32(&qs->nwaiters, 0);
 			pg_atomic_init_u32(&qs->push_proc, 0);
-			ConditionVariableInit(&qs->cv);
+			waiters_slot_init(qs);
 			pg_atomic_init_u32(&qs->nwindow, 0);
 			pg_atomic_init_u64(&qs->arrivals, 0);
 			pg_atomic_init_u64(&qs->window_target, PG_UINT64_MAX);
@@ -197,6 +200,7 @@ pgmsg_shmem_startup(void)
 			pg_atomic_init_u64(&((pg_atomic_uint64 *) pgmsg_publisher_bounds(&pgmsg_shared->queues[0]))[i], 0);
 	}
 	lease_shmem_init();
+	waiters_shmem_init();
 	inflight_shmem_startup();
 	launcher_shmem_init();
 }
@@ -404,7 +408,7 @@ pgmsg_release_slots(Oid dbid, int32 first_id, int32 last_id)
 		LWLockRelease(qs->lock);
 		/* long polls end: their queue is gone (receive.c) */
 		if (pg_atomic_read_u32(&qs->nwaiters) > 0)
-			ConditionVariableBroadcast(&qs->cv);
+			waiters_wake_all(qs);
 		if (pg_atomic_read_u32(&qs->nwindow) > 0)
 			ConditionVariableBroadcast(&qs->window_cv);
 		PGMSG_CHECK(lease_count(qs) == 0);

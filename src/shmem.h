@@ -78,8 +78,14 @@ typedef struct QueueShared
 	bool		count_valid;
 	int64		count;
 
-	/* long-poll waiters that have no message yet */
-	ConditionVariable cv;
+	/*
+	 * Long-poll waiters that have no message yet (waiters.c): a list of
+	 * pgprocnos, newest first, under wait_mutex, and their count.
+	 */
+	slock_t		wait_mutex;
+	int32		wait_front;
+	int32		wait_back;
+	uint64		wait_gen;
 	pg_atomic_uint32 nwaiters;
 
 	/*

@@ -91,6 +91,7 @@
 #include "lease.h"
 #include "shmem.h"
 #include "stats.h"
+#include "waiters.h"
 #include "xact.h"
 
 typedef enum ActionKind
@@ -483,15 +484,14 @@ switch_queue_lock(QueueShared **held, QueueShared *want)
 
 /*
  * Wake the receivers that can take n new messages.  Of the waiters that have
- * no message yet, one per message, or every one if there are at least as
- * many messages, or if "all" (the messages are not visible yet, and each
- * waiter must learn when they will be).  The barrier orders the read of the
- * waiter count after this transaction's effects became visible (receive.c
- * registers as a waiter before its last scan).  A waiter woken by a signal
- * that then leaves without sleeping again (it found other messages, or its
- * wait ended) passes the signal on to the next one
- * (ConditionVariableCancelSleep), so a signal is not lost; one woken while
- * it scans scans again.
+ * no message yet, one per message, the newest first, or every one if there
+ * are at least as many messages, or if "all" (the messages are not visible
+ * yet, and each waiter must learn when they will be).  The barrier orders
+ * the read of the waiter count after this transaction's effects became
+ * visible (receive.c joins the waiters before its last scan).  A waiter
+ * woken that then leaves without sleeping again (it found other messages,
+ * or its wait ended) passes the wake on to another (waiters.c), so a wake
+ * is not lost; one woken while it scans scans again.
  *
  * Waiters in their batch window already have messages: they are woken only
  * once the arrivals since their last scan could fill the smallest of their
@@ -516,10 +516,9 @@ wake_for_messages(QueueShared *qs, int64 n, bool all)
 	if (nwaiters > 0)
 	{
 		if (all || n >= nwaiters)
-			ConditionVariableBroadcast(&qs->cv);
+			waiters_wake_all(qs);
 		else
-			for (int64 i = 0; i < n; i++)
-				ConditionVariableSignal(&qs->cv);
+			waiters_wake(qs, n);
 	}
 	if (pg_atomic_read_u32(&qs->nwindow) > 0)
 	{

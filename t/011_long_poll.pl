@@ -183,6 +183,45 @@ for (my $i = 0; $i < 10 * $PostgreSQL::Test::Utils::timeout_default; $i++)
 $out .= $listener->query_safe('SELECT 3');
 my @notes = $out =~ /Asynchronous notification "pgmsg_n" with payload "n"/g;
 is(scalar(@notes), 1, 'one notification, with the queue as payload, after a committed send');
+# The newest waiter is woken first: with two receives waiting, a single
+# message goes to the one that began to wait last, and the next to the
+# other.
+my $wait_x = q{
+\echo start
+SELECT body->>'m' AS got FROM pgmsg.receive('x', 1, wait => '20 seconds');
+\echo done
+};
+my ($older, $newer) = map { $node->background_psql('postgres', on_error_stop => 0) } 1 .. 2;
+$older->query_until(qr/start/, $wait_x);
+ok($node->poll_query_until('postgres', $waiting, '1'), 'one receive waits');
+$newer->query_until(qr/start/, $wait_x);
+ok($node->poll_query_until('postgres', $waiting, '2'), 'and a newer one');
+$publisher->query_safe(q{SELECT pgmsg.send('x', '{"m": 30}')});
+like($newer->query_until(qr/done/, ''), qr/^30$/m, 'the newest waiter gets the first message');
+is($node->safe_psql('postgres', $waiting), '1', 'the older one still waits');
+$publisher->query_safe(q{SELECT pgmsg.send('x', '{"m": 31}')});
+like($older->query_until(qr/done/, ''), qr/^31$/m, 'and then the next');
+
+# A waiter that is terminated leaves the list: the next message wakes the
+# one still waiting, not the one that is gone.  (As above, statement_timeout
+# ends the wait before its own end would, so that a lost wake fails here
+# rather than passing late, when the wait's last scan finds the message.)
+my $newer_pid = $newer->query_safe('SELECT pg_backend_pid()');
+$older->query_safe("SET statement_timeout = '15s'");
+$older->query_until(qr/start/, $wait_x);
+ok($node->poll_query_until('postgres', $waiting, '1'), 'one receive waits again');
+$newer->query_until(qr/start/, $wait_x);
+ok($node->poll_query_until('postgres', $waiting, '2'), 'and a newer one again');
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($newer_pid)");
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) FROM pg_stat_activity WHERE pid = $newer_pid", '0'),
+	'the newer one is terminated');
+$publisher->query_safe(q{SELECT pgmsg.send('x', '{"m": 32}')});
+like($older->query_until(qr/done/, ''), qr/^32$/m,
+	'the message wakes the receive still waiting');
+$older->quit;
+eval { $newer->quit };
+
 $listener->quit;
 $publisher->quit;
 
