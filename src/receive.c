@@ -628,7 +628,7 @@ reopen_queue_table(QueueInfo *qi)
 typedef enum WaitState
 {
 	WAIT_NONE,					/* nowhere */
-	WAIT_EMPTY,					/* on the waiter list (waiters.c): no message yet */
+	WAIT_EMPTY,					/* a waiter (waiters.c): no message yet */
 	WAIT_WINDOW					/* nwindow, on window_cv: in its batch window */
 } WaitState;
 
@@ -647,15 +647,16 @@ stop_waiting(QueueShared *qs, WaitState waiting)
  * With a wait, a receive that finds nothing joins the queue's waiters
  * (waiters.c) and sleeps until a commit that sends to the queue or releases
  * a lease wakes it (xact.c), or until the next delayed message or lease
- * expiry is due, and scans again with a fresh snapshot.  Without a batch window it returns
- * as soon as it has a message; with one, it goes on taking messages, in the
- * same way, until it has max_messages or the window has passed since it
- * took its first (or the wait is over).  It registers as a waiter and scans
- * once more before its first sleep: a publisher that commits after that scan's
- * snapshot sees the waiter count and wakes a waiter.  While it sleeps it holds no
- * lock on the queue's table (locks the transaction took before stay), so
- * drop_queue does not wait for it; the drop's commit wakes it, and it ends
- * with an error saying the queue was dropped.
+ * expiry is due, and scans again with a fresh snapshot.  Without a batch
+ * window it returns as soon as it has a message; with one, it goes on
+ * taking messages, in the same way, until it has max_messages or the window
+ * has passed since it took its first (or the wait is over).  Before its
+ * first sleep, and again after a wake that left it nothing, it joins the
+ * waiters and scans once more: a publisher that commits after that scan's
+ * snapshot sees the waiter count and wakes a waiter.  While it sleeps it holds no lock on the queue's table (locks the
+ * transaction took before stay), so drop_queue does not wait for it; the
+ * drop's commit wakes it, and it ends with an error saying the queue was
+ * dropped.
  */
 Datum
 pgmsg_receive(PG_FUNCTION_ARGS)
